@@ -1,1 +1,53 @@
-fn main() {}
+//! The `koppel` command-line tool. Wiring only: every command parses its
+//! arguments and calls into a library crate.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod commands;
+mod logging;
+
+/// koppel: privacy-preserving linkage of social-assistance data into
+/// disclosure-controlled cohort outcomes.
+#[derive(Parser)]
+#[command(name = "koppel", version, about, long_about = None)]
+struct Cli {
+    /// Log format on stderr: `human` (readable) or `json` (one object per line).
+    #[arg(long, global = true, value_enum, default_value_t = logging::LogFormat::Human)]
+    log_format: logging::LogFormat,
+
+    /// Log more (-v: debug, -vv: trace). RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Make a new pseudonymisation key or show a key's id.
+    #[command(subcommand)]
+    Key(commands::key::KeyCommand),
+    /// Replace the BSN column of a CSV or Parquet file by keyed-hash pseudonyms.
+    Pseudonymise(commands::pseudonymise::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    logging::init(cli.log_format, cli.verbose);
+    let result = match &cli.command {
+        Command::Key(command) => commands::key::run(command),
+        Command::Pseudonymise(args) => commands::pseudonymise::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            // `{:#}` prints the whole context chain on one line.
+            tracing::error!("{error:#}");
+            eprintln!("error: {error:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,4 @@
+//! One module per subcommand: argument struct plus a `run` that calls a library.
+
+pub mod key;
+pub mod pseudonymise;

@@ -1,0 +1,319 @@
+//! File-level pseudonymisation: stream a CSV or Parquet file in batches,
+//! replace the identifier column by keyed-hash pseudonyms, and quarantine the
+//! rows whose identifier is invalid.
+//!
+//! Memory is bounded by the batch size: a reader thread parses the next batch
+//! while the current one is hashed (on all cores) and written.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+
+use koppel_io::{create_private_file, Batch, ReadError, TableReader, TableWriter, WriteError};
+use koppel_pseudonym::{KeyId, Pseudonymiser};
+use polars::prelude::*;
+
+/// Name of the column that replaces the identifier column.
+pub const PSEUDONYM_COLUMN: &str = "pseudonym";
+
+/// Parquet key-value metadata key holding the key id.
+pub const KEY_ID_METADATA: &str = "koppel.key_id";
+
+/// Parquet key-value metadata key holding the pseudonym spec version.
+pub const SPEC_METADATA: &str = "koppel.pseudonym_spec";
+
+/// Settings for [`pseudonymise_file`].
+#[derive(Clone, Debug)]
+pub struct PseudonymiseOptions {
+    /// The identifier column (matched case-insensitively), e.g. `bsn`.
+    pub column: String,
+    /// Where to write rejected rows (mode 0600). `None`: count them only.
+    pub rejects: Option<PathBuf>,
+    /// Rows per batch; bounds memory.
+    pub batch_rows: usize,
+}
+
+impl Default for PseudonymiseOptions {
+    fn default() -> Self {
+        PseudonymiseOptions {
+            column: "bsn".into(),
+            rejects: None,
+            batch_rows: 256 * 1024,
+        }
+    }
+}
+
+/// What a run did. Holds counts and row numbers only, never identifiers.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PseudonymiseSummary {
+    /// Data rows read from the input.
+    pub rows_read: u64,
+    /// Rows written to the output with a pseudonym.
+    pub pseudonymised: u64,
+    /// Rows rejected (invalid identifier or unreadable row).
+    pub rejected: u64,
+    /// Rejected rows per reason code.
+    pub rejected_by_reason: BTreeMap<String, u64>,
+    /// The first rejected rows: (row number, reason), for on-screen reports.
+    pub first_rejects: Vec<(u64, String)>,
+    /// The key used.
+    pub key_id: Option<KeyId>,
+}
+
+/// How many rejected rows a summary lists individually.
+const FIRST_REJECTS_KEPT: usize = 20;
+
+/// Why pseudonymisation failed as a whole.
+#[derive(Debug, thiserror::Error)]
+pub enum PseudonymiseError {
+    /// The input cannot be read as a table.
+    #[error(transparent)]
+    Read(#[from] ReadError),
+    /// An output cannot be written.
+    #[error(transparent)]
+    Write(#[from] WriteError),
+    /// The identifier column is absent.
+    #[error("{path}: no column '{column}' (columns found: {found}); name the identifier column with --column")]
+    MissingColumn {
+        /// The input.
+        path: PathBuf,
+        /// The requested column.
+        column: String,
+        /// The columns present.
+        found: String,
+    },
+    /// The input already has a `pseudonym` column.
+    #[error("{path}: already has a column named '{PSEUDONYM_COLUMN}'; is it pseudonymised already?")]
+    AlreadyPseudonymised {
+        /// The input.
+        path: PathBuf,
+    },
+    /// Input and output are the same file.
+    #[error("{0}: the output must not be the input file")]
+    SameFile(PathBuf),
+    /// A table operation failed.
+    #[error("{path}: {reason}")]
+    Table {
+        /// The input.
+        path: PathBuf,
+        /// What failed.
+        reason: String,
+    },
+}
+
+/// Pseudonymise `input` into `output` (CSV or Parquet by extension).
+///
+/// The identifier column is replaced, in place, by [`PSEUDONYM_COLUMN`]; every
+/// other column is kept. Parquet output carries the key id in its key-value
+/// metadata ([`KEY_ID_METADATA`]). `rows_read = pseudonymised + rejected` always holds.
+pub fn pseudonymise_file(
+    pseudonymiser: &Pseudonymiser,
+    input: &Path,
+    output: &Path,
+    options: &PseudonymiseOptions,
+) -> Result<PseudonymiseSummary, PseudonymiseError> {
+    if same_file(input, output) {
+        return Err(PseudonymiseError::SameFile(output.to_path_buf()));
+    }
+    let reader = TableReader::open(input, options.batch_rows)?;
+    let columns = reader.columns().to_vec();
+    if columns
+        .iter()
+        .any(|c| c.eq_ignore_ascii_case(PSEUDONYM_COLUMN))
+    {
+        return Err(PseudonymiseError::AlreadyPseudonymised {
+            path: input.to_path_buf(),
+        });
+    }
+    let id_column = columns
+        .iter()
+        .find(|c| **c == options.column)
+        .or_else(|| {
+            columns
+                .iter()
+                .find(|c| c.eq_ignore_ascii_case(&options.column))
+        })
+        .cloned()
+        .ok_or_else(|| PseudonymiseError::MissingColumn {
+            path: input.to_path_buf(),
+            column: options.column.clone(),
+            found: columns.join(", "),
+        })?;
+    let delimiter = reader.delimiter();
+    let table_error = |e: PolarsError| PseudonymiseError::Table {
+        path: input.to_path_buf(),
+        reason: e.to_string(),
+    };
+
+    let mut rejects = match &options.rejects {
+        Some(path) => Some(RejectsWriter::create(path)?),
+        None => None,
+    };
+    let metadata = vec![
+        (
+            KEY_ID_METADATA.to_string(),
+            pseudonymiser.key_id().to_string(),
+        ),
+        (SPEC_METADATA.to_string(), "v1".to_string()),
+    ];
+    let mut writer: Option<TableWriter> = None;
+    let mut summary = PseudonymiseSummary {
+        key_id: Some(pseudonymiser.key_id().clone()),
+        ..Default::default()
+    };
+
+    // Read ahead on a separate thread: parse batch n+1 while batch n is hashed and written.
+    let (sender, receiver) = mpsc::sync_channel::<Result<Batch, ReadError>>(1);
+    std::thread::scope(|scope| -> Result<(), PseudonymiseError> {
+        scope.spawn(move || {
+            for batch in reader {
+                if sender.send(batch).is_err() {
+                    break;
+                }
+            }
+        });
+        for batch in receiver {
+            let batch = batch?;
+            summary.rows_read += batch.rows_read();
+            for row in &batch.malformed {
+                summary.record_reject(row.row, row.code, &row.reason);
+                if let Some(rejects) = rejects.as_mut() {
+                    rejects.write(row.row, row.code, &row.reason, &row.original)?;
+                }
+            }
+            let ids = batch
+                .frame
+                .column(&id_column)
+                .and_then(|c| c.cast(&DataType::String))
+                .map_err(table_error)?;
+            let ids = ids.str().map_err(table_error)?;
+            let result = pseudonymiser.bsn_column(ids, PSEUDONYM_COLUMN);
+            for &(index, problem) in &result.rejected {
+                let row = batch.rows[index];
+                summary.record_reject(row, problem.code(), &problem.to_string());
+                if let Some(rejects) = rejects.as_mut() {
+                    let original = batch.original_row(index, delimiter);
+                    rejects.write(row, problem.code(), &problem.to_string(), &original)?;
+                }
+            }
+            let mut frame = batch.frame;
+            frame
+                .replace(&id_column, result.pseudonyms.into_column())
+                .map_err(table_error)?;
+            frame
+                .rename(&id_column, PSEUDONYM_COLUMN.into())
+                .map_err(table_error)?;
+            let keep = frame
+                .column(PSEUDONYM_COLUMN)
+                .map_err(table_error)?
+                .is_not_null();
+            let frame = frame.filter(&keep).map_err(table_error)?;
+            summary.pseudonymised += frame.height() as u64;
+            if writer.is_none() {
+                writer = Some(TableWriter::create(output, frame.schema(), &metadata)?);
+            }
+            if let Some(writer) = writer.as_mut() {
+                writer.write(&frame)?;
+            }
+        }
+        Ok(())
+    })?;
+
+    // An input with no data rows still gets an output with the header/schema.
+    let writer = match writer {
+        Some(writer) => writer,
+        None => {
+            let schema: Schema = columns
+                .iter()
+                .map(|c| {
+                    let name = if *c == id_column { PSEUDONYM_COLUMN } else { c };
+                    Field::new(name.into(), DataType::String)
+                })
+                .collect();
+            TableWriter::create(output, &schema, &metadata)?
+        }
+    };
+    writer.finish()?;
+    if let Some(rejects) = rejects {
+        rejects.finish()?;
+    }
+    tracing::info!(
+        key_id = %pseudonymiser.key_id(),
+        input = %input.display(),
+        output = %output.display(),
+        rows_read = summary.rows_read,
+        pseudonymised = summary.pseudonymised,
+        rejected = summary.rejected,
+        "pseudonymised"
+    );
+    Ok(summary)
+}
+
+impl PseudonymiseSummary {
+    fn record_reject(&mut self, row: u64, code: &str, reason: &str) {
+        self.rejected += 1;
+        *self.rejected_by_reason.entry(code.to_string()).or_default() += 1;
+        if self.first_rejects.len() < FIRST_REJECTS_KEPT {
+            self.first_rejects.push((row, reason.to_string()));
+        }
+    }
+}
+
+/// The quarantine file: `row,reason_code,reason,original_row`, mode 0600.
+struct RejectsWriter {
+    path: PathBuf,
+    writer: csv::Writer<std::io::BufWriter<std::fs::File>>,
+}
+
+impl RejectsWriter {
+    fn create(path: &Path) -> Result<RejectsWriter, WriteError> {
+        let file = create_private_file(path)?;
+        let mut this = RejectsWriter {
+            path: path.to_path_buf(),
+            writer: csv::Writer::from_writer(std::io::BufWriter::new(file)),
+        };
+        this.write_fields(&["row", "reason_code", "reason", "original_row"])?;
+        Ok(this)
+    }
+
+    fn write(&mut self, row: u64, code: &str, reason: &str, original: &str) -> Result<(), WriteError> {
+        let row = row.to_string();
+        self.write_fields(&[&row, code, reason, original])
+    }
+
+    fn write_fields(&mut self, fields: &[&str]) -> Result<(), WriteError> {
+        self.writer
+            .write_record(fields)
+            .map_err(|e| self.error(std::io::Error::other(e)))
+    }
+
+    fn finish(mut self) -> Result<(), WriteError> {
+        self.writer.flush().map_err(|e| self.error(e))?;
+        let mut inner = self
+            .writer
+            .into_inner()
+            .map_err(|e| WriteError::Io {
+                path: self.path.clone(),
+                source: std::io::Error::other(e.to_string()),
+            })?;
+        inner.flush().map_err(|source| WriteError::Io {
+            path: self.path.clone(),
+            source,
+        })
+    }
+
+    fn error(&self, source: std::io::Error) -> WriteError {
+        WriteError::Io {
+            path: self.path.clone(),
+            source,
+        }
+    }
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
+}

@@ -1,0 +1,174 @@
+//! Batched, atomic CSV and Parquet writers, and owner-only files.
+
+use std::fs::{self, File, OpenOptions};
+use std::path::{Path, PathBuf};
+
+use polars::io::csv::write::BatchedWriter as CsvBatchedWriter;
+use polars::io::parquet::write::BatchedWriter as ParquetBatchedWriter;
+use polars::prelude::*;
+
+use crate::TableFormat;
+
+/// Why an output could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    /// The extension is not one koppel writes.
+    #[error("{0}: unknown output type; use a .csv or .parquet file name")]
+    UnknownFormat(PathBuf),
+    /// The operating system refused.
+    #[error("{path}: cannot write: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What the operating system said.
+        source: std::io::Error,
+    },
+    /// The encoder failed.
+    #[error("{path}: cannot write: {reason}")]
+    Encode {
+        /// The file.
+        path: PathBuf,
+        /// The encoder's message.
+        reason: String,
+    },
+}
+
+enum Sink {
+    Csv(CsvBatchedWriter<File>),
+    Parquet(ParquetBatchedWriter<File>),
+}
+
+/// Writes a table batch by batch into a temporary file next to the target,
+/// renamed into place by [`TableWriter::finish`]. Dropped unfinished, the
+/// temporary file is removed and the target is untouched.
+pub struct TableWriter {
+    sink: Option<Sink>,
+    temporary: PathBuf,
+    target: PathBuf,
+    rows: u64,
+}
+
+impl TableWriter {
+    /// Start writing `path` (format by extension) with the given schema.
+    /// `metadata` is stored as Parquet key-value metadata (ignored for CSV).
+    pub fn create(
+        path: &Path,
+        schema: &Schema,
+        metadata: &[(String, String)],
+    ) -> Result<TableWriter, WriteError> {
+        let format = match TableFormat::from_path(path) {
+            Some(TableFormat::Csv) if !path.extension().is_some_and(|e| e == "tsv") => {
+                TableFormat::Csv
+            }
+            Some(TableFormat::Parquet) => TableFormat::Parquet,
+            _ => return Err(WriteError::UnknownFormat(path.to_path_buf())),
+        };
+        let file_name = path.file_name().map_or_else(
+            || "output".into(),
+            |n| n.to_string_lossy().into_owned(),
+        );
+        let temporary = path.with_file_name(format!(".{file_name}.partial-{}", std::process::id()));
+        let file = File::create(&temporary).map_err(|source| WriteError::Io {
+            path: temporary.clone(),
+            source,
+        })?;
+        let encode = |e: PolarsError| WriteError::Encode {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        };
+        let sink = match format {
+            TableFormat::Csv => Sink::Csv(
+                CsvWriter::new(file)
+                    .include_header(true)
+                    .with_separator(b',')
+                    .batched(schema)
+                    .map_err(encode)?,
+            ),
+            TableFormat::Parquet => {
+                let metadata = (!metadata.is_empty())
+                    .then(|| KeyValueMetadata::from_static(metadata.to_vec()));
+                Sink::Parquet(
+                    ParquetWriter::new(file)
+                        .with_compression(ParquetCompression::Zstd(None))
+                        .with_key_value_metadata(metadata)
+                        .batched(schema)
+                        .map_err(encode)?,
+                )
+            }
+        };
+        Ok(TableWriter {
+            sink: Some(sink),
+            temporary,
+            target: path.to_path_buf(),
+            rows: 0,
+        })
+    }
+
+    /// Append a batch (its schema must match the one given to `create`).
+    pub fn write(&mut self, frame: &DataFrame) -> Result<(), WriteError> {
+        let result = match self.sink.as_mut() {
+            Some(Sink::Csv(w)) => w.write_batch(frame),
+            Some(Sink::Parquet(w)) => w.write_batch(frame),
+            None => Ok(()),
+        };
+        result.map_err(|e| self.encode_error(e))?;
+        self.rows += frame.height() as u64;
+        Ok(())
+    }
+
+    /// Flush, close and rename into place. Returns the number of rows written.
+    pub fn finish(mut self) -> Result<u64, WriteError> {
+        let result = match self.sink.take() {
+            Some(Sink::Csv(mut w)) => w.finish(),
+            Some(Sink::Parquet(w)) => w.finish().map(|_| ()),
+            None => Ok(()),
+        };
+        result.map_err(|e| self.encode_error(e))?;
+        fs::rename(&self.temporary, &self.target).map_err(|source| WriteError::Io {
+            path: self.target.clone(),
+            source,
+        })?;
+        Ok(self.rows)
+    }
+
+    fn encode_error(&self, e: PolarsError) -> WriteError {
+        WriteError::Encode {
+            path: self.target.clone(),
+            reason: e.to_string(),
+        }
+    }
+}
+
+impl Drop for TableWriter {
+    fn drop(&mut self) {
+        if self.sink.is_some() {
+            self.sink = None;
+            let _ = fs::remove_file(&self.temporary);
+        }
+    }
+}
+
+/// Create (or truncate) a file readable and writable by its owner only
+/// (mode 0600), for quarantine files that may hold identifiers.
+pub fn create_private_file(path: &Path) -> Result<File, WriteError> {
+    let io = |source| WriteError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut options = OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let file = options.open(path).map_err(io)?;
+    #[cfg(unix)]
+    {
+        // `mode` applies only when the file is created: tighten an existing one.
+        use std::os::unix::fs::PermissionsExt;
+        file.set_permissions(fs::Permissions::from_mode(0o600))
+            .map_err(io)?;
+    }
+    Ok(file)
+}
