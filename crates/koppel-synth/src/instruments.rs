@@ -14,7 +14,13 @@ use crate::SynthError;
 pub const BUILTIN_TOML: &str = include_str!("../../../config/instruments.toml");
 
 /// The five instrument groups.
-pub const GROUPS: [&str; 5] = ["work_placement", "training", "activation", "subsidy", "coaching"];
+pub const GROUPS: [&str; 5] = [
+    "work_placement",
+    "training",
+    "activation",
+    "subsidy",
+    "coaching",
+];
 
 /// One re-integration instrument.
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -46,7 +52,9 @@ impl Catalogue {
     /// The catalogue compiled into the crate.
     pub fn builtin() -> Catalogue {
         // The embedded file is checked by a unit test, so this cannot fail.
-        Catalogue::parse(BUILTIN_TOML).unwrap_or(Catalogue { instruments: Vec::new() })
+        Catalogue::parse(BUILTIN_TOML).unwrap_or(Catalogue {
+            instruments: Vec::new(),
+        })
     }
 
     /// Read and check a catalogue file.
@@ -81,7 +89,10 @@ impl Catalogue {
             for name in names {
                 let key = name.trim().to_lowercase();
                 if key.is_empty() {
-                    return Err(SynthError::Catalogue(format!("instrument {}: empty alias", inst.code)));
+                    return Err(SynthError::Catalogue(format!(
+                        "instrument {}: empty alias",
+                        inst.code
+                    )));
                 }
                 if own.insert(key.clone()) && !seen.insert(key) {
                     return Err(SynthError::Catalogue(format!(

@@ -162,11 +162,17 @@ impl SynthConfig {
     pub fn validate(&self) -> Result<(), SynthError> {
         let bad = |m: String| Err(SynthError::InvalidArgument(m));
         if self.persons == 0 || self.persons > MAX_PERSONS {
-            return bad(format!("--persons must be between 1 and {MAX_PERSONS}, got {}", self.persons));
+            return bad(format!(
+                "--persons must be between 1 and {MAX_PERSONS}, got {}",
+                self.persons
+            ));
         }
         let max_m = municipalities::MUNICIPALITIES.len();
         if self.municipalities == 0 || self.municipalities > max_m {
-            return bad(format!("--municipalities must be between 1 and {max_m}, got {}", self.municipalities));
+            return bad(format!(
+                "--municipalities must be between 1 and {max_m}, got {}",
+                self.municipalities
+            ));
         }
         if self.from >= self.to {
             return bad(format!(
@@ -183,7 +189,10 @@ impl SynthConfig {
             return bad("the window from --from to --to may span at most 50 years".into());
         }
         if !(self.fault_rate.is_finite() && (0.0..=1.0).contains(&self.fault_rate)) {
-            return bad(format!("--fault-rate must be between 0 and 1, got {}", self.fault_rate));
+            return bad(format!(
+                "--fault-rate must be between 0 and 1, got {}",
+                self.fault_rate
+            ));
         }
         if self.batch_size == 0 {
             return bad("batch size must be at least 1".into());
@@ -238,22 +247,54 @@ pub fn generate_with_progress(
         from: config.from,
         to: config.to,
         municipalities: munis,
-        instruments: config.catalogue.instruments.iter().map(|i| InstrumentKind::from_code(&i.code)).collect(),
+        instruments: config
+            .catalogue
+            .instruments
+            .iter()
+            .map(|i| InstrumentKind::from_code(&i.code))
+            .collect(),
     };
     let empty: Vec<History> = Vec::new();
     let reg = |name: &str| out.join("registers").join(format!("{name}.{ext}"));
-    let mut w_persons = RegisterWriter::create(&reg("persons"), config.format, &persons_frame(&empty, munis)?.schema().clone())?;
-    let mut w_benefits =
-        RegisterWriter::create(&reg("benefits"), config.format, &benefits_frame(&empty, munis)?.schema().clone())?;
-    let mut w_jobs =
-        RegisterWriter::create(&reg("employment"), config.format, &employment_frame(&empty)?.schema().clone())?;
-    let mut uploads = Uploads::create(out, munis, config.seed, config.persons, config.fault_rate, &config.catalogue)?;
-    let mut summary = Summary { upload_files: munis.len(), ..Summary::default() };
+    let mut w_persons = RegisterWriter::create(
+        &reg("persons"),
+        config.format,
+        &persons_frame(&empty, munis)?.schema().clone(),
+    )?;
+    let mut w_benefits = RegisterWriter::create(
+        &reg("benefits"),
+        config.format,
+        &benefits_frame(&empty, munis)?.schema().clone(),
+    )?;
+    let mut w_jobs = RegisterWriter::create(
+        &reg("employment"),
+        config.format,
+        &employment_frame(&empty)?.schema().clone(),
+    )?;
+    let mut uploads = Uploads::create(
+        out,
+        munis,
+        config.seed,
+        config.persons,
+        config.fault_rate,
+        &config.catalogue,
+    )?;
+    let mut summary = Summary {
+        upload_files: munis.len(),
+        ..Summary::default()
+    };
     let mut start = 0u64;
     while start < config.persons {
         let end = (start + config.batch_size as u64).min(config.persons);
-        let batch: Vec<History> = (start..end).into_par_iter().map(|i| generate_person(&params, i)).collect();
-        let (mut p, mut b, mut j) = (persons_frame(&batch, munis)?, benefits_frame(&batch, munis)?, employment_frame(&batch)?);
+        let batch: Vec<History> = (start..end)
+            .into_par_iter()
+            .map(|i| generate_person(&params, i))
+            .collect();
+        let (mut p, mut b, mut j) = (
+            persons_frame(&batch, munis)?,
+            benefits_frame(&batch, munis)?,
+            employment_frame(&batch)?,
+        );
         summary.persons += p.height() as u64;
         summary.benefit_spells += b.height() as u64;
         summary.employment_spells += j.height() as u64;
@@ -277,7 +318,8 @@ pub fn generate_with_progress(
 /// Remove files a previous run may have left (e.g. uploads of municipalities
 /// no longer selected, or registers in the other format).
 fn remove_stale(dir: &Path) -> Result<(), SynthError> {
-    let entries = std::fs::read_dir(dir).map_err(|e| SynthError::Io(format!("cannot list {}: {e}", dir.display())))?;
+    let entries = std::fs::read_dir(dir)
+        .map_err(|e| SynthError::Io(format!("cannot list {}: {e}", dir.display())))?;
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
         let ours = matches!(
@@ -292,8 +334,9 @@ fn remove_stale(dir: &Path) -> Result<(), SynthError> {
                 | "files.csv"
         ) || (name.starts_with("trajectories_GM") && name.ends_with(".csv"));
         if ours {
-            std::fs::remove_file(entry.path())
-                .map_err(|e| SynthError::Io(format!("cannot remove {}: {e}", entry.path().display())))?;
+            std::fs::remove_file(entry.path()).map_err(|e| {
+                SynthError::Io(format!("cannot remove {}: {e}", entry.path().display()))
+            })?;
         }
     }
     Ok(())

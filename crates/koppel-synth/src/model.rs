@@ -208,7 +208,7 @@ pub fn generate_person(params: &ModelParams, index: u64) -> History {
 /// The BSN of person `index`: mostly [`synthetic_bsn`], and for one person in
 /// 64 a BSN with a leading zero (so spreadsheets can drop it).
 pub fn person_bsn(index: u64) -> Bsn {
-    if index % 64 == 0 && index / 64 < 1_000_000 {
+    if index.is_multiple_of(64) && index / 64 < 1_000_000 {
         let k = index / 64;
         let body = (k * 482_711 + 654_321) % 1_000_000;
         let text = format!("0{body:06}");
@@ -236,12 +236,24 @@ fn age_years(birth: Day, at: Day) -> f64 {
 }
 
 fn demographics(params: &ModelParams, index: u64, rng: &mut Rand) -> Person {
-    let weights: Vec<f64> = params.municipalities.iter().map(|m| m.population_k).collect();
+    let weights: Vec<f64> = params
+        .municipalities
+        .iter()
+        .map(|m| m.population_k)
+        .collect();
     let muni = rng.weighted(&weights);
     let m = &params.municipalities[muni];
     // Age bands: 0-17, 18-26, 27-34, 35-44, 45-54, 55-66, 67-79, 80-99.
-    const BANDS: [(f64, f64); 8] =
-        [(0.0, 18.0), (18.0, 27.0), (27.0, 35.0), (35.0, 45.0), (45.0, 55.0), (55.0, 67.0), (67.0, 80.0), (80.0, 100.0)];
+    const BANDS: [(f64, f64); 8] = [
+        (0.0, 18.0),
+        (18.0, 27.0),
+        (27.0, 35.0),
+        (35.0, 45.0),
+        (45.0, 55.0),
+        (55.0, 67.0),
+        (67.0, 80.0),
+        (80.0, 100.0),
+    ];
     let band_w: [f64; 8] = if m.is_small() {
         [0.18, 0.085, 0.075, 0.105, 0.14, 0.20, 0.165, 0.05]
     } else {
@@ -253,7 +265,11 @@ fn demographics(params: &ModelParams, index: u64, rng: &mut Rand) -> Person {
     let birth = mid - (age * 365.25) as Day;
     let sex = if rng.chance(0.505) { Sex::V } else { Sex::M };
     let big_city = m.population_k >= 500.0;
-    let origin = match rng.weighted(if big_city { &[0.50, 0.13, 0.37] } else { &[0.78, 0.10, 0.12] }) {
+    let origin = match rng.weighted(if big_city {
+        &[0.50, 0.13, 0.37]
+    } else {
+        &[0.78, 0.10, 0.12]
+    }) {
         0 => Origin::Nl,
         1 => Origin::Europe,
         _ => Origin::OutsideEurope,
@@ -264,18 +280,41 @@ fn demographics(params: &ModelParams, index: u64, rng: &mut Rand) -> Person {
     } else {
         let (kinds, w): (&[Household], Vec<f64>) = if age < 27.0 {
             (
-                &[ChildAtHome, Single, CoupleNoChildren, CoupleWithChildren, SingleParent, Institution, Other],
+                &[
+                    ChildAtHome,
+                    Single,
+                    CoupleNoChildren,
+                    CoupleWithChildren,
+                    SingleParent,
+                    Institution,
+                    Other,
+                ],
                 vec![0.55, 0.25, 0.12, 0.04, 0.02, 0.01, 0.01],
             )
         } else if age < 67.0 {
             let sp = if sex == Sex::V { 0.10 } else { 0.02 };
             (
-                &[Single, SingleParent, CoupleNoChildren, CoupleWithChildren, ChildAtHome, Institution, Other],
+                &[
+                    Single,
+                    SingleParent,
+                    CoupleNoChildren,
+                    CoupleWithChildren,
+                    ChildAtHome,
+                    Institution,
+                    Other,
+                ],
                 vec![0.19, sp, 0.27, 0.42, 0.03, 0.01, 0.02],
             )
         } else {
             (
-                &[Single, CoupleNoChildren, Institution, Other, SingleParent, CoupleWithChildren],
+                &[
+                    Single,
+                    CoupleNoChildren,
+                    Institution,
+                    Other,
+                    SingleParent,
+                    CoupleWithChildren,
+                ],
                 vec![0.33, 0.57, 0.05, 0.03, 0.01, 0.01],
             )
         };
@@ -284,11 +323,20 @@ fn demographics(params: &ModelParams, index: u64, rng: &mut Rand) -> Person {
     let education = if age < 16.0 {
         Education::Unknown
     } else {
-        let mut w = if age >= 55.0 { [0.30, 0.30, 0.20, 0.20] } else { [0.22, 0.38, 0.32, 0.08] };
+        let mut w = if age >= 55.0 {
+            [0.30, 0.30, 0.20, 0.20]
+        } else {
+            [0.22, 0.38, 0.32, 0.08]
+        };
         if origin == Origin::OutsideEurope {
             w = [w[0] * 1.6, w[1], w[2] * 0.6, w[3] * 2.5];
         }
-        [Education::Low, Education::Middle, Education::High, Education::Unknown][rng.weighted(&w)]
+        [
+            Education::Low,
+            Education::Middle,
+            Education::High,
+            Education::Unknown,
+        ][rng.weighted(&w)]
     };
     // Death and emigration within the window, year by year.
     let mut death = None;
@@ -361,7 +409,11 @@ fn traits(p: &Person, rng: &mut Rand) -> Traits {
         employability *= 0.75;
     }
     employability *= (-0.3 * z).exp();
-    Traits { risk: risk.min(40.0), employability, distance: z }
+    Traits {
+        risk: risk.min(40.0),
+        employability,
+        distance: z,
+    }
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -471,11 +523,19 @@ impl<'a> Sim<'a> {
                     Education::Middle => 1.0 + self.rng.unit() * 3.0,
                     _ => self.rng.unit() * 1.5,
                 };
-                State::NonWork { boost: 0.0, until: sim_start + (years * 365.25) as Day }
+                State::NonWork {
+                    boost: 0.0,
+                    until: sim_start + (years * 365.25) as Day,
+                }
             } else if self.rng.chance((0.75 * self.traits.employability).min(0.9)) {
-                State::Work { after_assistance: false }
+                State::Work {
+                    after_assistance: false,
+                }
             } else {
-                State::NonWork { boost: 1.0, until: sim_start }
+                State::NonWork {
+                    boost: 1.0,
+                    until: sim_start,
+                }
             };
             let mut t = sim_start;
             while t < career_end {
@@ -514,7 +574,9 @@ impl<'a> Sim<'a> {
         if age >= 55.0 {
             job_rate *= 0.35;
         }
-        if self.person.household == Household::SingleParent || self.person.household == Household::CoupleWithChildren {
+        if self.person.household == Household::SingleParent
+            || self.person.household == Household::CoupleWithChildren
+        {
             job_rate *= 0.8;
         }
         if boost > 1.0 {
@@ -542,7 +604,12 @@ impl<'a> Sim<'a> {
         if t_assist < t_job {
             (t + t_assist, State::Assistance { from_ww: false })
         } else {
-            (t + t_job, State::Work { after_assistance: false })
+            (
+                t + t_job,
+                State::Work {
+                    after_assistance: false,
+                },
+            )
         }
     }
 
@@ -570,11 +637,27 @@ impl<'a> Sim<'a> {
         .max(14);
         let raw_end = t + days - 1;
         let retire = raw_end >= career_end && career_end == self.aow && self.aow < self.stop;
-        let end = if retire { self.aow - 1 } else { self.clip(raw_end) };
+        let end = if retire {
+            self.aow - 1
+        } else {
+            self.clip(raw_end)
+        };
         let sector = self.sector(after_assistance);
-        let job = self.push_job(t, end, self_employed, contract, sector, after_assistance, false);
+        let job = self.push_job(
+            t,
+            end,
+            self_employed,
+            contract,
+            sector,
+            after_assistance,
+            false,
+        );
         self.self_employed_last = self_employed;
-        if after_assistance && self.jobs[job].hours < 24.0 && end > t + 60 && self.rng.chance(tune::TOP_UP) {
+        if after_assistance
+            && self.jobs[job].hours < 24.0
+            && end > t + 60
+            && self.rng.chance(tune::TOP_UP)
+        {
             let topup = t + self.rng.int(30, i64::from((end - t).min(180))) as Day;
             if topup < career_end {
                 self.topup_job = Some(job);
@@ -604,15 +687,32 @@ impl<'a> Sim<'a> {
             Contract::Unknown => 0.55,
         } * (0.6 + 0.4 * self.traits.employability).min(1.3);
         if self.rng.chance(j2j.min(0.85)) {
-            return (next + self.rng.int(0, 20) as Day, State::Work { after_assistance: false });
+            return (
+                next + self.rng.int(0, 20) as Day,
+                State::Work {
+                    after_assistance: false,
+                },
+            );
         }
         if !self_employed && days >= 91 && self.rng.chance(0.65) {
             return (next, State::Ww { job_days: days });
         }
-        if self.rng.chance((tune::ENTRY_JOB * self.traits.risk).min(0.5)) {
-            return (next + self.rng.int(0, 60) as Day, State::Assistance { from_ww: false });
+        if self
+            .rng
+            .chance((tune::ENTRY_JOB * self.traits.risk).min(0.5))
+        {
+            return (
+                next + self.rng.int(0, 60) as Day,
+                State::Assistance { from_ww: false },
+            );
         }
-        (next, State::NonWork { boost: 2.0, until: next + 183 })
+        (
+            next,
+            State::NonWork {
+                boost: 2.0,
+                until: next + 183,
+            },
+        )
     }
 
     fn ww(&mut self, t: Day, job_days: i32, career_end: Day) -> (Day, State) {
@@ -633,18 +733,45 @@ impl<'a> Sim<'a> {
         } else {
             self.clip(raw_end)
         };
-        let reason = if found { Some(BenefitEnd::Work) } else { Some(BenefitEnd::Other) };
-        self.push_benefit(BenefitType::Ww, t, end, None, if end == OPEN { None } else { reason });
+        let reason = if found {
+            Some(BenefitEnd::Work)
+        } else {
+            Some(BenefitEnd::Other)
+        };
+        self.push_benefit(
+            BenefitType::Ww,
+            t,
+            end,
+            None,
+            if end == OPEN { None } else { reason },
+        );
         if end == OPEN || end + 1 >= career_end {
             return (career_end, State::Out);
         }
         if found {
-            return (end + 1, State::Work { after_assistance: false });
+            return (
+                end + 1,
+                State::Work {
+                    after_assistance: false,
+                },
+            );
         }
-        if self.rng.chance((tune::ENTRY_WW * self.traits.risk).min(0.75)) {
-            return (end + 1 + self.rng.int(0, 45) as Day, State::Assistance { from_ww: true });
+        if self
+            .rng
+            .chance((tune::ENTRY_WW * self.traits.risk).min(0.75))
+        {
+            return (
+                end + 1 + self.rng.int(0, 45) as Day,
+                State::Assistance { from_ww: true },
+            );
         }
-        (end + 1, State::NonWork { boost: 1.5, until: end + 365 })
+        (
+            end + 1,
+            State::NonWork {
+                boost: 1.5,
+                until: end + 365,
+            },
+        )
     }
 
     fn segment(&mut self, t: Day) -> Segment {
@@ -655,8 +782,16 @@ impl<'a> Sim<'a> {
         let score = self.traits.distance
             + 0.9 * self.rng.normal()
             + if age >= 50.0 { 0.6 } else { 0.0 }
-            + if self.person.education == Education::High { -0.5 } else { 0.0 }
-            + if self.person.origin == Origin::OutsideEurope { 0.3 } else { 0.0 };
+            + if self.person.education == Education::High {
+                -0.5
+            } else {
+                0.0
+            }
+            + if self.person.origin == Origin::OutsideEurope {
+                0.3
+            } else {
+                0.0
+            };
         if score < 0.2 {
             Segment::Werk
         } else if score < 1.2 {
@@ -697,11 +832,15 @@ impl<'a> Sim<'a> {
         loop {
             let m_start = add_months(t, month);
             let m_end = add_months(t, month + 1); // exclusive
-            // Pension age or end of life/window inside this month.
+                                                  // Pension age or end of life/window inside this month.
             if m_end > career_end {
                 let at_aow = career_end == self.aow && self.aow < self.stop;
                 let (end, reason, traj_reason) = if at_aow {
-                    (self.aow - 1, Some(BenefitEnd::Pension), TrajectoryEnd::Other)
+                    (
+                        self.aow - 1,
+                        Some(BenefitEnd::Pension),
+                        TrajectoryEnd::Other,
+                    )
                 } else {
                     (self.clip(OPEN - 1), None, TrajectoryEnd::Other)
                 };
@@ -723,7 +862,14 @@ impl<'a> Sim<'a> {
                     let finished_ok = reason == TrajectoryEnd::Completed;
                     self.close_trajectory(&mut active, planned, reason);
                     let (_, after, _) = k.effect(seg, young, migrant);
-                    post = (if finished_ok { after } else { 1.0 + (after - 1.0) * 0.3 }, add_months(planned, 6));
+                    post = (
+                        if finished_ok {
+                            after
+                        } else {
+                            1.0 + (after - 1.0) * 0.3
+                        },
+                        add_months(planned, 6),
+                    );
                 }
             }
             if served && active.is_none() && self.rng.chance(tune::TRAJECTORY[si]) {
@@ -734,7 +880,9 @@ impl<'a> Sim<'a> {
                     .map(|k| {
                         let mut x = k.weights()[si];
                         match k {
-                            InstrumentKind::Schooling | InstrumentKind::Guidance if young => x *= 3.5,
+                            InstrumentKind::Schooling | InstrumentKind::Guidance if young => {
+                                x *= 3.5
+                            }
                             InstrumentKind::Guidance => x *= 0.3,
                             InstrumentKind::Language if migrant => x *= 5.0,
                             InstrumentKind::Language => x *= 0.1,
@@ -801,7 +949,12 @@ impl<'a> Sim<'a> {
             let side = if side_job.is_some() { 1.6 } else { 1.0 };
             let age_now = self.age(m_start);
             let age_f = if age_now >= 55.0 { 0.5 } else { 1.0 };
-            let h_work = tune::EXIT_WORK[si] * dur * w_mult * side * age_f * self.traits.employability.sqrt().min(1.3);
+            let h_work = tune::EXIT_WORK[si]
+                * dur
+                * w_mult
+                * side
+                * age_f
+                * self.traits.employability.sqrt().min(1.3);
             let h_other = tune::EXIT_OTHER[si] * dur * o_mult;
             let h_move = 0.0015;
             let h_admin = 0.004;
@@ -813,7 +966,13 @@ impl<'a> Sim<'a> {
                 if x < h_move {
                     if self.p.municipalities.len() > 1 {
                         // Spell ends here, continues the next day elsewhere: same episode.
-                        self.push_benefit(kind, spell_start, day, Some(self.muni), Some(BenefitEnd::Moved));
+                        self.push_benefit(
+                            kind,
+                            spell_start,
+                            day,
+                            Some(self.muni),
+                            Some(BenefitEnd::Moved),
+                        );
                         self.close_trajectory(&mut active, day, TrajectoryEnd::Moved);
                         let mut other = self.rng.below(self.p.municipalities.len() - 1) as u16;
                         if other >= self.muni {
@@ -825,7 +984,13 @@ impl<'a> Sim<'a> {
                     }
                 } else if x < h_move + h_admin {
                     // Administrative re-registration: short gap, same episode.
-                    self.push_benefit(kind, spell_start, day, Some(self.muni), Some(BenefitEnd::Other));
+                    self.push_benefit(
+                        kind,
+                        spell_start,
+                        day,
+                        Some(self.muni),
+                        Some(BenefitEnd::Other),
+                    );
                     spell_start = day + 1 + self.rng.int(0, 20) as Day;
                     if spell_start >= career_end {
                         let end = self.clip(OPEN - 1);
@@ -838,9 +1003,19 @@ impl<'a> Sim<'a> {
                     let reason = if to_work {
                         BenefitEnd::Work
                     } else {
-                        let edu = if age_now < 27.0 { 0.3 } else if age_now < 45.0 { 0.08 } else { 0.0 };
-                        [BenefitEnd::PartnerIncome, BenefitEnd::Education, BenefitEnd::Enforcement, BenefitEnd::Other]
-                            [self.rng.weighted(&[0.28, edu, 0.15 * o_mult, 0.45])]
+                        let edu = if age_now < 27.0 {
+                            0.3
+                        } else if age_now < 45.0 {
+                            0.08
+                        } else {
+                            0.0
+                        };
+                        [
+                            BenefitEnd::PartnerIncome,
+                            BenefitEnd::Education,
+                            BenefitEnd::Enforcement,
+                            BenefitEnd::Other,
+                        ][self.rng.weighted(&[0.28, edu, 0.15 * o_mult, 0.45])]
                     };
                     self.push_benefit(kind, spell_start, day, Some(self.muni), Some(reason));
                     let traj_reason = if to_work && self.rng.chance(0.6) {
@@ -852,11 +1027,40 @@ impl<'a> Sim<'a> {
                     self.close_side_job(&mut side_job, day);
                     let next = day + 1;
                     return match reason {
-                        BenefitEnd::Work => (next, State::Work { after_assistance: true }),
-                        BenefitEnd::Enforcement => (next, State::NonWork { boost: 6.0, until: next + 183 }),
-                        BenefitEnd::Other => (next, State::NonWork { boost: 4.0, until: next + 183 }),
-                        BenefitEnd::PartnerIncome => (next, State::NonWork { boost: 1.5, until: next + 365 }),
-                        _ => (next, State::NonWork { boost: 1.0, until: next }),
+                        BenefitEnd::Work => (
+                            next,
+                            State::Work {
+                                after_assistance: true,
+                            },
+                        ),
+                        BenefitEnd::Enforcement => (
+                            next,
+                            State::NonWork {
+                                boost: 6.0,
+                                until: next + 183,
+                            },
+                        ),
+                        BenefitEnd::Other => (
+                            next,
+                            State::NonWork {
+                                boost: 4.0,
+                                until: next + 183,
+                            },
+                        ),
+                        BenefitEnd::PartnerIncome => (
+                            next,
+                            State::NonWork {
+                                boost: 1.5,
+                                until: next + 365,
+                            },
+                        ),
+                        _ => (
+                            next,
+                            State::NonWork {
+                                boost: 1.0,
+                                until: next,
+                            },
+                        ),
                     };
                 }
             }
@@ -864,11 +1068,16 @@ impl<'a> Sim<'a> {
         }
     }
 
-    fn close_trajectory(&mut self, active: &mut Option<(usize, InstrumentKind, Day)>, day: Day, reason: TrajectoryEnd) {
+    fn close_trajectory(
+        &mut self,
+        active: &mut Option<(usize, InstrumentKind, Day)>,
+        day: Day,
+        reason: TrajectoryEnd,
+    ) {
         if let Some((i, _, _)) = active.take() {
             let tr = &mut self.trajectories[i];
             let end = day.max(tr.start);
-            if end == OPEN || end >= self.p.to + 1 {
+            if end == OPEN || end > self.p.to {
                 tr.end = None;
                 tr.end_reason = TrajectoryEnd::Ongoing;
             } else {
@@ -888,7 +1097,8 @@ impl<'a> Sim<'a> {
     fn sector(&mut self, after_assistance: bool) -> u8 {
         // SBI sections A..U, rough shares of Dutch jobs.
         let mut w = [
-            1.0, 0.1, 9.0, 0.3, 0.4, 5.0, 15.0, 6.0, 6.0, 3.5, 2.5, 1.0, 6.0, 9.0, 5.0, 7.0, 16.0, 1.5, 2.0, 0.1, 0.05,
+            1.0, 0.1, 9.0, 0.3, 0.4, 5.0, 15.0, 6.0, 6.0, 3.5, 2.5, 1.0, 6.0, 9.0, 5.0, 7.0, 16.0,
+            1.5, 2.0, 0.1, 0.05,
         ];
         if after_assistance {
             w[13] *= 3.0; // N: agencies, cleaning
@@ -921,7 +1131,9 @@ impl<'a> Sim<'a> {
             self.rng.int(4, 20) as f64
         } else if self_employed {
             self.rng.int(16, 50) as f64
-        } else if self.rng.chance(if woman { 0.30 } else { 0.72 }) && !(after_assistance && self.rng.chance(0.4)) {
+        } else if self.rng.chance(if woman { 0.30 } else { 0.72 })
+            && !(after_assistance && self.rng.chance(0.4))
+        {
             [36.0, 38.0, 40.0][self.rng.below(3)]
         } else {
             (self.rng.int(16, 64) as f64) / 2.0
@@ -949,7 +1161,14 @@ impl<'a> Sim<'a> {
         self.jobs.len() - 1
     }
 
-    fn push_benefit(&mut self, kind: BenefitType, start: Day, end: Day, muni: Option<u16>, reason: Option<BenefitEnd>) {
+    fn push_benefit(
+        &mut self,
+        kind: BenefitType,
+        start: Day,
+        end: Day,
+        muni: Option<u16>,
+        reason: Option<BenefitEnd>,
+    ) {
         if start > end || start >= self.stop {
             return;
         }
@@ -995,6 +1214,11 @@ impl<'a> Sim<'a> {
             .into_iter()
             .filter(|t| t.start <= to && t.end.is_none_or(|e| e >= traj_from))
             .collect();
-        History { person: self.person, benefits, jobs, trajectories }
+        History {
+            person: self.person,
+            benefits,
+            jobs,
+            trajectories,
+        }
     }
 }

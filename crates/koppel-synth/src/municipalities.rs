@@ -25,7 +25,11 @@ impl Municipality {
 }
 
 const fn m(code: &'static str, name: &'static str, population_k: f64) -> Municipality {
-    Municipality { code, name, population_k }
+    Municipality {
+        code,
+        name,
+        population_k,
+    }
 }
 
 /// All municipalities the generator knows, in selection order.
@@ -95,7 +99,9 @@ mod tests {
     fn codes_are_unique_and_well_formed() {
         let mut codes: Vec<_> = MUNICIPALITIES.iter().map(|m| m.code).collect();
         for c in &codes {
-            assert!(c.len() == 6 && c.starts_with("GM") && c[2..].bytes().all(|b| b.is_ascii_digit()));
+            assert!(
+                c.len() == 6 && c.starts_with("GM") && c[2..].bytes().all(|b| b.is_ascii_digit())
+            );
         }
         codes.sort_unstable();
         codes.dedup();

@@ -32,7 +32,9 @@ impl RegisterFormat {
 }
 
 fn date_column(name: &str, values: Vec<Option<i32>>) -> PolarsResult<Column> {
-    Ok(Series::new(name.into(), values).cast(&DataType::Date)?.into())
+    Ok(Series::new(name.into(), values)
+        .cast(&DataType::Date)?
+        .into())
 }
 
 /// The `persons` rows of a batch.
@@ -42,15 +44,31 @@ pub fn persons_frame(batch: &[History], munis: &[Municipality]) -> PolarsResult<
     DataFrame::new(
         n,
         vec![
-            Column::new("bsn".into(), p().map(|p| p.bsn.as_str()).collect::<Vec<_>>()),
+            Column::new(
+                "bsn".into(),
+                p().map(|p| p.bsn.as_str()).collect::<Vec<_>>(),
+            ),
             date_column("birth_date", p().map(|p| Some(p.birth)).collect())?,
-            Column::new("sex".into(), p().map(|p| p.sex.as_str()).collect::<Vec<_>>()),
-            Column::new("household_type".into(), p().map(|p| p.household.as_str()).collect::<Vec<_>>()),
-            Column::new("origin".into(), p().map(|p| p.origin.as_str()).collect::<Vec<_>>()),
-            Column::new("education_level".into(), p().map(|p| p.education.as_str()).collect::<Vec<_>>()),
+            Column::new(
+                "sex".into(),
+                p().map(|p| p.sex.as_str()).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "household_type".into(),
+                p().map(|p| p.household.as_str()).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "origin".into(),
+                p().map(|p| p.origin.as_str()).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "education_level".into(),
+                p().map(|p| p.education.as_str()).collect::<Vec<_>>(),
+            ),
             Column::new(
                 "municipality".into(),
-                p().map(|p| munis[p.municipality as usize].code).collect::<Vec<_>>(),
+                p().map(|p| munis[p.municipality as usize].code)
+                    .collect::<Vec<_>>(),
             ),
             date_column("death_date", p().map(|p| p.death).collect())?,
             date_column("emigration_date", p().map(|p| p.emigration).collect())?,
@@ -60,22 +78,33 @@ pub fn persons_frame(batch: &[History], munis: &[Municipality]) -> PolarsResult<
 
 /// The `benefits` rows of a batch.
 pub fn benefits_frame(batch: &[History], munis: &[Municipality]) -> PolarsResult<DataFrame> {
-    let rows = || batch.iter().flat_map(|h| h.benefits.iter().map(move |b| (h.person.bsn.as_str(), b)));
+    let rows = || {
+        batch
+            .iter()
+            .flat_map(|h| h.benefits.iter().map(move |b| (h.person.bsn.as_str(), b)))
+    };
     let n = rows().count();
     DataFrame::new(
         n,
         vec![
             Column::new("bsn".into(), rows().map(|(s, _)| s).collect::<Vec<_>>()),
-            Column::new("benefit_type".into(), rows().map(|(_, b)| b.kind.as_str()).collect::<Vec<_>>()),
+            Column::new(
+                "benefit_type".into(),
+                rows().map(|(_, b)| b.kind.as_str()).collect::<Vec<_>>(),
+            ),
             date_column("start_date", rows().map(|(_, b)| Some(b.start)).collect())?,
             date_column("end_date", rows().map(|(_, b)| b.end).collect())?,
             Column::new(
                 "municipality".into(),
-                rows().map(|(_, b)| b.municipality.map(|m| munis[m as usize].code)).collect::<Vec<_>>(),
+                rows()
+                    .map(|(_, b)| b.municipality.map(|m| munis[m as usize].code))
+                    .collect::<Vec<_>>(),
             ),
             Column::new(
                 "end_reason".into(),
-                rows().map(|(_, b)| b.end_reason.map(|r| r.as_str())).collect::<Vec<_>>(),
+                rows()
+                    .map(|(_, b)| b.end_reason.map(|r| r.as_str()))
+                    .collect::<Vec<_>>(),
             ),
         ],
     )
@@ -83,28 +112,58 @@ pub fn benefits_frame(batch: &[History], munis: &[Municipality]) -> PolarsResult
 
 /// The `employment` rows of a batch.
 pub fn employment_frame(batch: &[History]) -> PolarsResult<DataFrame> {
-    let rows = || batch.iter().flat_map(|h| h.jobs.iter().map(move |j| (h, j)));
+    let rows = || {
+        batch
+            .iter()
+            .flat_map(|h| h.jobs.iter().map(move |j| (h, j)))
+    };
     let n = rows().count();
     DataFrame::new(
         n,
         vec![
-            Column::new("bsn".into(), rows().map(|(h, _)| h.person.bsn.as_str()).collect::<Vec<_>>()),
+            Column::new(
+                "bsn".into(),
+                rows()
+                    .map(|(h, _)| h.person.bsn.as_str())
+                    .collect::<Vec<_>>(),
+            ),
             Column::new(
                 "job_id".into(),
-                rows().map(|(h, j)| format!("J{:09}-{:03}", h.person.index, j.seq)).collect::<Vec<_>>(),
+                rows()
+                    .map(|(h, j)| format!("J{:09}-{:03}", h.person.index, j.seq))
+                    .collect::<Vec<_>>(),
             ),
             date_column("start_date", rows().map(|(_, j)| Some(j.start)).collect())?,
             date_column("end_date", rows().map(|(_, j)| j.end).collect())?,
             Column::new(
                 "employment_type".into(),
-                rows().map(|(_, j)| if j.self_employed { "self_employed" } else { "employee" }).collect::<Vec<_>>(),
+                rows()
+                    .map(|(_, j)| {
+                        if j.self_employed {
+                            "self_employed"
+                        } else {
+                            "employee"
+                        }
+                    })
+                    .collect::<Vec<_>>(),
             ),
-            Column::new("contract".into(), rows().map(|(_, j)| j.contract.as_str()).collect::<Vec<_>>()),
-            Column::new("hours_per_week".into(), rows().map(|(_, j)| j.hours).collect::<Vec<_>>()),
-            Column::new("monthly_wage".into(), rows().map(|(_, j)| j.wage).collect::<Vec<_>>()),
+            Column::new(
+                "contract".into(),
+                rows().map(|(_, j)| j.contract.as_str()).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "hours_per_week".into(),
+                rows().map(|(_, j)| j.hours).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "monthly_wage".into(),
+                rows().map(|(_, j)| j.wage).collect::<Vec<_>>(),
+            ),
             Column::new(
                 "sector".into(),
-                rows().map(|(_, j)| char::from(j.sector).to_string()).collect::<Vec<_>>(),
+                rows()
+                    .map(|(_, j)| char::from(j.sector).to_string())
+                    .collect::<Vec<_>>(),
             ),
         ],
     )
@@ -121,8 +180,13 @@ pub enum RegisterWriter {
 impl RegisterWriter {
     /// Create `path` for frames with `schema`. Settings are fixed so that the
     /// same frames always give the same bytes.
-    pub fn create(path: &Path, format: RegisterFormat, schema: &Schema) -> Result<RegisterWriter, SynthError> {
-        let file = File::create(path).map_err(|e| SynthError::Io(format!("cannot create {}: {e}", path.display())))?;
+    pub fn create(
+        path: &Path,
+        format: RegisterFormat,
+        schema: &Schema,
+    ) -> Result<RegisterWriter, SynthError> {
+        let file = File::create(path)
+            .map_err(|e| SynthError::Io(format!("cannot create {}: {e}", path.display())))?;
         let out = BufWriter::with_capacity(1 << 20, file);
         Ok(match format {
             RegisterFormat::Parquet => RegisterWriter::Parquet(Box::new(

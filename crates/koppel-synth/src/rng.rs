@@ -98,10 +98,21 @@ mod tests {
 
     #[test]
     fn streams_are_reproducible_and_distinct() {
-        let a: Vec<u64> = (0..4).map(|_| stream(7, 3, Stream::Person).bits()).collect();
+        let a: Vec<u64> = (0..4)
+            .map(|_| stream(7, 3, Stream::Person).bits())
+            .collect();
         assert!(a.windows(2).all(|w| w[0] == w[1]));
-        assert_ne!(stream(7, 3, Stream::Person).bits(), stream(7, 4, Stream::Person).bits());
-        assert_ne!(stream(7, 3, Stream::Person).bits(), stream(7, 3, Stream::Faults).bits());
-        assert_ne!(stream(7, 3, Stream::Person).bits(), stream(8, 3, Stream::Person).bits());
+        assert_ne!(
+            stream(7, 3, Stream::Person).bits(),
+            stream(7, 4, Stream::Person).bits()
+        );
+        assert_ne!(
+            stream(7, 3, Stream::Person).bits(),
+            stream(7, 3, Stream::Faults).bits()
+        );
+        assert_ne!(
+            stream(7, 3, Stream::Person).bits(),
+            stream(8, 3, Stream::Person).bits()
+        );
     }
 }

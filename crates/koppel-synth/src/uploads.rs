@@ -52,16 +52,47 @@ pub const HEADER_NL2: [&str; 9] = [
 
 /// Providers per instrument group (in [`crate::instruments::GROUPS`] order).
 const PROVIDERS: [[&str; 4]; 5] = [
-    ["Werkbedrijf Regio", "Leerwerkbedrijf 't Spoor", "Stichting Werkplaats Oost", "Uitzendbureau Flex, Zuid"],
-    ["ROC Oost-Nederland", "Graafschap College", "Trainingsbureau Één op Één", "Taalhuis; locatie Centrum"],
-    ["Vrijwilligerscentrale", "Stichting Café Participatie", "Wijkcentrum De Brug", "Dagbesteding Coöperatie"],
-    ["Werkgeversservicepunt", "UWV WerkCentrum", "Werkbedrijf Regio", "Gemeente (eigen uitvoering)"],
-    ["Jobcoach Plus BV", "Re-integratiebureau Doorstroom & Co", "Coachingspraktijk Zoë", "Werkplein, team Participatie"],
+    [
+        "Werkbedrijf Regio",
+        "Leerwerkbedrijf 't Spoor",
+        "Stichting Werkplaats Oost",
+        "Uitzendbureau Flex, Zuid",
+    ],
+    [
+        "ROC Oost-Nederland",
+        "Graafschap College",
+        "Trainingsbureau Één op Één",
+        "Taalhuis; locatie Centrum",
+    ],
+    [
+        "Vrijwilligerscentrale",
+        "Stichting Café Participatie",
+        "Wijkcentrum De Brug",
+        "Dagbesteding Coöperatie",
+    ],
+    [
+        "Werkgeversservicepunt",
+        "UWV WerkCentrum",
+        "Werkbedrijf Regio",
+        "Gemeente (eigen uitvoering)",
+    ],
+    [
+        "Jobcoach Plus BV",
+        "Re-integratiebureau Doorstroom & Co",
+        "Coachingspraktijk Zoë",
+        "Werkplein, team Participatie",
+    ],
 ];
 
 /// Instrument values that are in no catalogue.
-const UNKNOWN_INSTRUMENTS: [&str; 6] =
-    ["Budgetcoaching", "Schuldhulpverlening", "Inburgering (oud)", "Onbekend", "99", "Traject X"];
+const UNKNOWN_INSTRUMENTS: [&str; 6] = [
+    "Budgetcoaching",
+    "Schuldhulpverlening",
+    "Inburgering (oud)",
+    "Onbekend",
+    "99",
+    "Traject X",
+];
 
 /// Character encoding of an upload.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -247,7 +278,10 @@ impl Fault {
     /// The canonical column the fault is in (empty for whole-row faults).
     fn column(self, in_end: bool) -> &'static str {
         match self {
-            Fault::BsnElevenTest | Fault::BsnMissing | Fault::BsnSpreadsheetDamage | Fault::BsnNotInRegisters => "bsn",
+            Fault::BsnElevenTest
+            | Fault::BsnMissing
+            | Fault::BsnSpreadsheetDamage
+            | Fault::BsnNotInRegisters => "bsn",
             Fault::EndBeforeStart => "end_date",
             Fault::UnknownInstrument => "instrument",
             Fault::UnparseableDate if in_end => "end_date",
@@ -307,11 +341,16 @@ impl Uploads {
         for (i, m) in munis.iter().enumerate() {
             let rel = format!("uploads/trajectories_{}.csv", m.code);
             let path = out.join(&rel);
-            let file =
-                File::create(&path).map_err(|e| SynthError::Io(format!("cannot create {}: {e}", path.display())))?;
+            let file = File::create(&path)
+                .map_err(|e| SynthError::Io(format!("cannot create {}: {e}", path.display())))?;
             let dialect = Dialect::for_municipality(seed, i);
-            let mut f =
-                UploadFile { rel, dialect, out: BufWriter::with_capacity(1 << 16, file), buf: Vec::new(), line: 0 };
+            let mut f = UploadFile {
+                rel,
+                dialect,
+                out: BufWriter::with_capacity(1 << 16, file),
+                buf: Vec::new(),
+                line: 0,
+            };
             if f.dialect.encoding == TextEncoding::Utf8Bom {
                 f.out.write_all(b"\xEF\xBB\xBF").map_err(io_err(&f.rel))?;
             }
@@ -324,7 +363,10 @@ impl Uploads {
             .instruments
             .iter()
             .map(|i| {
-                let group = crate::instruments::GROUPS.iter().position(|g| *g == i.group).unwrap_or(4);
+                let group = crate::instruments::GROUPS
+                    .iter()
+                    .position(|g| *g == i.group)
+                    .unwrap_or(4);
                 (i.code.clone(), i.label_nl.clone(), i.aliases.clone(), group)
             })
             .collect();
@@ -357,7 +399,12 @@ impl Uploads {
         Ok(())
     }
 
-    fn write_trajectory(&mut self, h: &History, t: &Trajectory, rng: &mut Rand) -> Result<(), SynthError> {
+    fn write_trajectory(
+        &mut self,
+        h: &History,
+        t: &Trajectory,
+        rng: &mut Rand,
+    ) -> Result<(), SynthError> {
         let fi = t.municipality as usize;
         let (code, label, aliases, group) = &self.instruments[t.instrument as usize];
         let dialect = self.files[fi].dialect.clone();
@@ -374,7 +421,11 @@ impl Uploads {
                 }
             }
         };
-        let id = format!("T{:08X}{:02}", mix64(self.seed ^ h.person.index) as u32, t.seq);
+        let id = format!(
+            "T{:08X}{:02}",
+            mix64(self.seed ^ h.person.index) as u32,
+            t.seq
+        );
         let mut fields = [
             bsn_text(&bsn, &dialect),
             self.munis[fi].code.to_string(),
@@ -412,10 +463,18 @@ impl Uploads {
                         let s = format!("{:.5E}", n); // e.g. 1.23457E8
                         let (mantissa, exp) = s.split_once('E').unwrap_or((&s, "8"));
                         let exp: i32 = exp.parse().unwrap_or(8);
-                        let m = if comma { mantissa.replace('.', ",") } else { mantissa.to_string() };
+                        let m = if comma {
+                            mantissa.replace('.', ",")
+                        } else {
+                            mantissa.to_string()
+                        };
                         format!("{m}E+{exp:02}")
                     } else {
-                        format!("{}{}00", bsn.trim_start_matches('0'), if comma { ',' } else { '.' })
+                        format!(
+                            "{}{}00",
+                            bsn.trim_start_matches('0'),
+                            if comma { ',' } else { '.' }
+                        )
                     };
                 }
                 Fault::BsnNotInRegisters => {
@@ -424,16 +483,26 @@ impl Uploads {
                 }
                 Fault::EndBeforeStart => {
                     let end = t.end.unwrap_or(t.start);
-                    let (s, e) = if end > t.start { (end, t.start) } else { (t.start, t.start - 1 - rng.int(0, 29) as Day) };
+                    let (s, e) = if end > t.start {
+                        (end, t.start)
+                    } else {
+                        (t.start, t.start - 1 - rng.int(0, 29) as Day)
+                    };
                     fields[5] = dialect.date(s);
                     fields[6] = dialect.date(e);
                 }
                 Fault::UnknownInstrument => {
-                    fields[3] = UNKNOWN_INSTRUMENTS[rng.below(UNKNOWN_INSTRUMENTS.len())].to_string();
+                    fields[3] =
+                        UNKNOWN_INSTRUMENTS[rng.below(UNKNOWN_INSTRUMENTS.len())].to_string();
                 }
                 Fault::UnparseableDate => {
                     in_end = t.end.is_some() && rng.chance(0.5);
-                    let year = to_ymd(if in_end { t.end.unwrap_or(t.start) } else { t.start }).0;
+                    let year = to_ymd(if in_end {
+                        t.end.unwrap_or(t.start)
+                    } else {
+                        t.start
+                    })
+                    .0;
                     let bad = match rng.below(4) {
                         0 if dialect.dutch_dates => format!("30-02-{year}"),
                         0 => format!("{year}-02-30"),
@@ -458,7 +527,12 @@ impl Uploads {
                 f.line += 1;
                 self.rows += 1;
             }
-            self.faults.push(FaultRecord { file: fi as u16, row: f.line, column: kind.column(in_end), fault: kind });
+            self.faults.push(FaultRecord {
+                file: fi as u16,
+                row: f.line,
+                column: kind.column(in_end),
+                fault: kind,
+            });
         }
         Ok(())
     }
@@ -482,14 +556,21 @@ impl Uploads {
         self.faults.sort();
         let path = out.join("truth/faults.csv");
         let mut w = csv::Writer::from_path(&path).map_err(csv_err("truth/faults.csv"))?;
-        w.write_record(["file", "row", "column", "fault"]).map_err(csv_err("truth/faults.csv"))?;
+        w.write_record(["file", "row", "column", "fault"])
+            .map_err(csv_err("truth/faults.csv"))?;
         for r in &self.faults {
             let row = r.row.to_string();
-            w.write_record([self.files[r.file as usize].rel.as_str(), row.as_str(), r.column, r.fault.code()])
-                .map_err(csv_err("truth/faults.csv"))?;
+            w.write_record([
+                self.files[r.file as usize].rel.as_str(),
+                row.as_str(),
+                r.column,
+                r.fault.code(),
+            ])
+            .map_err(csv_err("truth/faults.csv"))?;
         }
         w.flush().map_err(io_err("truth/faults.csv"))?;
-        let mut w = csv::Writer::from_path(out.join("truth/files.csv")).map_err(csv_err("truth/files.csv"))?;
+        let mut w = csv::Writer::from_path(out.join("truth/files.csv"))
+            .map_err(csv_err("truth/files.csv"))?;
         w.write_record([
             "file",
             "municipality",
@@ -511,7 +592,11 @@ impl Uploads {
                 d.encoding.as_str(),
                 if d.delimiter == b';' { ";" } else { "," },
                 &d.header.join("|"),
-                if d.dutch_dates { "DD-MM-YYYY" } else { "YYYY-MM-DD" },
+                if d.dutch_dates {
+                    "DD-MM-YYYY"
+                } else {
+                    "YYYY-MM-DD"
+                },
                 d.instruments.as_str(),
                 if d.drop_leading_zero { "true" } else { "false" },
                 if d.crlf { "crlf" } else { "lf" },
@@ -541,7 +626,10 @@ fn push_line<S: AsRef<str>>(buf: &mut Vec<u8>, fields: &[S], delimiter: u8, crlf
             buf.push(delimiter);
         }
         let field = field.as_ref();
-        if field.bytes().any(|b| b == delimiter || b == b'"' || b == b'\n' || b == b'\r') {
+        if field
+            .bytes()
+            .any(|b| b == delimiter || b == b'"' || b == b'\n' || b == b'\r')
+        {
             buf.push(b'"');
             buf.extend_from_slice(field.replace('"', "\"\"").as_bytes());
             buf.push(b'"');
