@@ -168,7 +168,7 @@ impl InstrumentKind {
 /// docs and `tests/calibration.rs`).
 mod tune {
     /// Yearly hazard of entering assistance from non-work, per unit of risk.
-    pub const ENTRY: f64 = 0.012;
+    pub const ENTRY: f64 = 0.0126;
     /// Chance per unit of risk of entering assistance when WW runs out.
     pub const ENTRY_WW: f64 = 0.027;
     /// Chance per unit of risk of entering assistance when a job ends.
@@ -183,7 +183,7 @@ mod tune {
     /// Monthly hazard of starting part-time work alongside assistance.
     pub const SIDE_JOB: [f64; 4] = [0.048, 0.017, 0.005, 0.014];
     /// Monthly hazard of starting a trajectory (served clients).
-    pub const TRAJECTORY: [f64; 4] = [0.10, 0.14, 0.07, 0.05];
+    pub const TRAJECTORY: [f64; 4] = [0.24, 0.32, 0.18, 0.12];
 }
 
 /// Person-level traits that drive the career.
@@ -817,8 +817,8 @@ impl<'a> Sim<'a> {
         let seg = self.segment(t);
         let si = seg as usize;
         let served = self.rng.chance(match seg {
-            Segment::Meedoen => 0.75,
-            _ => 0.88,
+            Segment::Meedoen => 0.85,
+            _ => 0.93,
         });
         let young = age < 27.0;
         let migrant = self.person.origin == Origin::OutsideEurope;

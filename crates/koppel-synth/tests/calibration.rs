@@ -391,3 +391,60 @@ fn generated_registers_match_design_section_8() {
         failures.join("\n")
     );
 }
+
+/// ≈75% of the assistance stock follows a trajectory (DESIGN §8: 188 of 247),
+/// and most of them more than one in a year. Measured on generator output,
+/// since trajectories live in the uploads, not in the registers.
+#[test]
+fn most_of_the_stock_follows_trajectories() {
+    use koppel_synth::model::{generate_person, InstrumentKind, ModelParams};
+    use koppel_synth::types::BenefitType;
+    let config = SynthConfig::default();
+    let params = ModelParams {
+        seed: 3,
+        from: config.from,
+        to: config.to,
+        municipalities: koppel_synth::municipalities::select(10),
+        instruments: config
+            .catalogue
+            .instruments
+            .iter()
+            .map(|i| InstrumentKind::from_code(&i.code))
+            .collect(),
+    };
+    let d = from_ymd(2021, 1, 1);
+    let year_before = add_months(d, -12);
+    let (mut stock, mut with_any, mut with_two) = (0.0, 0.0, 0.0);
+    for i in 0..100_000 {
+        let h = generate_person(&params, i);
+        let on = h.benefits.iter().any(|b| {
+            matches!(
+                b.kind,
+                BenefitType::Bijstand | BenefitType::Ioaw | BenefitType::Ioaz
+            ) && b.start <= d
+                && b.end.is_none_or(|e| e >= d)
+        });
+        if !on {
+            continue;
+        }
+        stock += 1.0;
+        let n = h
+            .trajectories
+            .iter()
+            .filter(|t| t.start <= d && t.end.is_none_or(|e| e >= year_before))
+            .count();
+        with_any += f64::from(u8::from(n >= 1));
+        with_two += f64::from(u8::from(n >= 2));
+    }
+    let (any, two) = (with_any / stock, with_two / with_any);
+    eprintln!(
+        "stock {stock}: with a trajectory in the past year {:.1}%, of whom 2+ {:.1}%",
+        any * 100.0,
+        two * 100.0
+    );
+    assert!(
+        (0.62..=0.85).contains(&any),
+        "share of stock in a trajectory {any}"
+    );
+    assert!((0.35..=0.85).contains(&two), "share with two or more {two}");
+}
