@@ -41,7 +41,7 @@ pub struct ModelParams {
 }
 
 /// How the model treats an instrument (looked up by catalogue code).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum InstrumentKind {
     /// Wage-cost subsidy.
     WageSubsidy,

@@ -72,6 +72,7 @@ struct Figures {
     outflow_to_work_of_stock: f64,
     ww_before_inflow: f64,
     state6: [f64; 5],
+    jobs_per_resident: f64,
 }
 
 fn measure(dir: &Path, years: std::ops::RangeInclusive<i32>) -> Figures {
@@ -148,9 +149,11 @@ fn measure(dir: &Path, years: std::ops::RangeInclusive<i32>) -> Figures {
         let (mut small_n, mut small_45, mut all_45) = (0.0f64, 0.0, 0.0);
         let (mut reentry, mut to_work, mut ww_before) = (0.0, 0.0, 0.0);
         let mut states = [0.0; 5];
+        let mut jobs = 0.0;
         for p in &ps {
             if p.birth <= d && p.gone > d {
                 residents += 1.0;
+                jobs += p.work.iter().filter(|&&(s, e)| s <= d && d <= e).count() as f64;
             }
             if let Some(&(s, _)) = p.episodes.iter().find(|&&(s, e)| s <= d && d <= e) {
                 stock += 1.0;
@@ -215,6 +218,7 @@ fn measure(dir: &Path, years: std::ops::RangeInclusive<i32>) -> Figures {
             }
         }
         f.stock_share += stock / residents / n_years;
+        f.jobs_per_resident += jobs / residents / n_years;
         f.inflow_share += inflow / stock / n_years;
         f.outflow_share += outflow / stock / n_years;
         f.dur_lt_half += lt_half / stock / n_years;
@@ -277,6 +281,14 @@ fn generated_registers_match_design_section_8() {
         f.stock_share,
         0.020,
         0.026,
+        &mut failures,
+    );
+    // ~10 million jobs at any time for 17.9 million residents.
+    check(
+        "jobs per resident",
+        f.jobs_per_resident,
+        0.45,
+        0.65,
         &mut failures,
     );
     // National benchmark: inflow 27–36%, outflow 30–35% of stock per year.
@@ -447,4 +459,64 @@ fn most_of_the_stock_follows_trajectories() {
         "share of stock in a trajectory {any}"
     );
     assert!((0.35..=0.85).contains(&two), "share with two or more {two}");
+}
+
+/// Trajectories matter a little, differently per instrument and group: the
+/// share of trajectory participants whose assistance ends for work within a
+/// year of the trajectory start is higher for wage subsidy than for social
+/// activation within the same segment.
+#[test]
+fn instruments_differ_in_outflow_to_work() {
+    use koppel_synth::model::{generate_person, InstrumentKind, ModelParams};
+    use koppel_synth::types::{BenefitEnd, Segment};
+    let config = SynthConfig::default();
+    let kinds: Vec<InstrumentKind> = config
+        .catalogue
+        .instruments
+        .iter()
+        .map(|i| InstrumentKind::from_code(&i.code))
+        .collect();
+    let params = ModelParams {
+        seed: 11,
+        from: config.from,
+        to: config.to,
+        municipalities: koppel_synth::municipalities::select(10),
+        instruments: kinds.clone(),
+    };
+    // (participants, left for work within 12 months) per kind, perspectief only.
+    let mut tally: HashMap<InstrumentKind, (f64, f64)> = HashMap::new();
+    for i in 0..150_000 {
+        let h = generate_person(&params, i);
+        for t in h
+            .trajectories
+            .iter()
+            .filter(|t| t.segment == Segment::Perspectief && t.start < from_ymd(2023, 1, 1))
+        {
+            let horizon = add_months(t.start, 12);
+            let left = h.benefits.iter().any(|b| {
+                b.end_reason == Some(BenefitEnd::Work)
+                    && b.end.is_some_and(|e| e >= t.start && e <= horizon)
+            });
+            let entry = tally.entry(kinds[t.instrument as usize]).or_default();
+            entry.0 += 1.0;
+            entry.1 += f64::from(u8::from(left));
+        }
+    }
+    let rate = |k: InstrumentKind| {
+        let (n, w) = tally.get(&k).copied().unwrap_or_default();
+        eprintln!(
+            "{k:?}: {n} participants, {:.1}% left for work within 12 months",
+            100.0 * w / n
+        );
+        w / n
+    };
+    let (lks, activation, coaching) = (
+        rate(InstrumentKind::WageSubsidy),
+        rate(InstrumentKind::SocialActivation),
+        rate(InstrumentKind::Coaching),
+    );
+    assert!(
+        lks > coaching && coaching > activation,
+        "lks {lks}, coaching {coaching}, activation {activation}"
+    );
 }
