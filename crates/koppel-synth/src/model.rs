@@ -206,11 +206,13 @@ pub fn generate_person(params: &ModelParams, index: u64) -> History {
 }
 
 /// The BSN of person `index`: mostly [`synthetic_bsn`], and for one person in
-/// 64 a BSN with a leading zero (so spreadsheets can drop it).
+/// 64 a BSN with exactly one leading zero (so spreadsheets can drop it).
 pub fn person_bsn(index: u64) -> Bsn {
-    if index.is_multiple_of(64) && index / 64 < 1_000_000 {
+    if index.is_multiple_of(64) && index / 64 < 900_000 {
         let k = index / 64;
-        let body = (k * 482_711 + 654_321) % 1_000_000;
+        // Second digit non-zero: only one leading zero to lose. 482,711 is
+        // coprime to 900,000, so this is injective in `k`.
+        let body = 100_000 + (k * 482_711 + 654_321) % 900_000;
         let text = format!("0{body:06}");
         let mut first = [0u8; 8];
         first[..7].copy_from_slice(text.as_bytes());
@@ -1219,6 +1221,38 @@ impl<'a> Sim<'a> {
             benefits,
             jobs,
             trajectories,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use koppel_pseudonym::bsn::normalise_bsn;
+    use std::collections::HashSet;
+
+    #[test]
+    fn person_bsns_are_valid_and_unique() {
+        let mut seen = HashSet::new();
+        for i in (0..2_000_000u64)
+            .step_by(7)
+            .chain((0..200_000).map(|k| k * 64))
+        {
+            let bsn = person_bsn(i);
+            assert!(normalise_bsn(bsn.as_str()).is_ok());
+            if i % 64 == 0 {
+                assert!(bsn.as_str().starts_with('0') && !bsn.as_str()[1..].starts_with('0'));
+            }
+            seen.insert((i, *bsn.as_bytes()));
+        }
+        let unique: HashSet<_> = seen.iter().map(|(_, b)| *b).collect();
+        let indexes: HashSet<_> = seen.iter().map(|(i, _)| *i).collect();
+        assert_eq!(unique.len(), indexes.len());
+        // Absent BSNs never collide with those of generated persons.
+        let persons = 1_000_000;
+        for k in 0..10_000 {
+            let absent = absent_bsn(persons, k);
+            assert!(!absent.as_str().starts_with('0'));
         }
     }
 }

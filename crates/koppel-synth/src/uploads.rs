@@ -472,7 +472,7 @@ impl Uploads {
                     } else {
                         format!(
                             "{}{}00",
-                            bsn.trim_start_matches('0'),
+                            bsn.strip_prefix('0').unwrap_or(&bsn),
                             if comma { ',' } else { '.' }
                         )
                     };
