@@ -32,6 +32,8 @@ enum Command {
     Key(commands::key::KeyCommand),
     /// Replace the BSN column of a CSV or Parquet file by keyed-hash pseudonyms.
     Pseudonymise(commands::pseudonymise::Args),
+    /// Generate synthetic registers and municipal trajectory uploads (with injected faults).
+    Synth(commands::synth::Args),
 }
 
 fn main() -> ExitCode {
@@ -40,6 +42,7 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Key(command) => commands::key::run(command),
         Command::Pseudonymise(args) => commands::pseudonymise::run(args),
+        Command::Synth(args) => commands::synth::run(args),
     };
     match result {
         Ok(code) => code,
