@@ -168,7 +168,7 @@ impl InstrumentKind {
 /// docs and `tests/calibration.rs`).
 mod tune {
     /// Yearly hazard of entering assistance from non-work, per unit of risk.
-    pub const ENTRY: f64 = 0.0126;
+    pub const ENTRY: f64 = 0.0152;
     /// Chance per unit of risk of entering assistance when WW runs out.
     pub const ENTRY_WW: f64 = 0.027;
     /// Chance per unit of risk of entering assistance when a job ends.
@@ -383,21 +383,21 @@ fn demographics(params: &ModelParams, index: u64, rng: &mut Rand) -> Person {
 fn traits(p: &Person, rng: &mut Rand) -> Traits {
     let z = rng.normal();
     let mut risk = match p.household {
-        Household::Single => 2.2,
+        Household::Single => 3.4,
         Household::SingleParent => 4.0,
-        Household::CoupleNoChildren | Household::CoupleWithChildren => 0.45,
+        Household::CoupleNoChildren | Household::CoupleWithChildren => 0.35,
         Household::ChildAtHome => 0.6,
         Household::Institution | Household::Other => 1.5,
     };
     risk *= match p.origin {
         Origin::Nl => 1.0,
         Origin::Europe => 1.6,
-        Origin::OutsideEurope => 4.0,
+        Origin::OutsideEurope => 2.6,
     };
     risk *= match p.education {
         Education::Low => 2.5,
         Education::Middle => 1.0,
-        Education::High => 0.35,
+        Education::High => 0.45,
         Education::Unknown => 2.0,
     };
     risk *= if p.sex == Sex::V { 1.1 } else { 0.95 };

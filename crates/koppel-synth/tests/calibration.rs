@@ -44,6 +44,8 @@ fn dates(df: &DataFrame, c: &str) -> Vec<Option<i32>> {
 struct P {
     birth: Day,
     gone: Day,
+    man: bool,
+    household: String,
     /// Assistance spells (start, end, municipality).
     assist: Vec<(Day, Day, String)>,
     episodes: Vec<(Day, Day)>,
@@ -73,6 +75,9 @@ struct Figures {
     ww_before_inflow: f64,
     state6: [f64; 5],
     jobs_per_resident: f64,
+    men_in_stock: f64,
+    single_in_stock: f64,
+    single_parent_in_stock: f64,
 }
 
 fn measure(dir: &Path, years: std::ops::RangeInclusive<i32>) -> Figures {
@@ -86,6 +91,8 @@ fn measure(dir: &Path, years: std::ops::RangeInclusive<i32>) -> Figures {
     let birth = dates(&persons, "birth_date");
     let death = dates(&persons, "death_date");
     let emig = dates(&persons, "emigration_date");
+    let sex = strs(&persons, "sex");
+    let household = strs(&persons, "household_type");
     let mut index = HashMap::new();
     let mut ps: Vec<P> = Vec::with_capacity(bsn.len());
     for i in 0..bsn.len() {
@@ -99,6 +106,8 @@ fn measure(dir: &Path, years: std::ops::RangeInclusive<i32>) -> Figures {
         ps.push(P {
             birth: birth[i].unwrap(),
             gone,
+            man: sex[i].as_deref() == Some("M"),
+            household: household[i].clone().unwrap(),
             ..P::default()
         });
     }
@@ -141,6 +150,7 @@ fn measure(dir: &Path, years: std::ops::RangeInclusive<i32>) -> Figures {
     }
     let mut f = Figures::default();
     let n_years = years.clone().count() as f64;
+    let mut stock_total = 0.0;
     for y in years {
         let d = from_ymd(y, 1, 1);
         let next = from_ymd(y + 1, 1, 1);
@@ -157,6 +167,10 @@ fn measure(dir: &Path, years: std::ops::RangeInclusive<i32>) -> Figures {
             }
             if let Some(&(s, _)) = p.episodes.iter().find(|&&(s, e)| s <= d && d <= e) {
                 stock += 1.0;
+                f.men_in_stock += f64::from(u8::from(p.man)) / n_years;
+                f.single_in_stock += f64::from(u8::from(p.household == "single")) / n_years;
+                f.single_parent_in_stock +=
+                    f64::from(u8::from(p.household == "single_parent")) / n_years;
                 let days = f64::from(d - s);
                 dur_sum += days / 30.44;
                 if d < add_months(s, 6) {
@@ -218,6 +232,7 @@ fn measure(dir: &Path, years: std::ops::RangeInclusive<i32>) -> Figures {
             }
         }
         f.stock_share += stock / residents / n_years;
+        stock_total += stock;
         f.jobs_per_resident += jobs / residents / n_years;
         f.inflow_share += inflow / stock / n_years;
         f.outflow_share += outflow / stock / n_years;
@@ -235,6 +250,11 @@ fn measure(dir: &Path, years: std::ops::RangeInclusive<i32>) -> Figures {
             f.state6[k] += v / outflow / n_years;
         }
     }
+    // Counts were summed over the years: turn them into shares of the stock.
+    let mean_stock = stock_total / n_years;
+    f.men_in_stock /= mean_stock;
+    f.single_in_stock /= mean_stock;
+    f.single_parent_in_stock /= mean_stock;
     f
 }
 
@@ -289,6 +309,22 @@ fn generated_registers_match_design_section_8() {
         f.jobs_per_resident,
         0.45,
         0.65,
+        &mut failures,
+    );
+    // Recipients: 46% men; single 60%, single parent 10% (mid-size municipality).
+    check("men in stock", f.men_in_stock, 0.40, 0.52, &mut failures);
+    check(
+        "single in stock",
+        f.single_in_stock,
+        0.40,
+        0.65,
+        &mut failures,
+    );
+    check(
+        "single parent in stock",
+        f.single_parent_in_stock,
+        0.07,
+        0.18,
         &mut failures,
     );
     // National benchmark: inflow 27–36%, outflow 30–35% of stock per year.
