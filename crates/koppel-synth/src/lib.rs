@@ -76,9 +76,9 @@
 //!
 //! See [`model`] for the dynamics; `tests/calibration.rs` measures the
 //! figures from the written registers (200,000 persons, 2018–2023 averages):
-//! stock 2.2% of residents (43% men, 47% single, 15% single parents), inflow
+//! stock 2.3% of residents (43% men, 47% single, 15% single parents), inflow
 //! 31% and outflow 32% of stock, duration <0.5y 13% and >5y 36% (mean 56
-//! months), re-entry within 6 months 11.5% of leavers (3.7% of stock),
+//! months), re-entry within 6 months 11.7% of leavers (3.8% of stock),
 //! part-time work alongside assistance 9%, 58% of recipients over 45 in small
 //! municipalities, a third of inflow straight after WW, 0.51 jobs per
 //! resident, 79% of the stock in a trajectory within a year (40% of them in
@@ -88,7 +88,7 @@
 //! §8 cannot be met in full: its municipal outflow table has 20% on assistance
 //! six months after leaving, while the national benchmark has 8–9% of leavers
 //! re-entering within six months; under DESIGN §5 assistance at R + 6 months
-//! implies re-entry, so the generator sits in between (re-entry 11.5%,
+//! implies re-entry, so the generator sits in between (re-entry 11.7%,
 //! assistance at 6 months 10%).
 
 pub mod date;

@@ -168,7 +168,7 @@ impl InstrumentKind {
 /// docs and `tests/calibration.rs`).
 mod tune {
     /// Yearly hazard of entering assistance from non-work, per unit of risk.
-    pub const ENTRY: f64 = 0.0152;
+    pub const ENTRY: f64 = 0.0160;
     /// Chance per unit of risk of entering assistance when WW runs out.
     pub const ENTRY_WW: f64 = 0.027;
     /// Chance per unit of risk of entering assistance when a job ends.
