@@ -1,0 +1,4 @@
+//! koppel-disclosure (docs filled in below).
+pub mod audit;
+pub mod cells;
+pub mod secondary;
