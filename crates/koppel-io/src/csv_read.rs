@@ -198,7 +198,6 @@ impl CsvBatchReader {
             .collect();
         let mut rows = Vec::with_capacity(self.batch_rows);
         let mut malformed = Vec::new();
-        let mut fields: Vec<Option<std::borrow::Cow<'_, str>>> = Vec::with_capacity(width);
         while rows.len() + malformed.len() < self.batch_rows {
             let more = self
                 .reader
@@ -229,7 +228,7 @@ impl CsvBatchReader {
                 });
                 continue;
             }
-            fields.clear();
+            let mut fields: Vec<Option<std::borrow::Cow<'_, str>>> = Vec::with_capacity(width);
             let mut bad_column = None;
             for (i, raw) in record.iter().take(width).enumerate() {
                 match decode(raw, self.dialect.encoding) {

@@ -112,9 +112,18 @@ pub fn normalise_bsn(raw: &str) -> Result<Bsn, BsnProblem> {
     if raw.is_empty() {
         return Err(BsnProblem::Missing);
     }
-    if looks_spreadsheet_damaged(raw) {
-        return Err(BsnProblem::SpreadsheetDamage);
-    }
+    // A value that reads as a valid BSN is one, even if it also looks like a
+    // spreadsheet decimal (`97861097.0`); otherwise name the damage.
+    normalise_separated(raw).map_err(|problem| {
+        if looks_spreadsheet_damaged(raw) {
+            BsnProblem::SpreadsheetDamage
+        } else {
+            problem
+        }
+    })
+}
+
+fn normalise_separated(raw: &str) -> Result<Bsn, BsnProblem> {
     let mut digits = [0u8; 9];
     let mut len = 0usize;
     for c in raw.chars() {
@@ -284,6 +293,8 @@ mod tests {
         assert_eq!(normalise_bsn("1.23457e8"), Err(BsnProblem::SpreadsheetDamage));
         assert_eq!(normalise_bsn("123456782.0"), Err(BsnProblem::SpreadsheetDamage));
         assert_eq!(normalise_bsn("12345672,00"), Err(BsnProblem::SpreadsheetDamage));
+        // A valid BSN written with a dot before a final zero stays valid.
+        assert!(normalise_bsn("97861097.0").is_ok());
         assert_eq!(normalise_bsn("12345678x"), Err(BsnProblem::NonDigit));
         assert_eq!(normalise_bsn("E"), Err(BsnProblem::NonDigit));
         assert_eq!(normalise_bsn("１２３４５６７８２"), Err(BsnProblem::NonDigit));
