@@ -1,4 +1,6 @@
-//! koppel-disclosure (docs filled in below).
+//! koppel-disclosure.
 pub mod audit;
 pub mod cells;
+pub mod rules;
 pub mod secondary;
+pub mod table;
