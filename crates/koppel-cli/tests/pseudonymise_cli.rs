@@ -56,14 +56,27 @@ fn generate_upload(rows: u64, windows1252: bool) -> Upload {
             0 => {
                 // Change the check digit: fails the eleven-test.
                 let mut digits = valid.clone().into_bytes();
-                digits[8] = if digits[8] == b'9' { b'0' } else { digits[8] + 1 };
+                digits[8] = if digits[8] == b'9' {
+                    b'0'
+                } else {
+                    digits[8] + 1
+                };
                 (String::from_utf8(digits).unwrap(), Some("bsn_eleven_test"))
             }
             1 => ("1.23457E+08".to_string(), Some("bsn_spreadsheet_damage")),
             2 => (String::new(), Some("bsn_missing")),
             3 => {
                 // A BSN with a leading zero, written without it (8 digits): valid.
-                let first = [0, (i % 9 + 1) as u8, 2, 3, (i % 7) as u8, 5, 6, (i % 10) as u8];
+                let first = [
+                    0,
+                    (i % 9 + 1) as u8,
+                    2,
+                    3,
+                    (i % 7) as u8,
+                    5,
+                    6,
+                    (i % 10) as u8,
+                ];
                 match complete_with_check_digit(first) {
                     Some(b) => (b.as_str()[1..].to_string(), None),
                     None => (valid.clone(), None),
@@ -92,8 +105,11 @@ fn generate_upload(rows: u64, windows1252: bool) -> Upload {
             out.extend_from_slice("Súdwest-Fryslân".as_bytes());
         }
         out.extend_from_slice(
-            format!("{sep}loonkostensubsidie{sep}01-0{}-2021{sep}\"note{sep} with delimiter\"\n", i % 9 + 1)
-                .as_bytes(),
+            format!(
+                "{sep}loonkostensubsidie{sep}01-0{}-2021{sep}\"note{sep} with delimiter\"\n",
+                i % 9 + 1
+            )
+            .as_bytes(),
         );
     }
     Upload {
@@ -106,7 +122,10 @@ fn generate_upload(rows: u64, windows1252: bool) -> Upload {
 
 fn assert_no_identifier(haystack: &str, identifiers: &[String], what: &str) {
     for id in identifiers {
-        assert!(!haystack.contains(id.as_str()), "an input BSN appears in {what}");
+        assert!(
+            !haystack.contains(id.as_str()),
+            "an input BSN appears in {what}"
+        );
     }
 }
 
@@ -199,7 +218,10 @@ fn check_run(windows1252: bool, extension: &str) {
     let key_id = text(&koppel(&["key", "id", key.to_str().unwrap()]).stdout)
         .trim()
         .to_string();
-    assert!(stderr.lines().all(|l| l.trim_start().starts_with('{')), "{stderr}");
+    assert!(
+        stderr.lines().all(|l| l.trim_start().starts_with('{')),
+        "{stderr}"
+    );
     assert!(stderr.contains(&key_id));
 
     // Every other column is kept, in place; rows are the accepted ones.
@@ -222,12 +244,33 @@ fn check_run(windows1252: bool, extension: &str) {
         .collect();
     assert_eq!(
         names,
-        ["Trajectnummer", "pseudonym", "Gemeente", "Instrument", "Startdatum", "Opmerking"]
+        [
+            "Trajectnummer",
+            "pseudonym",
+            "Gemeente",
+            "Instrument",
+            "Startdatum",
+            "Opmerking"
+        ]
     );
     assert_eq!(frame.height() as u64, pseudonymised);
-    let gemeente = frame.column("Gemeente").unwrap().str().unwrap().get(0).unwrap().to_string();
+    let gemeente = frame
+        .column("Gemeente")
+        .unwrap()
+        .str()
+        .unwrap()
+        .get(0)
+        .unwrap()
+        .to_string();
     assert_eq!(gemeente, "Súdwest-Fryslân");
-    let note = frame.column("Opmerking").unwrap().str().unwrap().get(0).unwrap().to_string();
+    let note = frame
+        .column("Opmerking")
+        .unwrap()
+        .str()
+        .unwrap()
+        .get(0)
+        .unwrap()
+        .to_string();
     assert!(note.contains("with delimiter"));
     let pseudonyms = frame.column("pseudonym").unwrap().str().unwrap().clone();
     assert!(pseudonyms
@@ -240,7 +283,10 @@ fn check_run(windows1252: bool, extension: &str) {
     let rerun = run_pseudonymise(&key, &input, &again, &rejects_again);
     assert!(rerun.status.success());
     assert_eq!(fs::read(&again).unwrap(), output_bytes);
-    assert_eq!(fs::read(&rejects_again).unwrap(), fs::read(&rejects).unwrap());
+    assert_eq!(
+        fs::read(&rejects_again).unwrap(),
+        fs::read(&rejects).unwrap()
+    );
 }
 
 #[test]
@@ -273,8 +319,15 @@ fn parquet_input_round_trips_and_keeps_pseudonyms_stable() {
     let from_pq = dir.path().join("b.csv");
     let r1 = run_pseudonymise(&key, &csv_in, &from_csv, &dir.path().join("r1.csv"));
     let r2 = run_pseudonymise(&key, &pq_in, &from_pq, &dir.path().join("r2.csv"));
-    assert!(r1.status.success() && r2.status.success(), "{}", text(&r2.stderr));
-    assert_eq!(parse_counts(&text(&r1.stdout)), parse_counts(&text(&r2.stdout)));
+    assert!(
+        r1.status.success() && r2.status.success(),
+        "{}",
+        text(&r2.stderr)
+    );
+    assert_eq!(
+        parse_counts(&text(&r1.stdout)),
+        parse_counts(&text(&r2.stdout))
+    );
     assert_eq!(fs::read(&from_csv).unwrap(), fs::read(&from_pq).unwrap());
     // Parquet row numbers are 1-based row indices.
     let rejects = read_rejects(&dir.path().join("r2.csv"));
@@ -286,7 +339,10 @@ fn key_new_never_overwrites_and_key_id_is_stable() {
     let dir = tempfile::tempdir().unwrap();
     let key = new_key(dir.path());
     let before = fs::read(&key).unwrap();
-    assert_eq!(fs::metadata(&key).unwrap().permissions().mode() & 0o777, 0o600);
+    assert_eq!(
+        fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
     let again = koppel(&["key", "new", "--out", key.to_str().unwrap()]);
     assert!(!again.status.success());
     assert!(text(&again.stderr).contains("already exists"));
@@ -331,7 +387,11 @@ fn unreadable_inputs_fail_cleanly() {
         let output = dir.path().join("out.csv");
         let run = run_pseudonymise(&key, &input, &output, &dir.path().join("r.csv"));
         assert_eq!(run.status.code(), Some(2), "{name}");
-        assert!(text(&run.stderr).contains(message), "{name}: {}", text(&run.stderr));
+        assert!(
+            text(&run.stderr).contains(message),
+            "{name}: {}",
+            text(&run.stderr)
+        );
         assert!(!output.exists(), "{name}");
     }
 }

@@ -9,5 +9,5 @@ pub mod pseudonymise;
 
 pub use pseudonymise::{
     pseudonymise_file, PseudonymiseError, PseudonymiseOptions, PseudonymiseSummary,
-    KEY_ID_METADATA, PSEUDONYM_COLUMN,
+    BSN_HEADER_ALIASES, KEY_ID_METADATA, PSEUDONYM_COLUMN,
 };

@@ -23,11 +23,15 @@ pub const KEY_ID_METADATA: &str = "koppel.key_id";
 /// Parquet key-value metadata key holding the pseudonym spec version.
 pub const SPEC_METADATA: &str = "koppel.pseudonym_spec";
 
+/// Header names municipalities use for the BSN column.
+pub const BSN_HEADER_ALIASES: [&str; 4] = ["bsn", "burgerservicenummer", "bsn_nummer", "bsnnummer"];
+
 /// Settings for [`pseudonymise_file`].
 #[derive(Clone, Debug)]
 pub struct PseudonymiseOptions {
-    /// The identifier column (matched case-insensitively), e.g. `bsn`.
-    pub column: String,
+    /// Candidate names of the identifier column, tried in order, each matched
+    /// case-insensitively; the first present is used.
+    pub columns: Vec<String>,
     /// Where to write rejected rows (mode 0600). `None`: count them only.
     pub rejects: Option<PathBuf>,
     /// Rows per batch; bounds memory.
@@ -37,7 +41,7 @@ pub struct PseudonymiseOptions {
 impl Default for PseudonymiseOptions {
     fn default() -> Self {
         PseudonymiseOptions {
-            column: "bsn".into(),
+            columns: BSN_HEADER_ALIASES.iter().map(|s| s.to_string()).collect(),
             rejects: None,
             batch_rows: 256 * 1024,
         }
@@ -84,7 +88,9 @@ pub enum PseudonymiseError {
         found: String,
     },
     /// The input already has a `pseudonym` column.
-    #[error("{path}: already has a column named '{PSEUDONYM_COLUMN}'; is it pseudonymised already?")]
+    #[error(
+        "{path}: already has a column named '{PSEUDONYM_COLUMN}'; is it pseudonymised already?"
+    )]
     AlreadyPseudonymised {
         /// The input.
         path: PathBuf,
@@ -126,18 +132,19 @@ pub fn pseudonymise_file(
             path: input.to_path_buf(),
         });
     }
-    let id_column = columns
+    let id_column = options
+        .columns
         .iter()
-        .find(|c| **c == options.column)
-        .or_else(|| {
+        .find_map(|wanted| {
             columns
                 .iter()
-                .find(|c| c.eq_ignore_ascii_case(&options.column))
+                .find(|c| *c == wanted)
+                .or_else(|| columns.iter().find(|c| c.eq_ignore_ascii_case(wanted)))
         })
         .cloned()
         .ok_or_else(|| PseudonymiseError::MissingColumn {
             path: input.to_path_buf(),
-            column: options.column.clone(),
+            column: options.columns.join("' or '"),
             found: columns.join(", "),
         })?;
     let delimiter = reader.delimiter();
@@ -277,7 +284,13 @@ impl RejectsWriter {
         Ok(this)
     }
 
-    fn write(&mut self, row: u64, code: &str, reason: &str, original: &str) -> Result<(), WriteError> {
+    fn write(
+        &mut self,
+        row: u64,
+        code: &str,
+        reason: &str,
+        original: &str,
+    ) -> Result<(), WriteError> {
         let row = row.to_string();
         self.write_fields(&[&row, code, reason, original])
     }
@@ -290,13 +303,10 @@ impl RejectsWriter {
 
     fn finish(mut self) -> Result<(), WriteError> {
         self.writer.flush().map_err(|e| self.error(e))?;
-        let mut inner = self
-            .writer
-            .into_inner()
-            .map_err(|e| WriteError::Io {
-                path: self.path.clone(),
-                source: std::io::Error::other(e.to_string()),
-            })?;
+        let mut inner = self.writer.into_inner().map_err(|e| WriteError::Io {
+            path: self.path.clone(),
+            source: std::io::Error::other(e.to_string()),
+        })?;
         inner.flush().map_err(|source| WriteError::Io {
             path: self.path.clone(),
             source,

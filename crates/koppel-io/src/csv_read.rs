@@ -300,7 +300,9 @@ impl Iterator for CsvBatchReader {
 /// Decode one field; `None` when a UTF-8 file holds invalid bytes.
 fn decode(raw: &[u8], encoding: TextEncoding) -> Option<std::borrow::Cow<'_, str>> {
     match encoding {
-        TextEncoding::Utf8 => std::str::from_utf8(raw).ok().map(std::borrow::Cow::Borrowed),
+        TextEncoding::Utf8 => std::str::from_utf8(raw)
+            .ok()
+            .map(std::borrow::Cow::Borrowed),
         TextEncoding::Windows1252 => {
             Some(encoding_rs::WINDOWS_1252.decode_without_bom_handling(raw).0)
         }
@@ -354,6 +356,9 @@ mod tests {
     fn refuses_empty_and_binary_files() {
         assert!(matches!(sniff(b""), Err(ReadError::Empty(_))));
         assert!(matches!(sniff(b"  \n\r\n"), Err(ReadError::Empty(_))));
-        assert!(matches!(sniff(b"PK\x03\x04\x00\x00"), Err(ReadError::NotText(_))));
+        assert!(matches!(
+            sniff(b"PK\x03\x04\x00\x00"),
+            Err(ReadError::NotText(_))
+        ));
     }
 }

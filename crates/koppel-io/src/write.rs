@@ -35,7 +35,7 @@ pub enum WriteError {
 
 enum Sink {
     Csv(CsvBatchedWriter<File>),
-    Parquet(ParquetBatchedWriter<File>),
+    Parquet(Box<ParquetBatchedWriter<File>>),
 }
 
 /// Writes a table batch by batch into a temporary file next to the target,
@@ -57,16 +57,15 @@ impl TableWriter {
         metadata: &[(String, String)],
     ) -> Result<TableWriter, WriteError> {
         let format = match TableFormat::from_path(path) {
-            Some(TableFormat::Csv) if !path.extension().is_some_and(|e| e == "tsv") => {
+            Some(TableFormat::Csv) if path.extension().is_none_or(|e| e != "tsv") => {
                 TableFormat::Csv
             }
             Some(TableFormat::Parquet) => TableFormat::Parquet,
             _ => return Err(WriteError::UnknownFormat(path.to_path_buf())),
         };
-        let file_name = path.file_name().map_or_else(
-            || "output".into(),
-            |n| n.to_string_lossy().into_owned(),
-        );
+        let file_name = path
+            .file_name()
+            .map_or_else(|| "output".into(), |n| n.to_string_lossy().into_owned());
         let temporary = path.with_file_name(format!(".{file_name}.partial-{}", std::process::id()));
         let file = File::create(&temporary).map_err(|source| WriteError::Io {
             path: temporary.clone(),
@@ -87,13 +86,13 @@ impl TableWriter {
             TableFormat::Parquet => {
                 let metadata = (!metadata.is_empty())
                     .then(|| KeyValueMetadata::from_static(metadata.to_vec()));
-                Sink::Parquet(
+                Sink::Parquet(Box::new(
                     ParquetWriter::new(file)
                         .with_compression(ParquetCompression::Zstd(None))
                         .with_key_value_metadata(metadata)
                         .batched(schema)
                         .map_err(encode)?,
-                )
+                ))
             }
         };
         Ok(TableWriter {

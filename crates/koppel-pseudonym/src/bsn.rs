@@ -86,7 +86,9 @@ impl fmt::Display for BsnProblem {
                 "BSN was damaged by a spreadsheet (scientific notation or decimals); \
                  format the column as text and export again"
             }
-            BsnProblem::NonDigit => "BSN contains characters other than digits, spaces, dots or dashes",
+            BsnProblem::NonDigit => {
+                "BSN contains characters other than digits, spaces, dots or dashes"
+            }
             BsnProblem::WrongLength => "BSN does not have 8 or 9 digits",
             BsnProblem::AllZeros => "BSN is all zeros",
             BsnProblem::ElevenTest => "BSN fails the eleven-test (check the digits for a typo)",
@@ -288,16 +290,34 @@ mod tests {
         assert_eq!(normalise_bsn(""), Err(BsnProblem::Missing));
         assert_eq!(normalise_bsn("  "), Err(BsnProblem::Missing));
         assert_eq!(normalise_bsn(" - . "), Err(BsnProblem::Missing));
-        assert_eq!(normalise_bsn("1.23457E+08"), Err(BsnProblem::SpreadsheetDamage));
-        assert_eq!(normalise_bsn("1,23457E+08"), Err(BsnProblem::SpreadsheetDamage));
-        assert_eq!(normalise_bsn("1.23457e8"), Err(BsnProblem::SpreadsheetDamage));
-        assert_eq!(normalise_bsn("123456782.0"), Err(BsnProblem::SpreadsheetDamage));
-        assert_eq!(normalise_bsn("12345672,00"), Err(BsnProblem::SpreadsheetDamage));
+        assert_eq!(
+            normalise_bsn("1.23457E+08"),
+            Err(BsnProblem::SpreadsheetDamage)
+        );
+        assert_eq!(
+            normalise_bsn("1,23457E+08"),
+            Err(BsnProblem::SpreadsheetDamage)
+        );
+        assert_eq!(
+            normalise_bsn("1.23457e8"),
+            Err(BsnProblem::SpreadsheetDamage)
+        );
+        assert_eq!(
+            normalise_bsn("123456782.0"),
+            Err(BsnProblem::SpreadsheetDamage)
+        );
+        assert_eq!(
+            normalise_bsn("12345672,00"),
+            Err(BsnProblem::SpreadsheetDamage)
+        );
         // A valid BSN written with a dot before a final zero stays valid.
         assert!(normalise_bsn("97861097.0").is_ok());
         assert_eq!(normalise_bsn("12345678x"), Err(BsnProblem::NonDigit));
         assert_eq!(normalise_bsn("E"), Err(BsnProblem::NonDigit));
-        assert_eq!(normalise_bsn("１２３４５６７８２"), Err(BsnProblem::NonDigit));
+        assert_eq!(
+            normalise_bsn("１２３４５６７８２"),
+            Err(BsnProblem::NonDigit)
+        );
         assert_eq!(normalise_bsn("1234567"), Err(BsnProblem::WrongLength));
         assert_eq!(normalise_bsn("1234567890"), Err(BsnProblem::WrongLength));
         assert_eq!(normalise_bsn("000000000"), Err(BsnProblem::AllZeros));
@@ -311,7 +331,10 @@ mod tests {
             BsnProblem::ALL.iter().map(|p| p.code()).collect();
         assert_eq!(codes.len(), BsnProblem::ALL.len());
         for p in BsnProblem::ALL {
-            assert!(!p.to_string().chars().any(|c| c.is_ascii_digit() && c != '8' && c != '9'));
+            assert!(!p
+                .to_string()
+                .chars()
+                .any(|c| c.is_ascii_digit() && c != '8' && c != '9'));
         }
     }
 

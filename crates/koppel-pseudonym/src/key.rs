@@ -205,8 +205,11 @@ impl fmt::Debug for Key {
 impl KeyId {
     /// Parse a key id as found in a manifest or Parquet metadata.
     pub fn parse(text: &str) -> Option<KeyId> {
-        (text.len() == 16 && text.bytes().all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c)))
-            .then(|| KeyId(text.to_string()))
+        (text.len() == 16
+            && text
+                .bytes()
+                .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c)))
+        .then(|| KeyId(text.to_string()))
     }
 
     /// The 16 hex characters.

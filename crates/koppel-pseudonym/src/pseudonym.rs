@@ -224,13 +224,17 @@ mod tests {
                 _ => Some(crate::bsn::synthetic_bsn(i).as_str().to_string()),
             })
             .collect();
-        let column = StringChunked::from_iter_options("bsn".into(), raws.iter().map(|r| r.as_deref()));
+        let column =
+            StringChunked::from_iter_options("bsn".into(), raws.iter().map(|r| r.as_deref()));
         let out = p.bsn_column(&column, "pseudonym");
         assert_eq!(out.pseudonyms.len(), raws.len());
         assert_eq!(out.pseudonyms.name().as_str(), "pseudonym");
         let mut expected_rejects = Vec::new();
         for (i, (raw, got)) in raws.iter().zip(out.pseudonyms.iter()).enumerate() {
-            match raw.as_deref().map_or(Err(BsnProblem::Missing), |r| p.raw_bsn(r)) {
+            match raw
+                .as_deref()
+                .map_or(Err(BsnProblem::Missing), |r| p.raw_bsn(r))
+            {
                 Ok(ps) => assert_eq!(got, Some(ps.to_string().as_str())),
                 Err(problem) => {
                     assert_eq!(got, None);

@@ -40,7 +40,11 @@ fn readme_test_vectors() {
     assert!(table.len() >= 5, "README must list at least 5 test vectors");
     for row in &table {
         let (input, normalised, pseudonym) = (&row[0], &row[1], &row[2]);
-        assert_eq!(normalise_bsn(input).unwrap().as_str(), normalised, "{input}");
+        assert_eq!(
+            normalise_bsn(input).unwrap().as_str(),
+            normalised,
+            "{input}"
+        );
         assert_eq!(
             pseudonymiser.raw_bsn(input).unwrap().to_string(),
             *pseudonym,

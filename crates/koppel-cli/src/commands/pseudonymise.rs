@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Result;
-use koppel_ingest::{pseudonymise_file, PseudonymiseOptions};
+use koppel_ingest::{pseudonymise_file, PseudonymiseOptions, BSN_HEADER_ALIASES};
 use koppel_pseudonym::{Key, Pseudonymiser};
 
 /// Arguments of `koppel pseudonymise`.
@@ -19,9 +19,10 @@ pub struct Args {
     /// Output: .csv or .parquet (Parquet carries the key id in its metadata).
     #[arg(long = "out", value_name = "FILE")]
     output: PathBuf,
-    /// The identifier column (matched case-insensitively).
-    #[arg(long, default_value = "bsn")]
-    column: String,
+    /// The identifier column (matched case-insensitively). Default: the first
+    /// of `bsn`, `Burgerservicenummer`, `bsn_nummer`, `bsnnummer` present.
+    #[arg(long)]
+    column: Option<String>,
     /// Write rejected rows (row number, reason, original row) here, mode 0600.
     /// This quarantine file holds identifiers: keep it with the operator.
     #[arg(long, value_name = "FILE")]
@@ -38,7 +39,10 @@ pub fn run(args: &Args) -> Result<ExitCode> {
     let pseudonymiser = Pseudonymiser::new(&key);
     drop(key);
     let options = PseudonymiseOptions {
-        column: args.column.clone(),
+        columns: match &args.column {
+            Some(column) => vec![column.clone()],
+            None => BSN_HEADER_ALIASES.iter().map(|s| s.to_string()).collect(),
+        },
         rejects: args.rejects.clone(),
         batch_rows: args.batch_rows,
     };
@@ -56,11 +60,16 @@ pub fn run(args: &Args) -> Result<ExitCode> {
             println!("  row {row}: {reason}");
         }
         if summary.rejected > summary.first_rejects.len() as u64 {
-            println!("  … and {} more", summary.rejected - summary.first_rejects.len() as u64);
+            println!(
+                "  … and {} more",
+                summary.rejected - summary.first_rejects.len() as u64
+            );
         }
         match &args.rejects {
             Some(path) => println!("rejected rows written to {} (mode 0600)", path.display()),
-            None => println!("rejected rows were not kept: rerun with --rejects FILE to quarantine them"),
+            None => println!(
+                "rejected rows were not kept: rerun with --rejects FILE to quarantine them"
+            ),
         }
     }
     Ok(ExitCode::SUCCESS)
