@@ -27,6 +27,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Re-verify a researcher package's disclosure control (exit 1 on violations).
+    Check(commands::check::Args),
     /// Make a new pseudonymisation key or show a key's id.
     #[command(subcommand)]
     Key(commands::key::KeyCommand),
@@ -41,6 +43,7 @@ fn main() -> ExitCode {
     logging::init(cli.log_format, cli.verbose);
     let result = match &cli.command {
         Command::Key(command) => commands::key::run(command),
+        Command::Check(args) => commands::check::run(args),
         Command::Pseudonymise(args) => commands::pseudonymise::run(args),
         Command::Synth(args) => commands::synth::run(args),
     };

@@ -31,6 +31,9 @@ pub struct CellInterval {
     pub upper: f64,
     /// The width the rules require (0 for cells without a requirement).
     pub required: f64,
+    /// `true`: the exact interval (two LPs); `false`: an inner bound from
+    /// other LP solutions that already meets the requirement.
+    pub exact: bool,
 }
 
 impl CellInterval {
@@ -138,8 +141,8 @@ pub fn components(cells: &CellSet, published: &[Option<f64>]) -> Vec<Vec<usize>>
         }
     }
     let mut groups: std::collections::BTreeMap<usize, Vec<usize>> = Default::default();
-    for i in 0..n {
-        if published[i].is_none() {
+    for (i, value) in published.iter().enumerate().take(n) {
+        if value.is_none() {
             let root = find(&mut parent, i);
             groups.entry(root).or_default().push(i);
         }
@@ -178,7 +181,8 @@ pub fn audit_component(
                     known += 1;
                 }
                 None => {
-                    let l = local(m).expect("suppressed member of a touching relation is in the component");
+                    let l = local(m)
+                        .expect("suppressed member of a touching relation is in the component");
                     terms.push((l, coef));
                 }
             }
@@ -193,13 +197,31 @@ pub fn audit_component(
     }
     let mut out = Vec::with_capacity(targets.len());
     let mut lps = 0;
+    // Every LP solution is a feasible point: its values bound every cell's
+    // interval from inside. A cell whose seen range already meets its
+    // requirement needs no LP of its own (its interval is at least that).
+    let mut seen = vec![(f64::INFINITY, f64::NEG_INFINITY); component.len()];
     for &target in targets {
         let t = local(target).expect("target in component");
         let key = &cells.keys[target];
+        if required[target] > 0.0 && seen[t].1 - seen[t].0 >= required[target] {
+            out.push(CellInterval {
+                cell: target,
+                key: key.clone(),
+                lower: seen[t].0.max(0.0),
+                upper: seen[t].1,
+                required: required[target],
+                exact: false,
+            });
+            continue;
+        }
         let mut bounds = [0.0f64; 2];
-        for (k, direction) in [OptimizationDirection::Minimize, OptimizationDirection::Maximize]
-            .into_iter()
-            .enumerate()
+        for (k, direction) in [
+            OptimizationDirection::Minimize,
+            OptimizationDirection::Maximize,
+        ]
+        .into_iter()
+        .enumerate()
         {
             let mut problem = Problem::new(direction);
             let vars: Vec<_> = (0..component.len())
@@ -217,7 +239,14 @@ pub fn audit_component(
             lps += 1;
             bounds[k] = match problem.solve() {
                 Ok(outcome) => match outcome.into_solution() {
-                    Ok(solution) => solution.var_value(vars[t]),
+                    Ok(solution) => {
+                        for (l, v) in vars.iter().enumerate() {
+                            let x = solution.var_value(*v);
+                            seen[l].0 = seen[l].0.min(x);
+                            seen[l].1 = seen[l].1.max(x);
+                        }
+                        solution.var_value(vars[t])
+                    }
                     Err(_) => {
                         return Err(AuditError::Solver {
                             key: key.clone(),
@@ -255,6 +284,7 @@ pub fn audit_component(
             lower: clean(bounds[0]).max(0.0),
             upper: clean(bounds[1]),
             required: required[target],
+            exact: true,
         });
     }
     Ok((out, lps))

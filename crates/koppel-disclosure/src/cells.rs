@@ -202,7 +202,7 @@ impl CellSet {
         let mut keys = Vec::with_capacity(total_cells);
         let mut coords = vec![0usize; shape.len()];
         let mut inner_pos = 0;
-        for i in 0..total_cells {
+        for (i, value) in values.iter_mut().enumerate() {
             let mut rest = i;
             for d in (0..full.len()).rev() {
                 coords[d] = rest % full[d];
@@ -212,12 +212,18 @@ impl CellSet {
                 coords
                     .iter()
                     .zip(shape)
-                    .map(|(c, s)| if c == s { "T".to_string() } else { c.to_string() })
+                    .map(|(c, s)| {
+                        if c == s {
+                            "T".to_string()
+                        } else {
+                            c.to_string()
+                        }
+                    })
                     .collect::<Vec<_>>()
                     .join(","),
             );
             if coords.iter().zip(shape).all(|(c, s)| c < s) {
-                values[i] = inner.get(inner_pos).copied().unwrap_or(0.0);
+                *value = inner.get(inner_pos).copied().unwrap_or(0.0);
                 inner_pos += 1;
             }
         }

@@ -1,7 +1,7 @@
 //! koppel-disclosure.
 pub mod audit;
-pub mod package;
 pub mod cells;
+pub mod package;
 pub mod rules;
 pub mod secondary;
 pub mod table;

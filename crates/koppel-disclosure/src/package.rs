@@ -14,7 +14,7 @@ use serde_json::json;
 
 use crate::audit::{audit, Scope};
 use crate::cells::{CellSetBuilder, Status};
-use crate::rules::{Rules, RoundingMethod};
+use crate::rules::{RoundingMethod, Rules};
 use crate::table::{add_count_table, Protected, FIXED_COLUMNS, TOTAL};
 
 /// Package reading/writing failed (not a rule violation: exit code 2).
@@ -53,7 +53,14 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> PackageError + '_ {
 }
 
 /// Columns that must never appear in a researcher table.
-pub const FORBIDDEN_COLUMNS: [&str; 6] = ["unrounded", "bsn", "pseudonym", "pseudo_id", "person_id", "contributors"];
+pub const FORBIDDEN_COLUMNS: [&str; 6] = [
+    "unrounded",
+    "bsn",
+    "pseudonym",
+    "pseudo_id",
+    "person_id",
+    "contributors",
+];
 
 /// Writes `tables/*.parquet` and `manifest.json` (with the `rules` section).
 pub fn write_package(dir: &Path, protected: &Protected, rules: &Rules) -> Result<(), PackageError> {
@@ -61,14 +68,25 @@ pub fn write_package(dir: &Path, protected: &Protected, rules: &Rules) -> Result
     std::fs::create_dir_all(&tables).map_err(io(&tables))?;
     let mut listed = Vec::new();
     for (name, df) in &protected.tables {
-        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
-            return Err(malformed(dir, format!("table name {name:?} is not a safe file name")));
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
+            return Err(malformed(
+                dir,
+                format!("table name {name:?} is not a safe file name"),
+            ));
         }
         let path = tables.join(format!("{name}.parquet"));
         let file = std::fs::File::create(&path).map_err(io(&path))?;
         let mut df = df.clone();
-        ParquetWriter::new(file).finish(&mut df).map_err(|e| malformed(&path, e))?;
-        listed.push(json!({"name": name, "file": format!("tables/{name}.parquet"), "rows": df.height()}));
+        ParquetWriter::new(file)
+            .finish(&mut df)
+            .map_err(|e| malformed(&path, e))?;
+        listed.push(
+            json!({"name": name, "file": format!("tables/{name}.parquet"), "rows": df.height()}),
+        );
     }
     let manifest = json!({
         "rules": rules,
@@ -84,8 +102,11 @@ pub fn read_rules(dir: &Path) -> Result<Rules, PackageError> {
     let path = dir.join("manifest.json");
     let text = std::fs::read_to_string(&path).map_err(io(&path))?;
     let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| malformed(&path, e))?;
-    let rules = value.get("rules").ok_or_else(|| malformed(&path, "no \"rules\" section"))?;
-    let mut rules: Rules = serde_json::from_value(rules.clone()).map_err(|e| malformed(&path, e))?;
+    let rules = value
+        .get("rules")
+        .ok_or_else(|| malformed(&path, "no \"rules\" section"))?;
+    let mut rules: Rules =
+        serde_json::from_value(rules.clone()).map_err(|e| malformed(&path, e))?;
     rules.validate().map_err(|e| malformed(&path, e))?;
     Ok(rules)
 }
@@ -115,7 +136,11 @@ pub struct CheckReport {
 fn str_col(df: &DataFrame, name: &str) -> Result<Vec<Option<String>>, String> {
     let c = df.column(name).map_err(|e| e.to_string())?;
     let c = c.cast(&DataType::String).map_err(|e| e.to_string())?;
-    Ok(c.str().map_err(|e| e.to_string())?.iter().map(|v| v.map(str::to_string)).collect())
+    Ok(c.str()
+        .map_err(|e| e.to_string())?
+        .iter()
+        .map(|v| v.map(str::to_string))
+        .collect())
 }
 
 fn f64_col(df: &DataFrame, name: &str) -> Result<Vec<Option<f64>>, String> {
@@ -154,7 +179,10 @@ pub fn check_package(dir: &Path, rules: Option<Rules>) -> Result<CheckReport, Pa
     let mut cell_status: Vec<Option<Status>> = Vec::new();
     let min = rules.min_count as f64;
     for path in &files {
-        let name = path.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
+        let name = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().to_string())
+            .unwrap_or_default();
         let mut flag = |message: String| {
             report.violations.push(Violation {
                 table: name.clone(),
@@ -162,8 +190,14 @@ pub fn check_package(dir: &Path, rules: Option<Rules>) -> Result<CheckReport, Pa
             })
         };
         let file = std::fs::File::open(path).map_err(io(path))?;
-        let df = ParquetReader::new(file).finish().map_err(|e| malformed(path, e))?;
-        let columns: Vec<String> = df.get_column_names().iter().map(|c| c.to_string()).collect();
+        let df = ParquetReader::new(file)
+            .finish()
+            .map_err(|e| malformed(path, e))?;
+        let columns: Vec<String> = df
+            .get_column_names()
+            .iter()
+            .map(|c| c.to_string())
+            .collect();
         for c in &columns {
             if FORBIDDEN_COLUMNS.contains(&c.to_lowercase().as_str()) {
                 flag(format!("column {c:?} must not be in a researcher package"));
@@ -171,11 +205,17 @@ pub fn check_package(dir: &Path, rules: Option<Rules>) -> Result<CheckReport, Pa
         }
         let dims: Vec<String> = columns
             .iter()
-            .filter(|c| !FIXED_COLUMNS.contains(&c.as_str()) && !FORBIDDEN_COLUMNS.contains(&c.to_lowercase().as_str()))
+            .filter(|c| {
+                !FIXED_COLUMNS.contains(&c.as_str())
+                    && !FORBIDDEN_COLUMNS.contains(&c.to_lowercase().as_str())
+            })
             .cloned()
             .collect();
         let read = || -> Result<_, String> {
-            let levels: Vec<Vec<Option<String>>> = dims.iter().map(|d| str_col(&df, d)).collect::<Result<_, _>>()?;
+            let levels: Vec<Vec<Option<String>>> = dims
+                .iter()
+                .map(|d| str_col(&df, d))
+                .collect::<Result<_, _>>()?;
             Ok((
                 levels,
                 str_col(&df, "horizon")?,
@@ -190,14 +230,21 @@ pub fn check_package(dir: &Path, rules: Option<Rules>) -> Result<CheckReport, Pa
                 },
             ))
         };
-        let (levels, horizon, measure, state, value, status, percent) = read().map_err(|e| malformed(path, e))?;
+        let (levels, horizon, measure, state, value, status, percent) =
+            read().map_err(|e| malformed(path, e))?;
         report.tables += 1;
         report.rows += df.height();
         let mut count_rows = Vec::new();
         let mut count_status = Vec::new();
-        let mut published_by_row: std::collections::HashMap<(Vec<String>, Option<String>), Option<f64>> = Default::default();
+        let mut published_by_row: std::collections::HashMap<
+            (Vec<String>, Option<String>),
+            Option<f64>,
+        > = Default::default();
         for i in 0..df.height() {
-            let row_levels: Vec<String> = levels.iter().map(|l| l[i].clone().unwrap_or_default()).collect();
+            let row_levels: Vec<String> = levels
+                .iter()
+                .map(|l| l[i].clone().unwrap_or_default())
+                .collect();
             let Some(st) = status[i].as_deref().and_then(Status::parse) else {
                 flag(format!("row {}: invalid status {:?}", i + 1, status[i]));
                 continue;
@@ -207,7 +254,10 @@ pub fn check_package(dir: &Path, rules: Option<Rules>) -> Result<CheckReport, Pa
                 continue;
             };
             if st.is_suppressed() != value[i].is_none() {
-                flag(format!("row {}: value must be null exactly when suppressed", i + 1));
+                flag(format!(
+                    "row {}: value must be null exactly when suppressed",
+                    i + 1
+                ));
             }
             let magnitude = m.starts_with("mean_") || m.starts_with("median_");
             if magnitude {
@@ -222,30 +272,53 @@ pub fn check_package(dir: &Path, rules: Option<Rules>) -> Result<CheckReport, Pa
             };
             if let Some(v) = value[i] {
                 if v < 0.0 || v.fract() != 0.0 {
-                    flag(format!("row {}: published count {v} is not a non-negative integer", i + 1));
+                    flag(format!(
+                        "row {}: published count {v} is not a non-negative integer",
+                        i + 1
+                    ));
                 } else if (v > 0.0 && v < min) || (v == 0.0 && rules.zeros_are_disclosive) {
-                    flag(format!("row {}: published count {v} below min_count {}", i + 1, rules.min_count));
+                    flag(format!(
+                        "row {}: published count {v} below min_count {}",
+                        i + 1,
+                        rules.min_count
+                    ));
                 }
                 if rules.rounding != RoundingMethod::None && v % rules.rounding_base as f64 != 0.0 {
-                    flag(format!("row {}: published count {v} not rounded to base {}", i + 1, rules.rounding_base));
+                    flag(format!(
+                        "row {}: published count {v} not rounded to base {}",
+                        i + 1,
+                        rules.rounding_base
+                    ));
                 }
             }
             if s == TOTAL {
                 published_by_row.insert((row_levels.clone(), horizon[i].clone()), value[i]);
             }
-            count_rows.push((row_levels, horizon[i].clone(), m, s, value[i].unwrap_or(f64::NAN)));
+            count_rows.push((
+                row_levels,
+                horizon[i].clone(),
+                m,
+                s,
+                value[i].unwrap_or(f64::NAN),
+            ));
             count_status.push((i, st, percent[i], value[i]));
         }
         for ((levels, h, _, s, _), &(i, _, pct, v)) in count_rows.iter().zip(&count_status) {
             if let Some(pct) = pct {
-                let total = published_by_row.get(&(levels.clone(), h.clone())).copied().flatten();
+                let total = published_by_row
+                    .get(&(levels.clone(), h.clone()))
+                    .copied()
+                    .flatten();
                 match (s == TOTAL, v, total) {
                     (false, Some(v), Some(t)) if t > 0.0 => {
                         if (pct - 100.0 * v / t).abs() > 0.051 {
                             flag(format!("row {}: percent {pct} is not {v}/{t}", i + 1));
                         }
                     }
-                    _ => flag(format!("row {}: percent without published numerator and denominator", i + 1)),
+                    _ => flag(format!(
+                        "row {}: percent without published numerator and denominator",
+                        i + 1
+                    )),
                 }
             }
         }
@@ -271,15 +344,31 @@ pub fn check_package(dir: &Path, rules: Option<Rules>) -> Result<CheckReport, Pa
     cell_status.resize(cells.len(), None);
     let published: Vec<Option<f64>> = (0..cells.len())
         .map(|i| match cell_status[i] {
-            Some(Status::Published) | None => Some(if cells.values[i].is_nan() { 0.0 } else { cells.values[i] }),
+            Some(Status::Published) | None => Some(if cells.values[i].is_nan() {
+                0.0
+            } else {
+                cells.values[i]
+            }),
             _ => None,
         })
         .collect();
     let required: Vec<f64> = cell_status
         .iter()
-        .map(|s| if *s == Some(Status::Primary) { min } else { 0.0 })
+        .map(|s| {
+            if *s == Some(Status::Primary) {
+                min
+            } else {
+                0.0
+            }
+        })
         .collect();
-    match audit(&cells, &published, &required, rules.rounding_slack(), Scope::All) {
+    match audit(
+        &cells,
+        &published,
+        &required,
+        rules.rounding_slack(),
+        Scope::All,
+    ) {
         Ok(a) => {
             report.audited = a.intervals.len();
             for v in a.violations() {

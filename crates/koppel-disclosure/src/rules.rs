@@ -81,7 +81,8 @@ impl Rules {
     /// Parses TOML rules (missing keys take the defaults), validates ranges
     /// and refuses loosening without `override_reason`.
     pub fn parse(text: &str) -> Result<Rules, RulesError> {
-        let mut rules: Rules = toml::from_str(text).map_err(|e| RulesError::Parse(e.to_string()))?;
+        let mut rules: Rules =
+            toml::from_str(text).map_err(|e| RulesError::Parse(e.to_string()))?;
         rules.validate()?;
         Ok(rules)
     }
@@ -96,13 +97,20 @@ impl Rules {
     /// Range checks and the tighten-only rule against [`Rules::default`].
     pub fn validate(&mut self) -> Result<(), RulesError> {
         if self.min_count == 0 || self.min_contributors == 0 || self.dominance_n == 0 {
-            return Err(RulesError::Invalid("min_count, min_contributors and dominance_n must be positive".into()));
+            return Err(RulesError::Invalid(
+                "min_count, min_contributors and dominance_n must be positive".into(),
+            ));
         }
-        if !(self.dominance_k > 0.0 && self.dominance_k <= 100.0) || !(self.p_percent >= 0.0 && self.p_percent <= 100.0) {
-            return Err(RulesError::Invalid("dominance_k and p_percent are percentages".into()));
+        let percentage = |x: f64| (0.0..=100.0).contains(&x);
+        if !percentage(self.dominance_k) || self.dominance_k == 0.0 || !percentage(self.p_percent) {
+            return Err(RulesError::Invalid(
+                "dominance_k and p_percent are percentages".into(),
+            ));
         }
         if self.rounding != RoundingMethod::None && self.rounding_base < 2 {
-            return Err(RulesError::Invalid("rounding_base must be at least 2".into()));
+            return Err(RulesError::Invalid(
+                "rounding_base must be at least 2".into(),
+            ));
         }
         let d = Rules::default();
         let mut loose = Vec::new();
@@ -110,13 +118,22 @@ impl Rules {
             loose.push(format!("min_count {} < {}", self.min_count, d.min_count));
         }
         if self.min_contributors < d.min_contributors {
-            loose.push(format!("min_contributors {} < {}", self.min_contributors, d.min_contributors));
+            loose.push(format!(
+                "min_contributors {} < {}",
+                self.min_contributors, d.min_contributors
+            ));
         }
         if self.dominance_n < d.dominance_n {
-            loose.push(format!("dominance_n {} < {}", self.dominance_n, d.dominance_n));
+            loose.push(format!(
+                "dominance_n {} < {}",
+                self.dominance_n, d.dominance_n
+            ));
         }
         if self.dominance_k > d.dominance_k {
-            loose.push(format!("dominance_k {} > {}", self.dominance_k, d.dominance_k));
+            loose.push(format!(
+                "dominance_k {} > {}",
+                self.dominance_k, d.dominance_k
+            ));
         }
         if self.p_percent < d.p_percent {
             loose.push(format!("p_percent {} < {}", self.p_percent, d.p_percent));
@@ -124,7 +141,10 @@ impl Rules {
         if self.rounding == RoundingMethod::None {
             loose.push("rounding disabled".into());
         } else if self.rounding_base < d.rounding_base {
-            loose.push(format!("rounding_base {} < {}", self.rounding_base, d.rounding_base));
+            loose.push(format!(
+                "rounding_base {} < {}",
+                self.rounding_base, d.rounding_base
+            ));
         }
         let reason = self.override_reason.as_deref().map(str::trim).unwrap_or("");
         if !loose.is_empty() && reason.is_empty() {

@@ -252,3 +252,29 @@ pub fn suppress_secondary(
     }
     Ok(stats)
 }
+
+/// The naive baseline (for comparison only, not protective in general): for
+/// every relation (row, column, ...) in which a primary cell is the only
+/// suppressed member, suppress the smallest other published member; one pass.
+pub fn naive_baseline(cells: &CellSet, status: &mut [Status]) -> SecondaryStats {
+    let mut stats = SecondaryStats::default();
+    for relation in &cells.relations {
+        let members: Vec<usize> = relation.members().collect();
+        let suppressed = members
+            .iter()
+            .filter(|&&m| status[m].is_suppressed())
+            .count();
+        if suppressed == 1 && members.iter().any(|&m| status[m] == Status::Primary) {
+            if let Some(&c) = members
+                .iter()
+                .filter(|&&m| status[m] == Status::Published)
+                .min_by(|&&a, &&b| cells.values[a].total_cmp(&cells.values[b]).then(a.cmp(&b)))
+            {
+                status[c] = Status::Secondary;
+                stats.cells += 1;
+                stats.total_value += cells.values[c];
+            }
+        }
+    }
+    stats
+}

@@ -111,9 +111,16 @@ fn strings(df: &DataFrame, name: &str, table: &str) -> Result<Vec<String>, Discl
         table: table.to_string(),
         source,
     };
-    let col = df.column(name).map_err(err)?.cast(&DataType::String).map_err(err)?;
+    let col = df
+        .column(name)
+        .map_err(err)?
+        .cast(&DataType::String)
+        .map_err(err)?;
     let ca = col.str().map_err(err)?;
-    Ok(ca.iter().map(|v| v.unwrap_or(UNKNOWN).to_string()).collect())
+    Ok(ca
+        .iter()
+        .map(|v| v.unwrap_or(UNKNOWN).to_string())
+        .collect())
 }
 
 fn floats(df: &DataFrame, name: &str, table: &str) -> Result<Vec<Option<f64>>, DisclosureError> {
@@ -121,7 +128,11 @@ fn floats(df: &DataFrame, name: &str, table: &str) -> Result<Vec<Option<f64>>, D
         table: table.to_string(),
         source,
     };
-    let col = df.column(name).map_err(err)?.cast(&DataType::Float64).map_err(err)?;
+    let col = df
+        .column(name)
+        .map_err(err)?
+        .cast(&DataType::Float64)
+        .map_err(err)?;
     Ok(col.f64().map_err(err)?.iter().collect())
 }
 
@@ -149,7 +160,13 @@ fn margins(levels: &[String]) -> Vec<Vec<String>> {
             levels
                 .iter()
                 .enumerate()
-                .map(|(d, l)| if mask & (1 << d) != 0 { TOTAL.to_string() } else { l.clone() })
+                .map(|(d, l)| {
+                    if mask & (1 << d) != 0 {
+                        TOTAL.to_string()
+                    } else {
+                        l.clone()
+                    }
+                })
                 .collect()
         })
         .collect()
@@ -166,21 +183,48 @@ pub fn build_table(persons: &LazyFrame, spec: &TableSpec) -> Result<Table, Discl
         source,
     };
     let mut seen = BTreeSet::new();
-    if spec.dims.iter().any(|d| !seen.insert(d) || FIXED_COLUMNS.contains(&d.as_str())) {
-        return Err(DisclosureError::Invalid(format!("table {name}: duplicate or reserved dimension")));
+    if spec
+        .dims
+        .iter()
+        .any(|d| !seen.insert(d) || FIXED_COLUMNS.contains(&d.as_str()))
+    {
+        return Err(DisclosureError::Invalid(format!(
+            "table {name}: duplicate or reserved dimension"
+        )));
     }
-    let dim_exprs: Vec<Expr> = spec.dims.iter().map(|d| col(d.as_str()).cast(DataType::String)).collect();
+    let dim_exprs: Vec<Expr> = spec
+        .dims
+        .iter()
+        .map(|d| col(d.as_str()).cast(DataType::String))
+        .collect();
     let horizons: Vec<Option<String>> = match spec.measure {
         Measure::Flag(_) => vec![None],
-        _ => spec.horizons.iter().map(|k| Some(format!("{k}m"))).collect(),
+        _ => spec
+            .horizons
+            .iter()
+            .map(|k| Some(format!("{k}m")))
+            .collect(),
     };
     let mut rows = Vec::new();
     for horizon in &horizons {
-        let (split_col, levels_of_split, measure): (String, Vec<&str>, String) = match &spec.measure {
-            Measure::States => (format!("state_{}", horizon.as_deref().unwrap_or("")), STATES.to_vec(), "persons".into()),
+        let (split_col, levels_of_split, measure): (String, Vec<&str>, String) = match &spec.measure
+        {
+            Measure::States => (
+                format!("state_{}", horizon.as_deref().unwrap_or("")),
+                STATES.to_vec(),
+                "persons".into(),
+            ),
             Measure::Flag(f) => (f.clone(), vec!["yes", "no"], f.clone()),
-            Measure::Mean(p) => (format!("{p}_{}", horizon.as_deref().unwrap_or("")), vec![], format!("mean_{p}")),
-            Measure::Median(p) => (format!("{p}_{}", horizon.as_deref().unwrap_or("")), vec![], format!("median_{p}")),
+            Measure::Mean(p) => (
+                format!("{p}_{}", horizon.as_deref().unwrap_or("")),
+                vec![],
+                format!("mean_{p}"),
+            ),
+            Measure::Median(p) => (
+                format!("{p}_{}", horizon.as_deref().unwrap_or("")),
+                vec![],
+                format!("median_{p}"),
+            ),
         };
         match &spec.measure {
             Measure::States | Measure::Flag(_) => {
@@ -189,11 +233,18 @@ pub fn build_table(persons: &LazyFrame, spec: &TableSpec) -> Result<Table, Discl
                         .then(lit("yes"))
                         .otherwise(lit("no"))
                         .alias("__split"),
-                    _ => col(split_col.as_str()).cast(DataType::String).alias("__split"),
+                    _ => col(split_col.as_str())
+                        .cast(DataType::String)
+                        .alias("__split"),
                 };
                 let mut exprs = dim_exprs.clone();
                 exprs.push(split);
-                let keys: Vec<Expr> = spec.dims.iter().map(|d| col(d.as_str())).chain([col("__split")]).collect();
+                let keys: Vec<Expr> = spec
+                    .dims
+                    .iter()
+                    .map(|d| col(d.as_str()))
+                    .chain([col("__split")])
+                    .collect();
                 let df = persons
                     .clone()
                     .select(exprs)
@@ -201,8 +252,11 @@ pub fn build_table(persons: &LazyFrame, spec: &TableSpec) -> Result<Table, Discl
                     .agg([len().alias("__n")])
                     .collect()
                     .map_err(perr)?;
-                let dim_values: Vec<Vec<String>> =
-                    spec.dims.iter().map(|d| strings(&df, d, name)).collect::<Result<_, _>>()?;
+                let dim_values: Vec<Vec<String>> = spec
+                    .dims
+                    .iter()
+                    .map(|d| strings(&df, d, name))
+                    .collect::<Result<_, _>>()?;
                 let split_values = strings(&df, "__split", name)?;
                 let n = floats(&df, "__n", name)?;
                 let mut counts: HashMap<(Vec<String>, String), f64> = HashMap::new();
@@ -224,10 +278,16 @@ pub fn build_table(persons: &LazyFrame, spec: &TableSpec) -> Result<Table, Discl
                         *counts.entry((m, TOTAL.to_string())).or_default() += v;
                     }
                 }
-                let observed: Vec<Vec<String>> = observed.into_iter().map(|s| s.into_iter().collect()).collect();
+                let observed: Vec<Vec<String>> = observed
+                    .into_iter()
+                    .map(|s| s.into_iter().collect())
+                    .collect();
                 for levels in grid(&observed) {
                     for s in levels_of_split.iter().copied().chain([TOTAL]) {
-                        let value = counts.get(&(levels.clone(), s.to_string())).copied().unwrap_or(0.0);
+                        let value = counts
+                            .get(&(levels.clone(), s.to_string()))
+                            .copied()
+                            .unwrap_or(0.0);
                         rows.push(Row {
                             levels: levels.clone(),
                             horizon: horizon.clone(),
@@ -248,8 +308,11 @@ pub fn build_table(persons: &LazyFrame, spec: &TableSpec) -> Result<Table, Discl
                     .filter(col("__w").is_not_null())
                     .collect()
                     .map_err(perr)?;
-                let dim_values: Vec<Vec<String>> =
-                    spec.dims.iter().map(|d| strings(&df, d, name)).collect::<Result<_, _>>()?;
+                let dim_values: Vec<Vec<String>> = spec
+                    .dims
+                    .iter()
+                    .map(|d| strings(&df, d, name))
+                    .collect::<Result<_, _>>()?;
                 let w = floats(&df, "__w", name)?;
                 let mut groups: BTreeMap<Vec<String>, Vec<f64>> = BTreeMap::new();
                 for i in 0..df.height() {
@@ -280,17 +343,27 @@ pub fn build_table(persons: &LazyFrame, spec: &TableSpec) -> Result<Table, Discl
                         measure: measure.clone(),
                         state: None,
                         value,
-                        contributors: Some(Contributors { n: n as u64, sum: values.iter().map(|v| v.abs()).sum(), top }),
+                        contributors: Some(Contributors {
+                            n: n as u64,
+                            sum: values.iter().map(|v| v.abs()).sum(),
+                            top,
+                        }),
                     });
                 }
             }
         }
     }
-    Ok(Table { spec: spec.clone(), rows })
+    Ok(Table {
+        spec: spec.clone(),
+        rows,
+    })
 }
 
 /// Builds every table of a table set.
-pub fn build_tables(persons: &LazyFrame, specs: &[TableSpec]) -> Result<Vec<Table>, DisclosureError> {
+pub fn build_tables(
+    persons: &LazyFrame,
+    specs: &[TableSpec],
+) -> Result<Vec<Table>, DisclosureError> {
     specs.iter().map(|s| build_table(persons, s)).collect()
 }
 
@@ -298,7 +371,13 @@ pub fn build_tables(persons: &LazyFrame, specs: &[TableSpec]) -> Result<Vec<Tabl
 /// non-`Total` dimension levels (sorted by dimension name), then measure,
 /// horizon and state. The persons total of a group (state `Total`) is one
 /// cell for every horizon and every (state or flag) table.
-pub fn count_key(dims: &[String], levels: &[String], horizon: Option<&str>, measure: &str, state: &str) -> String {
+pub fn count_key(
+    dims: &[String],
+    levels: &[String],
+    horizon: Option<&str>,
+    measure: &str,
+    state: &str,
+) -> String {
     let mut parts: Vec<String> = dims
         .iter()
         .zip(levels)
@@ -314,22 +393,29 @@ pub fn count_key(dims: &[String], levels: &[String], horizon: Option<&str>, meas
     parts.join("|")
 }
 
+/// One row of a count table: dimension levels, horizon, measure, state, value.
+pub type CountRow = (Vec<String>, Option<String>, String, String, f64);
+
+/// Each count table's cell indices (`None` for magnitude tables).
+pub type TableCellIndices = Vec<Option<Vec<usize>>>;
+
 /// Adds the cells and every additive relation of one count table (given as
 /// rows of dims levels, horizon, measure, state, value) to a builder;
 /// returns the cell index of each row. Shared by protection and `koppel check`.
 pub fn add_count_table(
     builder: &mut CellSetBuilder,
     dims: &[String],
-    rows: &[(Vec<String>, Option<String>, String, String, f64)],
+    rows: &[CountRow],
 ) -> Result<Vec<usize>, String> {
     let mut idx = Vec::with_capacity(rows.len());
     for (levels, h, m, s, v) in rows {
         let key = count_key(dims, levels, h.as_deref(), m, s);
-        idx.push(
-            builder
-                .cell(&key, *v)
-                .map_err(|c| format!("cell {} has two values ({} and {})", c.key, c.first, c.second))?,
-        );
+        idx.push(builder.cell(&key, *v).map_err(|c| {
+            format!(
+                "cell {} has two values ({} and {})",
+                c.key, c.first, c.second
+            )
+        })?);
     }
     for ((levels, h, m, s, _), &child) in rows.iter().zip(&idx) {
         for (d, l) in levels.iter().enumerate() {
@@ -337,15 +423,23 @@ pub fn add_count_table(
                 let mut parent = levels.clone();
                 parent[d] = TOTAL.to_string();
                 let key = count_key(dims, &parent, h.as_deref(), m, s);
-                let p = builder.find(&key).ok_or_else(|| format!("margin {key} is missing"))?;
+                let p = builder
+                    .find(&key)
+                    .ok_or_else(|| format!("margin {key} is missing"))?;
                 let axis = format!("dim:{}|{}|{}", dims[d], m, h.as_deref().unwrap_or("*"));
                 builder.relate(p, &axis, child);
             }
         }
         if s != TOTAL {
             let key = count_key(dims, levels, h.as_deref(), m, TOTAL);
-            let p = builder.find(&key).ok_or_else(|| format!("total {key} is missing"))?;
-            builder.relate(p, &format!("split:{}|{}", m, h.as_deref().unwrap_or("*")), child);
+            let p = builder
+                .find(&key)
+                .ok_or_else(|| format!("total {key} is missing"))?;
+            builder.relate(
+                p,
+                &format!("split:{}|{}", m, h.as_deref().unwrap_or("*")),
+                child,
+            );
         }
     }
     Ok(idx)
@@ -386,7 +480,7 @@ pub struct Protected {
 }
 
 /// The count cell set of a table set, and each count table's row indices.
-pub fn count_cells(tables: &[Table]) -> Result<(CellSet, Vec<Option<Vec<usize>>>), DisclosureError> {
+pub fn count_cells(tables: &[Table]) -> Result<(CellSet, TableCellIndices), DisclosureError> {
     let mut builder = CellSetBuilder::default();
     let mut indices = Vec::new();
     for t in tables {
@@ -395,7 +489,13 @@ pub fn count_cells(tables: &[Table]) -> Result<(CellSet, Vec<Option<Vec<usize>>>
                 .rows
                 .iter()
                 .map(|r| {
-                    (r.levels.clone(), r.horizon.clone(), r.measure.clone(), r.state.clone().unwrap_or_default(), r.value)
+                    (
+                        r.levels.clone(),
+                        r.horizon.clone(),
+                        r.measure.clone(),
+                        r.state.clone().unwrap_or_default(),
+                        r.value,
+                    )
                 })
                 .collect();
             let idx = add_count_table(&mut builder, &t.spec.dims, &rows)
@@ -417,9 +517,18 @@ pub fn protect(tables: &[Table], rules: &Rules) -> Result<Protected, DisclosureE
     let mut status: Vec<Status> = cells
         .values
         .iter()
-        .map(|&v| if count_is_primary(rules, v) { Status::Primary } else { Status::Published })
+        .map(|&v| {
+            if count_is_primary(rules, v) {
+                Status::Primary
+            } else {
+                Status::Published
+            }
+        })
         .collect();
-    let required: Vec<f64> = status.iter().map(|s| if *s == Status::Primary { min } else { 0.0 }).collect();
+    let required: Vec<f64> = status
+        .iter()
+        .map(|s| if *s == Status::Primary { min } else { 0.0 })
+        .collect();
     let primary = status.iter().filter(|s| **s == Status::Primary).count();
     let stats: SecondaryStats = suppress_secondary(&cells, &mut status, &required, min)?;
     let report = final_audit(&cells, &status, rules)?;
@@ -435,7 +544,10 @@ pub fn protect(tables: &[Table], rules: &Rules) -> Result<Protected, DisclosureE
         ..Default::default()
     };
     let published: Vec<Option<f64>> = (0..cells.len())
-        .map(|i| (!status[i].is_suppressed()).then(|| round_count(rules, &cells.keys[i], cells.values[i])))
+        .map(|i| {
+            (!status[i].is_suppressed())
+                .then(|| round_count(rules, &cells.keys[i], cells.values[i]))
+        })
         .collect();
     let mut out = Vec::new();
     for (t, idx) in tables.iter().zip(&indices) {
@@ -480,7 +592,10 @@ pub fn protect(tables: &[Table], rules: &Rules) -> Result<Protected, DisclosureE
                 if s == TOTAL {
                     return None;
                 }
-                let total = totals.get(&(r.levels.clone(), r.horizon.clone())).copied().flatten()?;
+                let total = totals
+                    .get(&(r.levels.clone(), r.horizon.clone()))
+                    .copied()
+                    .flatten()?;
                 let v = (*v)?;
                 (total > 0.0).then(|| (1000.0 * v / total).round() / 10.0)
             })
@@ -515,13 +630,23 @@ pub fn protect(tables: &[Table], rules: &Rules) -> Result<Protected, DisclosureE
 
 /// The export gate: LP audit of every suppressed count cell on the exact
 /// values (requirement `min_count` for primary cells).
-pub fn final_audit(cells: &CellSet, status: &[Status], rules: &Rules) -> Result<AuditReport, DisclosureError> {
+pub fn final_audit(
+    cells: &CellSet,
+    status: &[Status],
+    rules: &Rules,
+) -> Result<AuditReport, DisclosureError> {
     let published: Vec<Option<f64>> = (0..cells.len())
         .map(|i| (!status[i].is_suppressed()).then_some(cells.values[i]))
         .collect();
     let required: Vec<f64> = status
         .iter()
-        .map(|s| if *s == Status::Primary { rules.min_count as f64 } else { 0.0 })
+        .map(|s| {
+            if *s == Status::Primary {
+                rules.min_count as f64
+            } else {
+                0.0
+            }
+        })
         .collect();
     Ok(audit(cells, &published, &required, 0.0, Scope::All)?)
 }

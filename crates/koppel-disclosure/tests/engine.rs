@@ -10,9 +10,18 @@ fn protect(cells: &CellSet, min: f64) -> Vec<Status> {
     let mut status: Vec<Status> = cells
         .values
         .iter()
-        .map(|&v| if v > 0.0 && v < min { Status::Primary } else { Status::Published })
+        .map(|&v| {
+            if v > 0.0 && v < min {
+                Status::Primary
+            } else {
+                Status::Published
+            }
+        })
         .collect();
-    let required: Vec<f64> = status.iter().map(|s| if *s == Status::Primary { min } else { 0.0 }).collect();
+    let required: Vec<f64> = status
+        .iter()
+        .map(|s| if *s == Status::Primary { min } else { 0.0 })
+        .collect();
     suppress_secondary(cells, &mut status, &required, min).unwrap();
     let published: Vec<Option<f64>> = status
         .iter()
@@ -25,7 +34,10 @@ fn protect(cells: &CellSet, min: f64) -> Vec<Status> {
 }
 
 fn suppressed(cells: &CellSet, status: &[Status]) -> Vec<String> {
-    (0..cells.len()).filter(|&i| status[i].is_suppressed()).map(|i| cells.keys[i].clone()).collect()
+    (0..cells.len())
+        .filter(|&i| status[i].is_suppressed())
+        .map(|i| cells.keys[i].clone())
+        .collect()
 }
 
 #[test]
@@ -35,12 +47,18 @@ fn single_small_cell_in_2d_table_gets_a_rectangle() {
     let s = suppressed(&cells, &status);
     assert_eq!(s.len(), 4, "{s:?}");
     assert!(s.contains(&"1,1".to_string()));
-    assert!(!s.iter().any(|k| k.contains('T')), "no margin needed: {s:?}");
+    assert!(
+        !s.iter().any(|k| k.contains('T')),
+        "no margin needed: {s:?}"
+    );
 }
 
 #[test]
 fn two_small_cells_in_one_row_are_protected() {
-    let cells = CellSet::grid(&[3, 4], &[2., 4., 40., 50., 30., 35., 45., 25., 60., 70., 20., 30.]);
+    let cells = CellSet::grid(
+        &[3, 4],
+        &[2., 4., 40., 50., 30., 35., 45., 25., 60., 70., 20., 30.],
+    );
     let status = protect(&cells, 10.0);
     let s = suppressed(&cells, &status);
     assert!(s.contains(&"0,0".to_string()) && s.contains(&"0,1".to_string()));
@@ -50,18 +68,33 @@ fn two_small_cells_in_one_row_are_protected() {
 #[test]
 fn hierarchy_with_small_subtotal() {
     // grand = A + B; A = a1 + a2; B = b1 + b2 + b3; subtotal A = 7 is small.
-    let keys = ["grand", "A", "B", "a1", "a2", "b1", "b2", "b3"].map(String::from).to_vec();
+    let keys = ["grand", "A", "B", "a1", "a2", "b1", "b2", "b3"]
+        .map(String::from)
+        .to_vec();
     let values = vec![67., 7., 60., 3., 4., 20., 25., 15.];
     let relations = vec![
-        Relation { total: 0, parts: vec![1, 2] },
-        Relation { total: 1, parts: vec![3, 4] },
-        Relation { total: 2, parts: vec![5, 6, 7] },
+        Relation {
+            total: 0,
+            parts: vec![1, 2],
+        },
+        Relation {
+            total: 1,
+            parts: vec![3, 4],
+        },
+        Relation {
+            total: 2,
+            parts: vec![5, 6, 7],
+        },
     ];
     let cells = CellSet::new(keys, values, relations);
     let status = protect(&cells, 10.0);
     let s = suppressed(&cells, &status);
     // A is small: with grand published, B must go too, and B's parts need a pair.
-    assert!(s.contains(&"A".to_string()) && (s.contains(&"B".to_string()) || s.contains(&"grand".to_string())), "{s:?}");
+    assert!(
+        s.contains(&"A".to_string())
+            && (s.contains(&"B".to_string()) || s.contains(&"grand".to_string())),
+        "{s:?}"
+    );
 }
 
 #[test]
@@ -96,16 +129,37 @@ fn linked_tables_sharing_a_margin() {
         hh_tot.push(add(&format!("h{j}"), (0..3).map(|a| hh[a][j]).sum()));
     }
     for a in 0..3 {
-        rel.push(Relation { total: age_tot[a], parts: s_cells[a].clone() });
-        rel.push(Relation { total: age_tot[a], parts: h_cells[a].clone() });
+        rel.push(Relation {
+            total: age_tot[a],
+            parts: s_cells[a].clone(),
+        });
+        rel.push(Relation {
+            total: age_tot[a],
+            parts: h_cells[a].clone(),
+        });
     }
     for j in 0..2 {
-        rel.push(Relation { total: sex_tot[j], parts: (0..3).map(|a| s_cells[a][j]).collect() });
-        rel.push(Relation { total: hh_tot[j], parts: (0..3).map(|a| h_cells[a][j]).collect() });
+        rel.push(Relation {
+            total: sex_tot[j],
+            parts: (0..3).map(|a| s_cells[a][j]).collect(),
+        });
+        rel.push(Relation {
+            total: hh_tot[j],
+            parts: (0..3).map(|a| h_cells[a][j]).collect(),
+        });
     }
-    rel.push(Relation { total: grand, parts: age_tot.clone() });
-    rel.push(Relation { total: grand, parts: sex_tot.clone() });
-    rel.push(Relation { total: grand, parts: hh_tot.clone() });
+    rel.push(Relation {
+        total: grand,
+        parts: age_tot.clone(),
+    });
+    rel.push(Relation {
+        total: grand,
+        parts: sex_tot.clone(),
+    });
+    rel.push(Relation {
+        total: grand,
+        parts: hh_tot.clone(),
+    });
     let cells = CellSet::new(keys, values, rel);
     let status = protect(&cells, 10.0);
     let s = suppressed(&cells, &status);
@@ -116,8 +170,17 @@ fn linked_tables_sharing_a_margin() {
 fn audit_detects_a_naive_pattern() {
     // Only the small cell suppressed: the row relation discloses it exactly.
     let cells = CellSet::grid(&[2, 2], &[3., 30., 40., 50.]);
-    let published: Vec<Option<f64>> = cells.keys.iter().zip(&cells.values).map(|(k, v)| (k != "0,0").then_some(*v)).collect();
-    let required: Vec<f64> = cells.keys.iter().map(|k| if k == "0,0" { 10. } else { 0. }).collect();
+    let published: Vec<Option<f64>> = cells
+        .keys
+        .iter()
+        .zip(&cells.values)
+        .map(|(k, v)| (k != "0,0").then_some(*v))
+        .collect();
+    let required: Vec<f64> = cells
+        .keys
+        .iter()
+        .map(|k| if k == "0,0" { 10. } else { 0. })
+        .collect();
     let report = audit(&cells, &published, &required, 0.0, Scope::All).unwrap();
     let v = report.violations();
     assert_eq!(v.len(), 1);
@@ -133,7 +196,10 @@ fn table_strategy() -> impl Strategy<Value = (Vec<usize>, Vec<f64>)> {
     .prop_flat_map(|shape| {
         let n: usize = shape.iter().product();
         let value = prop_oneof![3 => 10u32..80, 1 => 1u32..10, 1 => Just(0u32)];
-        (Just(shape), prop::collection::vec(value.prop_map(f64::from), n))
+        (
+            Just(shape),
+            prop::collection::vec(value.prop_map(f64::from), n),
+        )
     })
 }
 

@@ -22,12 +22,19 @@ pub fn persons(n: usize) -> LazyFrame {
         sex.push(sexes[(h % 2) as usize]);
         age.push(ages[((h >> 3) % 5) as usize]);
         // single parents are rare: small cells appear.
-        house.push(if (h >> 7) % 40 == 0 { hh[2] } else { hh[((h >> 9) % 2) as usize] });
+        house.push(if (h >> 7).is_multiple_of(40) {
+            hh[2]
+        } else {
+            hh[((h >> 9) % 2) as usize]
+        });
         let st = STATES[((h >> 12) % 5) as usize];
         s6.push(st);
         s12.push(STATES[((h >> 17) % 5) as usize]);
-        w6.push((st == "werk" || st == "bijstand_met_werk").then(|| 1500.0 + ((h >> 22) % 1000) as f64));
-        reentry.push((h >> 25) % 9 == 0);
+        w6.push(
+            (st == "werk" || st == "bijstand_met_werk")
+                .then_some(1500.0 + ((h >> 22) % 1000) as f64),
+        );
+        reentry.push((h >> 25).is_multiple_of(9));
     }
     df!(
         "pseudo_id" => (0..n as u64).collect::<Vec<_>>(),
@@ -47,9 +54,24 @@ fn specs() -> Vec<TableSpec> {
     };
     vec![
         t("states_age_sex", &["age_band", "sex"], Measure::States),
-        t("states_age_household", &["age_band", "household_type"], Measure::States),
-        t("reentry_household", &["household_type"], Measure::Flag("reentry_6m".into())),
-        TableSpec { horizons: vec![6], ..t("wage_age", &["age_band", "household_type"], Measure::Mean("wage".into())) },
+        t(
+            "states_age_household",
+            &["age_band", "household_type"],
+            Measure::States,
+        ),
+        t(
+            "reentry_household",
+            &["household_type"],
+            Measure::Flag("reentry_6m".into()),
+        ),
+        TableSpec {
+            horizons: vec![6],
+            ..t(
+                "wage_age",
+                &["age_band", "household_type"],
+                Measure::Mean("wage".into()),
+            )
+        },
     ]
 }
 
@@ -62,7 +84,9 @@ fn protects_linked_tables_and_package_passes_check() {
     assert!(p.summary.secondary > 0);
     // Shared margin: the age totals appear in both state tables with one status.
     let df = &p.tables[0].1;
-    for c in ["value", "status", "percent", "horizon", "state", "measure", "age_band", "sex"] {
+    for c in [
+        "value", "status", "percent", "horizon", "state", "measure", "age_band", "sex",
+    ] {
         assert!(df.column(c).is_ok(), "{c}");
     }
     assert!(df.column("unrounded").is_err());
@@ -76,12 +100,25 @@ fn protects_linked_tables_and_package_passes_check() {
 #[test]
 fn check_flags_a_tampered_package_and_errors_on_garbage() {
     let tables = build_tables(&persons(600), &specs()[..1]).unwrap();
-    let rules = Rules { rounding: RoundingMethod::None, override_reason: Some("test".into()), ..Rules::default() };
+    let rules = Rules {
+        rounding: RoundingMethod::None,
+        override_reason: Some("test".into()),
+        ..Rules::default()
+    };
     let mut p = protect(&tables, &rules).unwrap();
     // Publish every secondary cell: the primary cells become derivable.
     let df = &p.tables[0].1;
     let status = df.column("status").unwrap().str().unwrap().clone();
-    let keep: Vec<&str> = status.iter().map(|s| if s == Some("secondary") { "published" } else { s.unwrap() }).collect();
+    let keep: Vec<&str> = status
+        .iter()
+        .map(|s| {
+            if s == Some("secondary") {
+                "published"
+            } else {
+                s.unwrap()
+            }
+        })
+        .collect();
     let mut df = df.clone();
     df.with_column(Column::new("status".into(), keep)).unwrap();
     // Values of the unsuppressed cells are needed too: take them from the cell set.
@@ -92,12 +129,23 @@ fn check_flags_a_tampered_package_and_errors_on_garbage() {
         .map(|(r, s)| (s != Some("primary")).then_some(r.value))
         .collect();
     df.with_column(Column::new("value".into(), values)).unwrap();
-    df.with_column(Column::new("percent".into(), vec![None::<f64>; df.height()])).unwrap();
+    df.with_column(Column::new(
+        "percent".into(),
+        vec![None::<f64>; df.height()],
+    ))
+    .unwrap();
     p.tables[0].1 = df;
     let dir = tempfile::tempdir().unwrap();
     write_package(dir.path(), &p, &rules).unwrap();
     let report = check_package(dir.path(), None).unwrap();
-    assert!(report.violations.iter().any(|v| v.message.contains("can be narrowed")), "{:?}", report.violations);
+    assert!(
+        report
+            .violations
+            .iter()
+            .any(|v| v.message.contains("can be narrowed")),
+        "{:?}",
+        report.violations
+    );
 
     assert!(check_package(&dir.path().join("missing"), None).is_err());
     std::fs::write(dir.path().join("manifest.json"), "{not json").unwrap();
@@ -106,7 +154,10 @@ fn check_flags_a_tampered_package_and_errors_on_garbage() {
 
 #[test]
 fn random_rounding_is_seeded_and_unbiased() {
-    let rules = Rules { rounding: RoundingMethod::Random, ..Rules::default() };
+    let rules = Rules {
+        rounding: RoundingMethod::Random,
+        ..Rules::default()
+    };
     let mut sum = 0.0;
     for i in 0..4000 {
         let r = round_count(&rules, &format!("cell{i}"), 12.0);
@@ -124,20 +175,42 @@ fn random_rounding_is_seeded_and_unbiased() {
 fn magnitude_rules() {
     let r = Rules::default();
     let c = |n, sum, top: [f64; 3]| Contributors { n, sum, top };
-    assert_eq!(magnitude_rule(&r, &c(9, 9000., [1000.; 3])), Some("threshold"));
+    assert_eq!(
+        magnitude_rule(&r, &c(9, 9000., [1000.; 3])),
+        Some("threshold")
+    );
     assert_eq!(magnitude_rule(&r, &c(10, 10000., [1000.; 3])), None);
     // Two contributors hold 91% of the total.
-    assert_eq!(magnitude_rule(&r, &c(12, 100_000., [60_000., 31_000., 1000.])), Some("dominance"));
-    assert_eq!(magnitude_rule(&r, &c(12, 100_000., [50_000., 39_000., 1000.])), None);
+    assert_eq!(
+        magnitude_rule(&r, &c(12, 100_000., [60_000., 31_000., 1000.])),
+        Some("dominance")
+    );
+    assert_eq!(
+        magnitude_rule(&r, &c(12, 100_000., [50_000., 39_000., 1000.])),
+        None
+    );
     // p%: rest (total - x1 - x2) = 4000 < 10% of x1 = 5000 (no dominance: 2 largest 88.9%? no, 96% ) -> use k=99.
-    let loose = Rules { dominance_k: 99.0, ..Rules::default() };
-    assert_eq!(magnitude_rule(&loose, &c(12, 100_000., [50_000., 46_000., 400.])), Some("p-percent"));
-    assert_eq!(magnitude_rule(&loose, &c(12, 100_000., [40_000., 40_000., 2000.])), None);
+    let loose = Rules {
+        dominance_k: 99.0,
+        ..Rules::default()
+    };
+    assert_eq!(
+        magnitude_rule(&loose, &c(12, 100_000., [50_000., 46_000., 400.])),
+        Some("p-percent")
+    );
+    assert_eq!(
+        magnitude_rule(&loose, &c(12, 100_000., [40_000., 40_000., 2000.])),
+        None
+    );
 }
 
 #[test]
 fn rules_tighten_freely_but_loosen_only_with_reason() {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../config/disclosure.toml")).unwrap();
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../config/disclosure.toml"
+    ))
+    .unwrap();
     assert_eq!(Rules::parse(&text).unwrap(), Rules::default());
     assert_eq!(Rules::parse("min_count = 15").unwrap().min_count, 15);
     assert!(Rules::parse("min_count = 5").is_err());

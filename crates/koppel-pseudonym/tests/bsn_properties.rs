@@ -50,7 +50,7 @@ proptest! {
     fn separators_do_not_change_the_result(bsn in valid_bsn(), cuts in proptest::collection::vec((1usize..9, prop_oneof![Just(' '), Just('.'), Just('-')]), 0..4)) {
         let mut written = bsn.clone();
         let mut cuts = cuts;
-        cuts.sort_by(|a, b| b.0.cmp(&a.0));
+        cuts.sort_by_key(|cut| std::cmp::Reverse(cut.0));
         for (at, sep) in cuts {
             written.insert(at, sep);
         }

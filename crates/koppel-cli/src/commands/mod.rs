@@ -1,5 +1,6 @@
 //! One module per subcommand: argument struct plus a `run` that calls a library.
 
+pub mod check;
 pub mod key;
 pub mod pseudonymise;
 pub mod synth;

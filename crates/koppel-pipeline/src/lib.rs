@@ -1,0 +1,1 @@
+//! koppel-pipeline: staged pipeline runner (DESIGN §2). Under construction (issue #7).
