@@ -165,7 +165,7 @@ impl Rules {
 }
 
 /// Statistics of the contributors to a magnitude cell.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
 pub struct Contributors {
     /// Number of contributors.
     pub n: u64,

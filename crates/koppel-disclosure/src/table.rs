@@ -39,6 +39,7 @@ pub enum Measure {
 
 /// One table of a cohort's table set.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TableSpec {
     /// File stem of the table (`tables/{name}.parquet`).
     pub name: String,
@@ -56,7 +57,7 @@ fn default_horizons() -> Vec<u32> {
 }
 
 /// One row (cell) of an unprotected long-form table.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Row {
     /// Levels of the table's dimensions (`Total` for margins).
     pub levels: Vec<String>,
@@ -73,7 +74,7 @@ pub struct Row {
 }
 
 /// An unprotected table with all margins.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Table {
     /// The spec it was built from.
     pub spec: TableSpec,
