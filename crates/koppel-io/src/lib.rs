@@ -12,9 +12,11 @@
 //! a crash never leaves a half-written output under the final name. Parquet
 //! files can carry key-value metadata (the pseudonymisation key id).
 //!
-//! Row numbers: for CSV, the line on which the record starts, counting the
-//! header as line 1 (so the first data row is 2, as in a spreadsheet); for
-//! Parquet, the 1-based row index.
+//! Row numbers: for CSV, the physical line on which the record starts,
+//! counting the header as line 1 (so the first data row is 2, as in a
+//! spreadsheet), whatever the line endings; for Parquet, the 1-based row
+//! index. [`RawCsvReader`] gives undecoded, column-wise [`RawBatch`]es for
+//! consumers that decode and validate in parallel (the ingest stage).
 
 mod csv_read;
 mod error;
@@ -25,7 +27,10 @@ use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
 
-pub use csv_read::{sniff_csv, CsvDialect, TextEncoding};
+pub use csv_read::{
+    decode_field, sniff_csv, CsvDialect, RawBatch, RawCsvReader, TextEncoding, MAX_HEADER_BYTES,
+    MAX_RECORD_BYTES,
+};
 pub use error::ReadError;
 pub use parquet_read::read_parquet_metadata;
 pub use write::{create_private_file, TableWriter, WriteError};
@@ -96,7 +101,7 @@ pub struct TableReader {
 }
 
 enum ReaderKind {
-    Csv(csv_read::CsvBatchReader),
+    Csv(csv_read::RawCsvReader),
     Parquet(parquet_read::ParquetBatchReader),
 }
 
@@ -107,7 +112,7 @@ impl TableReader {
         let batch_rows = batch_rows.max(1);
         let inner = match TableFormat::from_path(path) {
             Some(TableFormat::Csv) => {
-                ReaderKind::Csv(csv_read::CsvBatchReader::open(path, batch_rows)?)
+                ReaderKind::Csv(csv_read::RawCsvReader::open(path, batch_rows)?)
             }
             Some(TableFormat::Parquet) => {
                 ReaderKind::Parquet(parquet_read::ParquetBatchReader::open(path, batch_rows)?)
@@ -160,7 +165,7 @@ impl Iterator for TableReader {
 
     fn next(&mut self) -> Option<Self::Item> {
         match &mut self.inner {
-            ReaderKind::Csv(r) => r.next(),
+            ReaderKind::Csv(r) => r.next_frame_batch(),
             ReaderKind::Parquet(r) => r.next(),
         }
     }
