@@ -36,6 +36,8 @@ enum Command {
     Pseudonymise(commands::pseudonymise::Args),
     /// Generate synthetic registers and municipal trajectory uploads (with injected faults).
     Synth(commands::synth::Args),
+    /// Check an upload or register extract row by row (no key needed; exit 1 when rows are rejected).
+    Validate(commands::validate::Args),
 }
 
 fn main() -> ExitCode {
@@ -46,6 +48,7 @@ fn main() -> ExitCode {
         Command::Check(args) => commands::check::run(args),
         Command::Pseudonymise(args) => commands::pseudonymise::run(args),
         Command::Synth(args) => commands::synth::run(args),
+        Command::Validate(args) => commands::validate::run(args),
     };
     match result {
         Ok(code) => code,

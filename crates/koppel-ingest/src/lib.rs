@@ -1,13 +1,52 @@
 //! The ingest stage: the only part of koppel that sees direct identifiers.
 //!
-//! It reads municipal uploads and register extracts, validates them row by
-//! row, replaces the BSN by a keyed-hash pseudonym, and writes rejected rows
-//! to an owner-only quarantine file that stays with the operator. Reports and
-//! logs carry row numbers, columns and reasons, never an identifier.
+//! It reads municipal uploads and register extracts (CSV in any common
+//! dialect, or Parquet), maps their headers to the canonical columns of
+//! DESIGN §4 through `config/columns.toml`, validates every row
+//! ([`validate_file`], what `koppel validate` runs, needs no key), and in the
+//! pipeline validates and replaces the BSN by a keyed-hash pseudonym in one
+//! pass ([`ingest_file`]), writing rejected rows to an owner-only quarantine
+//! file that stays with the operator. Reports and logs carry row numbers,
+//! columns and reasons, never an identifier.
+//!
+//! # Output of [`ingest_file`]
+//!
+//! A Parquet file (Zstd) whose first column is `pseudonym` (String, 32
+//! lowercase hex characters, replacing the BSN), followed by the canonical
+//! columns of the kind in DESIGN §4 order (see [`output_schema`]): dates as
+//! `Date`, `hours_per_week` and `monthly_wage` as `Float64`, everything else
+//! String; `municipality` as `GM` + 4 digits, trajectories' `instrument` as
+//! its code in `config/instruments.toml`, enumerations as their canonical
+//! values, empty optional fields null. Columns of the input that are not in
+//! the contract are dropped and listed in the report (`ignored_columns`).
+//! Key-value metadata: `koppel.key_id`, `koppel.pseudonym_spec` (`v1`) and
+//! `koppel.kind`. Written to a temporary file and renamed into place.
+//!
+//! # Accounting
+//!
+//! `rows_read = accepted + rejected` for every file. An exact duplicate of an
+//! earlier accepted row (every field byte-identical) is rejected as
+//! `duplicate_row` and the first occurrence kept, so duplicates count as
+//! rejected rows. Blank lines (empty, whitespace or delimiters only) are not
+//! rows; they are counted separately.
 
+pub mod config;
+pub mod error;
 pub mod pseudonymise;
+pub mod report;
+pub mod schema;
+pub mod validate;
 
+pub use config::{
+    ColumnAliases, IngestConfig, Instruments, Municipalities, Municipality, CONFIG_DIR_ENV,
+};
+pub use error::{IngestError, MissingColumn};
 pub use pseudonymise::{
     pseudonymise_file, PseudonymiseError, PseudonymiseOptions, PseudonymiseSummary,
-    BSN_HEADER_ALIASES, KEY_ID_METADATA, PSEUDONYM_COLUMN,
+    BSN_HEADER_ALIASES, KEY_ID_METADATA, PSEUDONYM_COLUMN, SPEC_METADATA,
+};
+pub use report::{ColumnMapping, Problem, ValidationReport};
+pub use schema::{ColumnSpec, InputKind, ValueType};
+pub use validate::{
+    ingest_file, output_schema, validate_file, IngestOptions, ValidateOptions, KIND_METADATA,
 };

@@ -268,13 +268,13 @@ impl PseudonymiseSummary {
 }
 
 /// The quarantine file: `row,reason_code,reason,original_row`, mode 0600.
-struct RejectsWriter {
+pub(crate) struct RejectsWriter {
     path: PathBuf,
     writer: csv::Writer<std::io::BufWriter<std::fs::File>>,
 }
 
 impl RejectsWriter {
-    fn create(path: &Path) -> Result<RejectsWriter, WriteError> {
+    pub(crate) fn create(path: &Path) -> Result<RejectsWriter, WriteError> {
         let file = create_private_file(path)?;
         let mut this = RejectsWriter {
             path: path.to_path_buf(),
@@ -284,7 +284,7 @@ impl RejectsWriter {
         Ok(this)
     }
 
-    fn write(
+    pub(crate) fn write(
         &mut self,
         row: u64,
         code: &str,
@@ -301,7 +301,7 @@ impl RejectsWriter {
             .map_err(|e| self.error(std::io::Error::other(e)))
     }
 
-    fn finish(mut self) -> Result<(), WriteError> {
+    pub(crate) fn finish(mut self) -> Result<(), WriteError> {
         self.writer.flush().map_err(|e| self.error(e))?;
         let mut inner = self.writer.into_inner().map_err(|e| WriteError::Io {
             path: self.path.clone(),

@@ -4,3 +4,4 @@ pub mod check;
 pub mod key;
 pub mod pseudonymise;
 pub mod synth;
+pub mod validate;

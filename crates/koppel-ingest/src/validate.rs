@@ -1,0 +1,1339 @@
+//! Row validation of every input kind, and the two entry points:
+//! [`validate_file`] (no key: what `koppel validate` runs) and
+//! [`ingest_file`] (validate + pseudonymise in one pass).
+//!
+//! A reader thread parses batch n+1 while batch n is validated in parallel
+//! chunks on the rayon pool; only the duplicate index (16 bytes per accepted
+//! row) grows with the file, everything else is bounded by the batch size.
+
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap};
+use std::hash::{BuildHasherDefault, Hasher};
+use std::path::Path;
+use std::sync::{mpsc, Arc};
+
+use koppel_io::{
+    decode_field, Batch, RawBatch, RawCsvReader, ReadError, TableFormat, TableReader, TableWriter,
+    TextEncoding,
+};
+use koppel_pseudonym::{normalise_bsn, Bsn, Pseudonymiser};
+use polars::prelude::*;
+use rayon::prelude::*;
+
+use crate::config::IngestConfig;
+use crate::error::{IngestError, MissingColumn};
+use crate::pseudonymise::{RejectsWriter, KEY_ID_METADATA, PSEUDONYM_COLUMN, SPEC_METADATA};
+use crate::report::{ColumnMapping, Problem, ValidationReport};
+use crate::schema::{header_key, InputKind, ValueType, ASSISTANCE_TYPES};
+
+/// Parquet key-value metadata key holding the input kind.
+pub const KIND_METADATA: &str = "koppel.kind";
+
+/// Rows per parallel unit of work.
+const CHUNK_ROWS: usize = 16 * 1024;
+
+/// Settings of [`validate_file`] and [`ingest_file`].
+#[derive(Clone, Debug)]
+pub struct ValidateOptions {
+    /// Aliases, municipality codes and instruments.
+    pub config: Arc<IngestConfig>,
+    /// Rows per batch; bounds memory.
+    pub batch_rows: usize,
+    /// Most problems listed in the report (all are counted).
+    pub max_problems: usize,
+    /// Latest year a date may lie in (default: next year).
+    pub max_year: i32,
+    /// Accept a file with a header but no data rows (default: refuse).
+    pub allow_empty: bool,
+}
+
+/// Settings of [`ingest_file`]: the same as validation.
+pub type IngestOptions = ValidateOptions;
+
+impl ValidateOptions {
+    /// Options with the given configuration and defaults otherwise.
+    pub fn with_config(config: IngestConfig) -> ValidateOptions {
+        ValidateOptions {
+            config: Arc::new(config),
+            batch_rows: 256 * 1024,
+            max_problems: 100_000,
+            max_year: current_year() + 1,
+            allow_empty: false,
+        }
+    }
+
+    /// Options with the configuration of [`IngestConfig::from_env`].
+    pub fn from_env() -> Result<ValidateOptions, IngestError> {
+        Ok(ValidateOptions::with_config(IngestConfig::from_env()?))
+    }
+}
+
+impl Default for ValidateOptions {
+    /// The compiled-in configuration (it is checked by unit tests).
+    fn default() -> Self {
+        let config = IngestConfig::builtin().unwrap_or_else(|_| IngestConfig {
+            columns: Default::default(),
+            municipalities: Default::default(),
+            instruments: Default::default(),
+            source: "empty".to_string(),
+        });
+        ValidateOptions::with_config(config)
+    }
+}
+
+/// Validate `path` as input of `kind`, without a key: every row is accepted
+/// or rejected with its reasons. `Err` only when the file cannot be read at
+/// all or lacks required columns.
+pub fn validate_file(
+    kind: InputKind,
+    path: &Path,
+    options: &ValidateOptions,
+) -> Result<ValidationReport, IngestError> {
+    run(kind, path, options, None)
+}
+
+/// Validate and pseudonymise `input` in one pass: accepted rows go to
+/// `out_parquet` (a `pseudonym` column then the canonical columns of `kind`,
+/// key id, spec and kind in the key-value metadata, written atomically),
+/// rejected rows to `quarantine_csv` (mode 0600:
+/// `row,reason_code,reason,original_row`; it holds identifiers and stays
+/// with the operator). The report holds no identifier.
+pub fn ingest_file(
+    kind: InputKind,
+    input: &Path,
+    pseudonymiser: &Pseudonymiser,
+    out_parquet: &Path,
+    quarantine_csv: &Path,
+    options: &IngestOptions,
+) -> Result<ValidationReport, IngestError> {
+    for output in [out_parquet, quarantine_csv] {
+        if same_file(input, output) {
+            return Err(IngestError::SameFile(output.to_path_buf()));
+        }
+    }
+    if TableFormat::from_path(out_parquet) != Some(TableFormat::Parquet) {
+        return Err(IngestError::Write(koppel_io::WriteError::UnknownFormat(
+            out_parquet.to_path_buf(),
+        )));
+    }
+    run(
+        kind,
+        input,
+        options,
+        Some(Outputs {
+            pseudonymiser,
+            parquet: out_parquet,
+            quarantine: quarantine_csv,
+        }),
+    )
+}
+
+struct Outputs<'a> {
+    pseudonymiser: &'a Pseudonymiser,
+    parquet: &'a Path,
+    quarantine: &'a Path,
+}
+
+/// The output schema of `kind`: `pseudonym`, then the canonical columns
+/// other than `bsn` (dates `Date`, hours and wages `Float64`, else String).
+pub fn output_schema(kind: InputKind) -> Schema {
+    let mut fields = vec![Field::new(PSEUDONYM_COLUMN.into(), DataType::String)];
+    for spec in &kind.columns()[1..] {
+        let dtype = if spec.ty.is_date() {
+            DataType::Date
+        } else if spec.ty.is_number() {
+            DataType::Float64
+        } else {
+            DataType::String
+        };
+        fields.push(Field::new(spec.name.into(), dtype));
+    }
+    fields.into_iter().collect()
+}
+
+/// Where each canonical column is in the input.
+struct Mapping {
+    /// Per canonical column: input column index.
+    index: Vec<Option<usize>>,
+    /// Per canonical column: header as written.
+    header: Vec<String>,
+    ignored: Vec<String>,
+}
+
+fn map_columns(
+    kind: InputKind,
+    path: &Path,
+    columns: &[String],
+    config: &IngestConfig,
+) -> Result<Mapping, IngestError> {
+    if columns
+        .iter()
+        .any(|c| c.eq_ignore_ascii_case(PSEUDONYM_COLUMN))
+    {
+        return Err(IngestError::AlreadyPseudonymised(path.to_path_buf()));
+    }
+    let specs = kind.columns();
+    let names: Vec<Vec<String>> = specs
+        .iter()
+        .map(|s| config.columns.names(kind, s.name))
+        .collect();
+    let keys: Vec<Vec<String>> = names
+        .iter()
+        .map(|n| n.iter().map(|a| header_key(a)).collect())
+        .collect();
+    let mut index: Vec<Option<usize>> = vec![None; specs.len()];
+    let mut header = vec![String::new(); specs.len()];
+    let mut ignored = Vec::new();
+    for (i, column) in columns.iter().enumerate() {
+        let key = header_key(column);
+        match keys.iter().position(|k| k.contains(&key)) {
+            Some(s) => {
+                if let Some(first) = index[s] {
+                    return Err(IngestError::AmbiguousColumn {
+                        path: path.to_path_buf(),
+                        column: specs[s].name.to_string(),
+                        first: columns[first].clone(),
+                        second: column.clone(),
+                    });
+                }
+                index[s] = Some(i);
+                header[s] = column.clone();
+            }
+            None => ignored.push(column.clone()),
+        }
+    }
+    let mut missing = Vec::new();
+    for (s, spec) in specs.iter().enumerate() {
+        if spec.column_required && index[s].is_none() {
+            let suggestion = ignored
+                .iter()
+                .flat_map(|found| {
+                    let found_key = header_key(found);
+                    names[s].iter().zip(&keys[s]).map(move |(alias, key)| {
+                        let score = strsim::normalized_damerau_levenshtein(&found_key, key).max(
+                            if !found_key.is_empty()
+                                && (key.contains(&found_key) || found_key.contains(key.as_str()))
+                            {
+                                0.7
+                            } else {
+                                0.0
+                            },
+                        );
+                        (score, found.clone(), alias.clone())
+                    })
+                })
+                .filter(|(score, _, _)| *score >= 0.6)
+                .max_by(|a, b| a.0.total_cmp(&b.0))
+                .map(|(_, found, alias)| (found, alias));
+            missing.push(MissingColumn {
+                column: spec.name.to_string(),
+                accepted: names[s].clone(),
+                suggestion,
+            });
+        }
+    }
+    if !missing.is_empty() {
+        let hint = if columns.len() == 1 {
+            format!(
+                ". Only one column was found ('{}'): is the file separated by commas or semicolons?",
+                columns[0].chars().take(60).collect::<String>()
+            )
+        } else {
+            String::new()
+        };
+        return Err(IngestError::MissingColumns {
+            path: path.to_path_buf(),
+            missing,
+            hint,
+        });
+    }
+    Ok(Mapping {
+        index,
+        header,
+        ignored,
+    })
+}
+
+/// One value of a row as read.
+enum Cell<'a> {
+    Null,
+    Text(Cow<'a, str>),
+    Date(i32),
+    Number(f64),
+    Undecodable,
+}
+
+/// The columns of a Parquet batch, pre-cast for row access.
+enum FrameColumn {
+    Text(StringChunked),
+    Date(Int32Chunked),
+    Number(Float64Chunked),
+}
+
+/// A batch of either format, with row access by canonical column.
+enum Source {
+    Csv(RawBatch),
+    Frame {
+        batch: Batch,
+        /// Per canonical column.
+        columns: Vec<Option<FrameColumn>>,
+        /// Every input column as text (for exact-duplicate detection).
+        all_text: Vec<StringChunked>,
+    },
+}
+
+impl Source {
+    fn len(&self) -> usize {
+        match self {
+            Source::Csv(b) => b.len(),
+            Source::Frame { batch, .. } => batch.frame.height(),
+        }
+    }
+
+    fn line(&self, row: usize) -> u64 {
+        match self {
+            Source::Csv(b) => b.rows[row],
+            Source::Frame { batch, .. } => batch.rows[row],
+        }
+    }
+
+    fn cell(&self, mapping: &Mapping, spec: usize, row: usize) -> Cell<'_> {
+        match self {
+            Source::Csv(b) => match mapping.index[spec] {
+                None => Cell::Null,
+                Some(c) => match decode_field(b.field(row, c), b.encoding()) {
+                    None => Cell::Undecodable,
+                    Some(text) => {
+                        let trimmed = trim_cow(text);
+                        if trimmed.is_empty() {
+                            Cell::Null
+                        } else {
+                            Cell::Text(trimmed)
+                        }
+                    }
+                },
+            },
+            Source::Frame { columns, .. } => match &columns[spec] {
+                None => Cell::Null,
+                Some(FrameColumn::Text(ca)) => match ca.get(row).map(str::trim) {
+                    None | Some("") => Cell::Null,
+                    Some(text) => Cell::Text(Cow::Borrowed(text)),
+                },
+                Some(FrameColumn::Date(ca)) => ca.get(row).map_or(Cell::Null, Cell::Date),
+                Some(FrameColumn::Number(ca)) => ca.get(row).map_or(Cell::Null, Cell::Number),
+            },
+        }
+    }
+
+    /// The exact bytes of a row, field lengths included, for hashing.
+    fn row_key(&self, row: usize, out: &mut Vec<u8>) {
+        out.clear();
+        match self {
+            Source::Csv(b) => {
+                let (data, bounds) = b.row_bytes(row);
+                for w in bounds.windows(2) {
+                    out.extend_from_slice(&(w[1] - w[0]).to_le_bytes());
+                }
+                out.extend_from_slice(data);
+            }
+            Source::Frame { all_text, .. } => {
+                for column in all_text {
+                    match column.get(row) {
+                        None => out.extend_from_slice(&u32::MAX.to_le_bytes()),
+                        Some(text) => {
+                            out.extend_from_slice(&(text.len() as u32).to_le_bytes());
+                            out.extend_from_slice(text.as_bytes());
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn original_row(&self, row: usize, delimiter: u8) -> String {
+        match self {
+            Source::Csv(b) => b.original_row(row),
+            Source::Frame { batch, .. } => batch.original_row(row, delimiter),
+        }
+    }
+}
+
+fn trim_cow(text: Cow<'_, str>) -> Cow<'_, str> {
+    match text {
+        Cow::Borrowed(s) => Cow::Borrowed(s.trim()),
+        Cow::Owned(s) => {
+            let t = s.trim();
+            if t.len() == s.len() {
+                Cow::Owned(s)
+            } else {
+                Cow::Owned(t.to_string())
+            }
+        }
+    }
+}
+
+fn frame_source(
+    batch: Batch,
+    mapping: &Mapping,
+    kind: InputKind,
+    input_columns: &[String],
+) -> PolarsResult<Source> {
+    let mut columns = Vec::with_capacity(mapping.index.len());
+    for (spec, index) in kind.columns().iter().zip(&mapping.index) {
+        let Some(i) = index else {
+            columns.push(None);
+            continue;
+        };
+        let column = batch.frame.column(&input_columns[*i])?;
+        let dtype = column.dtype().clone();
+        let prepared =
+            if spec.ty.is_date() && matches!(dtype, DataType::Date | DataType::Datetime(_, _)) {
+                let days = column.cast(&DataType::Date)?.cast(&DataType::Int32)?;
+                FrameColumn::Date(days.i32()?.rechunk().into_owned())
+            } else if spec.ty.is_number() && dtype.is_primitive_numeric() {
+                FrameColumn::Number(
+                    column
+                        .cast(&DataType::Float64)?
+                        .f64()?
+                        .rechunk()
+                        .into_owned(),
+                )
+            } else {
+                FrameColumn::Text(
+                    column
+                        .cast(&DataType::String)?
+                        .str()?
+                        .rechunk()
+                        .into_owned(),
+                )
+            };
+        columns.push(Some(prepared));
+    }
+    let mut all_text = Vec::with_capacity(batch.frame.width());
+    for column in batch.frame.columns() {
+        all_text.push(
+            column
+                .cast(&DataType::String)?
+                .str()?
+                .rechunk()
+                .into_owned(),
+        );
+    }
+    Ok(Source::Frame {
+        batch,
+        columns,
+        all_text,
+    })
+}
+
+/// A problem found in one row (before it gets the file name).
+struct RowProblem {
+    /// Canonical column index, `None` for whole-row problems.
+    spec: Option<usize>,
+    code: &'static str,
+    reason: String,
+}
+
+/// A parsed value of a valid cell.
+#[derive(Clone)]
+enum Value<'a> {
+    Null,
+    Text(Cow<'a, str>),
+    Static(&'static str),
+    Date(i32),
+    Number(f64),
+    Bsn(Bsn),
+}
+
+/// What a parallel chunk produced.
+struct ChunkResult {
+    /// Batch row indices of rows with no problem so far, in order.
+    valid: Vec<u32>,
+    /// Row hash of each valid row (duplicate detection).
+    hashes: Vec<(u64, u64)>,
+    /// Output columns of the valid rows (ingest only).
+    columns: Option<Vec<Column>>,
+    /// Rows with problems.
+    rejected: Vec<(u32, Vec<RowProblem>)>,
+}
+
+struct Validator<'a> {
+    kind: InputKind,
+    mapping: &'a Mapping,
+    config: &'a IngestConfig,
+    max_year: i32,
+    pseudonymiser: Option<&'a Pseudonymiser>,
+    /// Canonical index of `start_date`, `end_date`, `benefit_type`, `municipality`.
+    start: Option<usize>,
+    end: Option<usize>,
+    benefit_type: Option<usize>,
+    municipality: Option<usize>,
+}
+
+impl Validator<'_> {
+    fn chunk(&self, source: &Source, rows: std::ops::Range<usize>) -> ChunkResult {
+        let specs = self.kind.columns();
+        let n = rows.len();
+        let build = self.pseudonymiser.is_some();
+        let mut text_builders: Vec<Option<StringChunkedBuilder>> = specs
+            .iter()
+            .map(|s| {
+                (build && !s.ty.is_date() && !s.ty.is_number())
+                    .then(|| StringChunkedBuilder::new(s.name.into(), n))
+            })
+            .collect();
+        let mut dates: Vec<Vec<Option<i32>>> = specs.iter().map(|_| Vec::new()).collect();
+        let mut numbers: Vec<Vec<Option<f64>>> = specs.iter().map(|_| Vec::new()).collect();
+        let mut result = ChunkResult {
+            valid: Vec::with_capacity(n),
+            hashes: Vec::with_capacity(n),
+            columns: None,
+            rejected: Vec::new(),
+        };
+        let mut values: Vec<Value<'_>> = Vec::with_capacity(specs.len());
+        let mut problems: Vec<RowProblem> = Vec::new();
+        let mut scratch = String::new();
+        let mut key = Vec::new();
+        for row in rows {
+            values.clear();
+            for (s, spec) in specs.iter().enumerate() {
+                let cell = source.cell(self.mapping, s, row);
+                let value = match self.check(s, spec.ty, spec.value_required, cell, &mut scratch) {
+                    Ok(v) => v,
+                    Err((code, reason)) => {
+                        problems.push(RowProblem {
+                            spec: Some(s),
+                            code,
+                            reason,
+                        });
+                        Value::Null
+                    }
+                };
+                values.push(value);
+            }
+            self.cross_checks(&values, &mut problems);
+            if !problems.is_empty() {
+                result
+                    .rejected
+                    .push((row as u32, std::mem::take(&mut problems)));
+                continue;
+            }
+            source.row_key(row, &mut key);
+            let h = xxhash_rust::xxh3::xxh3_128(&key);
+            result.hashes.push((h as u64, (h >> 64) as u64));
+            result.valid.push(row as u32);
+            if let Some(pseudonymiser) = self.pseudonymiser {
+                for (s, value) in values.iter().enumerate() {
+                    match value {
+                        Value::Bsn(bsn) => {
+                            let hex = pseudonymiser.bsn(bsn).to_hex();
+                            if let (Some(b), Ok(text)) =
+                                (text_builders[s].as_mut(), std::str::from_utf8(&hex))
+                            {
+                                b.append_value(text);
+                            }
+                        }
+                        Value::Date(d) => dates[s].push(Some(*d)),
+                        Value::Number(x) => numbers[s].push(Some(*x)),
+                        Value::Null if specs[s].ty.is_date() => dates[s].push(None),
+                        Value::Null if specs[s].ty.is_number() => numbers[s].push(None),
+                        Value::Null => {
+                            if let Some(b) = text_builders[s].as_mut() {
+                                b.append_null();
+                            }
+                        }
+                        Value::Text(t) => {
+                            if let Some(b) = text_builders[s].as_mut() {
+                                b.append_value(t.as_ref());
+                            }
+                        }
+                        Value::Static(t) => {
+                            if let Some(b) = text_builders[s].as_mut() {
+                                b.append_value(t);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        if build {
+            let mut columns = Vec::with_capacity(specs.len());
+            for (s, spec) in specs.iter().enumerate() {
+                let name = if s == 0 { PSEUDONYM_COLUMN } else { spec.name };
+                let column = if spec.ty.is_date() {
+                    Int32Chunked::from_iter_options(name.into(), dates[s].iter().copied())
+                        .into_date()
+                        .into_column()
+                } else if spec.ty.is_number() {
+                    Float64Chunked::from_iter_options(name.into(), numbers[s].iter().copied())
+                        .into_column()
+                } else {
+                    match text_builders[s].take() {
+                        Some(b) => {
+                            let mut ca = b.finish();
+                            ca.rename(name.into());
+                            ca.into_column()
+                        }
+                        None => {
+                            Column::full_null(name.into(), result.valid.len(), &DataType::String)
+                        }
+                    }
+                };
+                columns.push(column);
+            }
+            result.columns = Some(columns);
+        }
+        result
+    }
+
+    /// Check one cell; the parsed value, or (code, reason).
+    fn check<'c>(
+        &self,
+        spec: usize,
+        ty: ValueType,
+        required: bool,
+        cell: Cell<'c>,
+        scratch: &mut String,
+    ) -> Result<Value<'c>, (&'static str, String)> {
+        let text = match cell {
+            Cell::Undecodable => {
+                return Err((
+                    "encoding",
+                    "the value is not valid UTF-8 text (the file mixes encodings)".to_string(),
+                ))
+            }
+            Cell::Null => {
+                if ty == ValueType::Bsn {
+                    return Err((
+                        koppel_pseudonym::BsnProblem::Missing.code(),
+                        koppel_pseudonym::BsnProblem::Missing.to_string(),
+                    ));
+                }
+                if required {
+                    return Err(("missing_value", "a value is required".to_string()));
+                }
+                return Ok(Value::Null);
+            }
+            Cell::Date(days) => {
+                return match ty {
+                    ValueType::Date { min_year } => {
+                        self.check_year(days, min_year).map(|_| Value::Date(days))
+                    }
+                    _ => Ok(Value::Text(Cow::Owned(format_date(days)))),
+                }
+            }
+            Cell::Number(x) => {
+                return match ty {
+                    ValueType::Hours | ValueType::Wage => check_number(ty, x),
+                    _ => Ok(Value::Text(Cow::Owned(x.to_string()))),
+                }
+            }
+            Cell::Text(text) => text,
+        };
+        match ty {
+            ValueType::Bsn => normalise_bsn(&text)
+                .map(Value::Bsn)
+                .map_err(|p| (p.code(), p.to_string())),
+            ValueType::Text => Ok(Value::Text(text)),
+            ValueType::Municipality => {
+                let code = municipality_code(&text).ok_or_else(|| {
+                    (
+                        "invalid_municipality_code",
+                        format!(
+                            "{} is not a CBS municipality code (GM + 4 digits)",
+                            quote(&text)
+                        ),
+                    )
+                })?;
+                match self.config.municipalities.get(&code) {
+                    Some(m) => Ok(Value::Text(Cow::Owned(m.code.clone()))),
+                    None => Err((
+                        "unknown_municipality",
+                        format!("municipality code {code} does not exist (not current, nor merged away since 2015)"),
+                    )),
+                }
+            }
+            ValueType::Instrument => match self.config.instruments.lookup(&text, scratch) {
+                Some(code) => Ok(Value::Text(Cow::Owned(code.to_string()))),
+                None => Err((
+                    "unknown_instrument",
+                    format!(
+                        "instrument {} is not a code, label or alias in the instrument catalogue",
+                        quote(&text)
+                    ),
+                )),
+            },
+            ValueType::Date { min_year } => {
+                let days = parse_date(&text).ok_or_else(|| {
+                    (
+                        "unparseable_date",
+                        format!(
+                            "{} is not a date (use DD-MM-YYYY or YYYY-MM-DD)",
+                            quote(&text)
+                        ),
+                    )
+                })?;
+                self.check_year(days, min_year)?;
+                Ok(Value::Date(days))
+            }
+            ValueType::Enum(allowed) => allowed
+                .iter()
+                .find(|a| a.eq_ignore_ascii_case(&text))
+                .map(|a| Value::Static(a))
+                .ok_or_else(|| {
+                    (
+                        "invalid_value",
+                        format!(
+                            "{} is not allowed in column '{}' (allowed: {})",
+                            quote(&text),
+                            self.kind.columns()[spec].name,
+                            allowed.join(", ")
+                        ),
+                    )
+                }),
+            ValueType::Hours | ValueType::Wage => {
+                let x = parse_number(&text)
+                    .ok_or_else(|| ("not_a_number", format!("{} is not a number", quote(&text))))?;
+                check_number(ty, x)
+            }
+        }
+    }
+
+    fn check_year(&self, days: i32, min_year: i32) -> Result<(), (&'static str, String)> {
+        let year = civil_from_days(days).0;
+        if year < min_year || year > self.max_year {
+            return Err((
+                "date_out_of_range",
+                format!(
+                    "date {} lies outside {min_year}..{}",
+                    format_date(days),
+                    self.max_year
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    fn cross_checks(&self, values: &[Value<'_>], problems: &mut Vec<RowProblem>) {
+        if let (Some(s), Some(e)) = (self.start, self.end) {
+            if let (Value::Date(start), Value::Date(end)) = (&values[s], &values[e]) {
+                if end < start {
+                    problems.push(RowProblem {
+                        spec: Some(e),
+                        code: "end_before_start",
+                        reason: format!(
+                            "end date {} is before start date {}",
+                            format_date(*end),
+                            format_date(*start)
+                        ),
+                    });
+                }
+            }
+        }
+        if let (Some(t), Some(m)) = (self.benefit_type, self.municipality) {
+            if let (Value::Static(kind), Value::Null) = (&values[t], &values[m]) {
+                if ASSISTANCE_TYPES.contains(kind) && !problems.iter().any(|p| p.spec == Some(m)) {
+                    problems.push(RowProblem {
+                        spec: Some(m),
+                        code: "missing_value",
+                        reason: format!("a {kind} spell must name the paying municipality"),
+                    });
+                }
+            }
+        }
+    }
+}
+
+fn check_number(ty: ValueType, x: f64) -> Result<Value<'static>, (&'static str, String)> {
+    let ok = match ty {
+        ValueType::Hours => (0.0..=80.0).contains(&x),
+        _ => x >= 0.0 && x.is_finite(),
+    };
+    if ok {
+        Ok(Value::Number(x))
+    } else if ty == ValueType::Hours {
+        Err((
+            "number_out_of_range",
+            format!("{x} hours per week is outside 0–80"),
+        ))
+    } else {
+        Err((
+            "number_out_of_range",
+            format!("wage {x} is negative or not finite"),
+        ))
+    }
+}
+
+/// Quote a value for a reason text, unless it could be an identifier: a
+/// value that reads as a valid BSN, or holds a run of 8 or more digits, is
+/// withheld, so a BSN in the wrong column never reaches a report.
+pub fn quote(value: &str) -> String {
+    if looks_like_identifier(value) {
+        return "the value (not shown: it could be a BSN)".to_string();
+    }
+    let shown: String = value.chars().take(40).collect();
+    let more = if value.chars().count() > 40 {
+        "…"
+    } else {
+        ""
+    };
+    format!("'{shown}{more}'")
+}
+
+/// True when `value` might be or contain a BSN.
+pub fn looks_like_identifier(value: &str) -> bool {
+    if normalise_bsn(value).is_ok() {
+        return true;
+    }
+    let mut run = 0;
+    for b in value.bytes() {
+        if b.is_ascii_digit() {
+            run += 1;
+            if run >= 8 {
+                return true;
+            }
+        } else if !matches!(b, b' ' | b'.') {
+            run = 0;
+        }
+    }
+    false
+}
+
+/// `GMxxxx` from `GM0363`, `gm363`, `0363` or `363`.
+fn municipality_code(text: &str) -> Option<String> {
+    let t = text.trim();
+    let digits = if t.len() >= 2 && t[..2].eq_ignore_ascii_case("GM") {
+        t[2..].trim_start()
+    } else {
+        t
+    };
+    if digits.is_empty() || digits.len() > 4 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some(format!("GM{digits:0>4}"))
+}
+
+/// A date `YYYY-MM-DD`, or `DD-MM-YYYY` / `D-M-YYYY`, as days since 1970-01-01.
+pub fn parse_date(text: &str) -> Option<i32> {
+    let mut parts = text.split('-');
+    let (a, b, c) = (parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() {
+        return None;
+    }
+    let num = |s: &str, min: usize, max: usize| -> Option<i32> {
+        if s.len() < min || s.len() > max || !s.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        s.parse().ok()
+    };
+    let (y, m, d) = if a.len() == 4 {
+        (num(a, 4, 4)?, num(b, 1, 2)?, num(c, 1, 2)?)
+    } else {
+        (num(c, 4, 4)?, num(b, 1, 2)?, num(a, 1, 2)?)
+    };
+    if !(1..=12).contains(&m) || d < 1 || d > days_in_month(y, m) {
+        return None;
+    }
+    Some(days_from_civil(y, m, d))
+}
+
+fn days_in_month(y: i32, m: i32) -> i32 {
+    match m {
+        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant).
+fn days_from_civil(y: i32, m: i32, d: i32) -> i32 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = if y >= 0 { y } else { y - 399 } / 400;
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// (year, month, day) of days since 1970-01-01.
+fn civil_from_days(z: i32) -> (i32, i32, i32) {
+    let z = i64::from(z) + 719_468;
+    let era = if z >= 0 { z } else { z - 146_096 } / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    ((if m <= 2 { y + 1 } else { y }) as i32, m as i32, d as i32)
+}
+
+fn format_date(days: i32) -> String {
+    let (y, m, d) = civil_from_days(days);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+fn current_year() -> i32 {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    civil_from_days((secs / 86_400) as i32).0
+}
+
+/// A number with a decimal point or a decimal comma (`12,5`).
+fn parse_number(text: &str) -> Option<f64> {
+    let t = text.trim();
+    let x: f64 = if t.contains(',') && !t.contains('.') {
+        t.replacen(',', ".", 1).parse().ok()?
+    } else {
+        t.parse().ok()?
+    };
+    x.is_finite().then_some(x)
+}
+
+/// The duplicate index: 64 bits of the row hash as key, 24 more bits and
+/// the row number as value (88 bits compared in all: collisions are
+/// negligible), 16 bytes per accepted row.
+#[derive(Default)]
+struct IdentityHasher(u64);
+
+impl Hasher for IdentityHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8) | u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+type DuplicateIndex = HashMap<u64, u64, BuildHasherDefault<IdentityHasher>>;
+
+const ROW_BITS: u32 = 40;
+
+/// Accumulates the report while batches are processed.
+struct Collector {
+    file: String,
+    report: ValidationReport,
+    max_problems: usize,
+    trajectory_id: Option<usize>,
+    mapping_headers: Vec<String>,
+}
+
+impl Collector {
+    fn reject(
+        &mut self,
+        row: u64,
+        problems: &[(Option<usize>, &'static str, String)],
+        trajectory_id: Option<String>,
+    ) {
+        self.report.rejected += 1;
+        if let Some((_, code, _)) = problems.first() {
+            *self
+                .report
+                .rejected_by_reason
+                .entry((*code).to_string())
+                .or_default() += 1;
+        }
+        for (spec, code, reason) in problems {
+            *self
+                .report
+                .problems_by_reason
+                .entry((*code).to_string())
+                .or_default() += 1;
+            self.report.problems_total += 1;
+            if self.report.problems.len() < self.max_problems {
+                let (column, source_column) = match spec {
+                    Some(s) => (
+                        self.report.columns[*s].column.clone(),
+                        self.mapping_headers[*s].clone(),
+                    ),
+                    None => (String::new(), String::new()),
+                };
+                self.report.problems.push(Problem {
+                    file: self.file.clone(),
+                    row,
+                    column,
+                    source_column,
+                    reason_code: (*code).to_string(),
+                    reason: reason.clone(),
+                    trajectory_id: trajectory_id.clone(),
+                });
+            }
+        }
+    }
+}
+
+fn run(
+    kind: InputKind,
+    path: &Path,
+    options: &ValidateOptions,
+    outputs: Option<Outputs<'_>>,
+) -> Result<ValidationReport, IngestError> {
+    let format = TableFormat::from_path(path)
+        .ok_or_else(|| IngestError::Read(ReadError::UnknownFormat(path.to_path_buf())))?;
+    let batch_rows = options.batch_rows.max(1);
+    // Open the input in the right reader; CSV is read raw (decoded in the workers).
+    enum Input {
+        Csv(RawCsvReader),
+        Parquet(TableReader),
+    }
+    let input = match format {
+        TableFormat::Csv => Input::Csv(RawCsvReader::open(path, batch_rows)?),
+        TableFormat::Parquet => Input::Parquet(TableReader::open(path, batch_rows)?),
+    };
+    let (input_columns, encoding, delimiter) = match &input {
+        Input::Csv(r) => (
+            r.columns().to_vec(),
+            Some(match r.dialect().encoding {
+                TextEncoding::Utf8 if r.dialect().bom => "utf-8 (with BOM)".to_string(),
+                TextEncoding::Utf8 => "utf-8".to_string(),
+                TextEncoding::Windows1252 => "windows-1252".to_string(),
+                TextEncoding::Ascii => "ascii".to_string(),
+            }),
+            Some(r.dialect().delimiter),
+        ),
+        Input::Parquet(r) => (r.columns().to_vec(), None, None),
+    };
+    let config = options.config.as_ref();
+    let mapping = map_columns(kind, path, &input_columns, config)?;
+    let specs = kind.columns();
+    let position = |name: &str| specs.iter().position(|s| s.name == name);
+    let validator = Validator {
+        kind,
+        mapping: &mapping,
+        config,
+        max_year: options.max_year,
+        pseudonymiser: outputs.as_ref().map(|o| o.pseudonymiser),
+        start: position("start_date"),
+        end: position("end_date"),
+        benefit_type: position("benefit_type"),
+        municipality: position("municipality"),
+    };
+    let file = path.display().to_string();
+    let mut collector = Collector {
+        file: file.clone(),
+        report: ValidationReport {
+            file: file.clone(),
+            kind,
+            format: match format {
+                TableFormat::Csv => "csv".to_string(),
+                TableFormat::Parquet => "parquet".to_string(),
+            },
+            encoding,
+            delimiter: delimiter.map(|d| match d {
+                b'\t' => "tab".to_string(),
+                d => char::from(d).to_string(),
+            }),
+            rows_read: 0,
+            accepted: 0,
+            rejected: 0,
+            duplicates: 0,
+            blank_lines: 0,
+            rejected_by_reason: BTreeMap::new(),
+            problems_by_reason: BTreeMap::new(),
+            columns: specs
+                .iter()
+                .zip(&mapping.index)
+                .map(|(s, i)| ColumnMapping {
+                    column: s.name.to_string(),
+                    source: i.map(|i| input_columns[i].clone()),
+                })
+                .collect(),
+            ignored_columns: mapping.ignored.clone(),
+            problems: Vec::new(),
+            problems_total: 0,
+            key_id: outputs
+                .as_ref()
+                .map(|o| o.pseudonymiser.key_id().to_string()),
+        },
+        max_problems: options.max_problems,
+        trajectory_id: position("trajectory_id").filter(|&t| mapping.index[t].is_some()),
+        mapping_headers: mapping.header.clone(),
+    };
+    let table_error = |e: PolarsError| IngestError::Table {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    };
+
+    let mut writer = None;
+    let mut quarantine = None;
+    if let Some(o) = &outputs {
+        let metadata = vec![
+            (
+                KEY_ID_METADATA.to_string(),
+                o.pseudonymiser.key_id().to_string(),
+            ),
+            (SPEC_METADATA.to_string(), "v1".to_string()),
+            (KIND_METADATA.to_string(), kind.as_str().to_string()),
+        ];
+        writer = Some(TableWriter::create(
+            o.parquet,
+            &output_schema(kind),
+            &metadata,
+        )?);
+        quarantine = Some(RejectsWriter::create(o.quarantine)?);
+    }
+    let out_delimiter = delimiter.unwrap_or(b',');
+    let mut duplicates = DuplicateIndex::default();
+
+    // Read ahead on a separate thread: parse batch n+1 while batch n is validated.
+    let (sender, receiver) = mpsc::sync_channel::<Result<Source, IngestError>>(1);
+    std::thread::scope(|scope| -> Result<(), IngestError> {
+        let mapping_ref = &mapping;
+        let columns_ref = &input_columns;
+        scope.spawn(move || {
+            let send = |item| sender.send(item).is_ok();
+            match input {
+                Input::Csv(reader) => {
+                    for batch in reader {
+                        if !send(batch.map(Source::Csv).map_err(IngestError::from)) {
+                            break;
+                        }
+                    }
+                }
+                Input::Parquet(reader) => {
+                    for batch in reader {
+                        let item = batch.map_err(IngestError::from).and_then(|b| {
+                            frame_source(b, mapping_ref, kind, columns_ref).map_err(|e| {
+                                IngestError::Table {
+                                    path: path.to_path_buf(),
+                                    reason: e.to_string(),
+                                }
+                            })
+                        });
+                        if !send(item) {
+                            break;
+                        }
+                    }
+                }
+            }
+        });
+        for source in receiver {
+            let source = source?;
+            let (malformed, blank) = match &source {
+                Source::Csv(b) => (b.malformed.clone(), b.blank_lines),
+                Source::Frame { batch, .. } => (batch.malformed.clone(), 0),
+            };
+            collector.report.blank_lines += blank;
+            collector.report.rows_read += (source.len() + malformed.len()) as u64;
+            let n = source.len();
+            let ranges: Vec<std::ops::Range<usize>> = (0..n)
+                .step_by(CHUNK_ROWS)
+                .map(|s| s..(s + CHUNK_ROWS).min(n))
+                .collect();
+            let results: Vec<ChunkResult> = ranges
+                .into_par_iter()
+                .map(|r| validator.chunk(&source, r))
+                .collect();
+            // Rejections of this batch, merged in row order.
+            let mut rejections: Vec<(
+                u64,
+                Option<usize>,
+                Vec<(Option<usize>, &'static str, String)>,
+                Option<String>,
+            )> = Vec::new();
+            for m in &malformed {
+                rejections.push((m.row, None, vec![(None, m.code, m.reason.clone())], None));
+            }
+            let mut keep: Vec<bool> = Vec::new();
+            let mut frames: Vec<DataFrame> = Vec::new();
+            for result in results {
+                for (row, problems) in result.rejected {
+                    let row = row as usize;
+                    rejections.push((
+                        source.line(row),
+                        Some(row),
+                        problems
+                            .into_iter()
+                            .map(|p| (p.spec, p.code, p.reason))
+                            .collect(),
+                        None,
+                    ));
+                }
+                for (&row, &(h1, h2)) in result.valid.iter().zip(&result.hashes) {
+                    let row = row as usize;
+                    let line = source.line(row);
+                    let check = h2 >> ROW_BITS << ROW_BITS;
+                    let value = check | (line & ((1 << ROW_BITS) - 1));
+                    match duplicates.get(&h1) {
+                        Some(&existing) if existing >> ROW_BITS << ROW_BITS == check => {
+                            let first = existing & ((1 << ROW_BITS) - 1);
+                            collector.report.duplicates += 1;
+                            rejections.push((
+                                line,
+                                Some(row),
+                                vec![(
+                                    None,
+                                    "duplicate_row",
+                                    format!("exact copy of row {first} (that row is kept)"),
+                                )],
+                                None,
+                            ));
+                            keep.push(false);
+                        }
+                        _ => {
+                            duplicates.entry(h1).or_insert(value);
+                            keep.push(true);
+                        }
+                    }
+                }
+                if let Some(columns) = result.columns {
+                    let height = result.valid.len();
+                    frames.push(DataFrame::new(height, columns).map_err(table_error)?);
+                }
+            }
+            rejections.sort_by_key(|r| r.0);
+            for (line, row, problems, _) in &rejections {
+                let trajectory_id = match (collector.trajectory_id, row) {
+                    (Some(t), Some(r)) => match source.cell(&mapping, t, *r) {
+                        Cell::Text(text) if looks_like_identifier(&text) => {
+                            Some("(not shown: it could be a BSN)".to_string())
+                        }
+                        Cell::Text(text) => Some(text.into_owned()),
+                        _ => None,
+                    },
+                    _ => None,
+                };
+                collector.reject(*line, problems, trajectory_id);
+                if let Some(q) = quarantine.as_mut() {
+                    let original = match row {
+                        Some(r) => source.original_row(*r, out_delimiter),
+                        None => malformed
+                            .iter()
+                            .find(|m| m.row == *line)
+                            .map(|m| m.original.clone())
+                            .unwrap_or_default(),
+                    };
+                    let reason: Vec<&str> = problems.iter().map(|p| p.2.as_str()).collect();
+                    q.write(*line, problems[0].1, &reason.join("; "), &original)?;
+                }
+            }
+            let accepted = keep.iter().filter(|&&k| k).count() as u64;
+            collector.report.accepted += accepted;
+            if let Some(w) = writer.as_mut() {
+                let mut frame = match frames.len() {
+                    0 => DataFrame::empty_with_schema(&output_schema(kind)),
+                    _ => {
+                        let mut it = frames.into_iter();
+                        let mut first = it.next().unwrap_or_default();
+                        for f in it {
+                            first.vstack_mut_owned(f).map_err(table_error)?;
+                        }
+                        first
+                    }
+                };
+                if accepted as usize != frame.height() {
+                    let mask = BooleanChunked::from_slice("keep".into(), &keep);
+                    frame = frame.filter(&mask).map_err(table_error)?;
+                }
+                frame.rechunk_mut_par();
+                if frame.height() > 0 {
+                    w.write(&frame)?;
+                }
+            }
+            tracing::debug!(
+                file = %path.display(),
+                rows_read = collector.report.rows_read,
+                "batch validated"
+            );
+        }
+        Ok(())
+    })?;
+
+    if collector.report.rows_read == 0 && !options.allow_empty {
+        return Err(IngestError::NoDataRows(path.to_path_buf()));
+    }
+    if let Some(w) = writer {
+        w.finish()?;
+    }
+    if let Some(q) = quarantine {
+        q.finish()?;
+    }
+    let report = collector.report;
+    debug_assert_eq!(report.rows_read, report.accepted + report.rejected);
+    tracing::info!(
+        file = %path.display(),
+        kind = %kind,
+        rows_read = report.rows_read,
+        accepted = report.accepted,
+        rejected = report.rejected,
+        duplicates = report.duplicates,
+        key_id = report.key_id.as_deref().unwrap_or("-"),
+        "{}",
+        if outputs.is_some() { "ingested" } else { "validated" }
+    );
+    Ok(report)
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_parse_in_both_orders_and_reject_impossible_days() {
+        assert_eq!(parse_date("1970-01-01"), Some(0));
+        assert_eq!(parse_date("02-01-1970"), Some(1));
+        assert_eq!(parse_date("2-1-1970"), Some(1));
+        assert_eq!(parse_date("29-02-2020"), parse_date("2020-02-29"));
+        for bad in [
+            "31-02-2021",
+            "30-02-2019",
+            "00-00-0000",
+            "#WAARDE!",
+            "15-13-2019",
+            "2019-13-15",
+            "2019-02-30",
+            "2021/01/01",
+            "1-1-21",
+            "",
+        ] {
+            assert_eq!(parse_date(bad), None, "{bad}");
+        }
+        for days in [-1, 0, 59, 18_000, 20_000, -25_000] {
+            let (y, m, d) = civil_from_days(days);
+            assert_eq!(days_from_civil(y, m, d), days);
+        }
+    }
+
+    #[test]
+    fn municipality_codes_are_normalised() {
+        assert_eq!(municipality_code("GM0363").as_deref(), Some("GM0363"));
+        assert_eq!(municipality_code("gm363").as_deref(), Some("GM0363"));
+        assert_eq!(municipality_code("363").as_deref(), Some("GM0363"));
+        assert_eq!(municipality_code("Amsterdam"), None);
+        assert_eq!(municipality_code("GM03630"), None);
+    }
+
+    #[test]
+    fn identifiers_are_never_quoted() {
+        assert!(quote("123456782").contains("not shown"));
+        assert!(quote("T123456782X").contains("not shown"));
+        assert!(quote("1234.5678").contains("not shown"));
+        assert_eq!(quote("Budgetcoaching"), "'Budgetcoaching'");
+        assert_eq!(quote("30-02-2019"), "'30-02-2019'");
+    }
+
+    #[test]
+    fn numbers_accept_decimal_commas() {
+        assert_eq!(parse_number("12,5"), Some(12.5));
+        assert_eq!(parse_number("1811.34"), Some(1811.34));
+        assert_eq!(parse_number("-3"), Some(-3.0));
+        assert_eq!(parse_number("abc"), None);
+        assert_eq!(parse_number("NaN"), None);
+    }
+}
