@@ -802,10 +802,9 @@ pub fn looks_like_identifier(value: &str) -> bool {
 /// `GMxxxx` from `GM0363`, `gm363`, `0363` or `363`.
 fn municipality_code(text: &str) -> Option<String> {
     let t = text.trim();
-    let digits = if t.len() >= 2 && t[..2].eq_ignore_ascii_case("GM") {
-        t[2..].trim_start()
-    } else {
-        t
+    let digits = match (t.get(..2), t.get(2..)) {
+        (Some(prefix), Some(rest)) if prefix.eq_ignore_ascii_case("GM") => rest.trim_start(),
+        _ => t,
     };
     if digits.is_empty() || digits.len() > 4 || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
@@ -1317,6 +1316,7 @@ mod tests {
         assert_eq!(municipality_code("363").as_deref(), Some("GM0363"));
         assert_eq!(municipality_code("Amsterdam"), None);
         assert_eq!(municipality_code("GM03630"), None);
+        assert_eq!(municipality_code("cÿTM81"), None);
     }
 
     #[test]

@@ -54,10 +54,7 @@ fn rejected_rows_are_exactly_the_injected_faults() {
     let mut faults = 0;
     for entry in std::fs::read_dir(dir.path().join("uploads")).unwrap() {
         let path = entry.unwrap().path();
-        let rel = format!(
-            "uploads/{}",
-            path.file_name().unwrap().to_string_lossy()
-        );
+        let rel = format!("uploads/{}", path.file_name().unwrap().to_string_lossy());
         let report = validate_file(InputKind::Trajectories, &path, &options).unwrap();
         assert_eq!(report.rows_read, report.accepted + report.rejected, "{rel}");
         let got: BTreeMap<u64, (String, String)> = report
@@ -81,7 +78,10 @@ fn rejected_rows_are_exactly_the_injected_faults() {
         faults += want.len();
     }
     assert_eq!(files, 12);
-    assert!(faults > 20, "the test needs faults of every kind ({faults})");
+    assert!(
+        faults > 20,
+        "the test needs faults of every kind ({faults})"
+    );
     let kinds: BTreeSet<&str> = expected
         .values()
         .flat_map(|m| m.values().map(|v| v.1.as_str()))
@@ -93,19 +93,33 @@ fn rejected_rows_are_exactly_the_injected_faults() {
 fn registers_validate_cleanly_in_both_formats_and_ingest_writes_the_contract() {
     let key = Key::from_bytes([3u8; 32]);
     let pseudonymiser = Pseudonymiser::new(&key);
-    for (format, ext) in [(RegisterFormat::Parquet, "parquet"), (RegisterFormat::Csv, "csv")] {
+    for (format, ext) in [
+        (RegisterFormat::Parquet, "parquet"),
+        (RegisterFormat::Csv, "csv"),
+    ] {
         let dir = tempfile::tempdir().unwrap();
         synth(dir.path(), format);
-        for kind in [InputKind::Persons, InputKind::Benefits, InputKind::Employment] {
+        for kind in [
+            InputKind::Persons,
+            InputKind::Benefits,
+            InputKind::Employment,
+        ] {
             let input = dir.path().join(format!("registers/{kind}.{ext}"));
             let options = ValidateOptions::default();
             let report = validate_file(kind, &input, &options).unwrap();
-            assert!(report.is_clean(), "{kind} {ext}: {:?}", &report.problems[..report.problems.len().min(5)]);
+            assert!(
+                report.is_clean(),
+                "{kind} {ext}: {:?}",
+                &report.problems[..report.problems.len().min(5)]
+            );
             let out = dir.path().join(format!("{kind}.pseudo.parquet"));
             let quarantine = dir.path().join(format!("{kind}.quarantine.csv"));
-            let ingested = ingest_file(kind, &input, &pseudonymiser, &out, &quarantine, &options).unwrap();
+            let ingested =
+                ingest_file(kind, &input, &pseudonymiser, &out, &quarantine, &options).unwrap();
             assert_eq!(ingested.accepted, report.rows_read);
-            let frame = ParquetReader::new(std::fs::File::open(&out).unwrap()).finish().unwrap();
+            let frame = ParquetReader::new(std::fs::File::open(&out).unwrap())
+                .finish()
+                .unwrap();
             assert_eq!(frame.height() as u64, report.rows_read);
             assert_eq!(frame.schema().as_ref(), &output_schema(kind));
             let metadata = koppel_io::read_parquet_metadata(&out).unwrap();
@@ -122,7 +136,11 @@ fn ingested_uploads_are_pseudonymised_and_canonical() {
     let key = Key::from_bytes([9u8; 32]);
     let pseudonymiser = Pseudonymiser::new(&key);
     let catalogue = koppel_synth::Catalogue::builtin();
-    let codes: BTreeSet<String> = catalogue.instruments.iter().map(|i| i.code.clone()).collect();
+    let codes: BTreeSet<String> = catalogue
+        .instruments
+        .iter()
+        .map(|i| i.code.clone())
+        .collect();
     for entry in std::fs::read_dir(dir.path().join("uploads")).unwrap() {
         let path = entry.unwrap().path();
         let out = dir.path().join("out.parquet");
@@ -136,12 +154,14 @@ fn ingested_uploads_are_pseudonymised_and_canonical() {
             &ValidateOptions::default(),
         )
         .unwrap();
-        let frame = ParquetReader::new(std::fs::File::open(&out).unwrap()).finish().unwrap();
+        let frame = ParquetReader::new(std::fs::File::open(&out).unwrap())
+            .finish()
+            .unwrap();
         assert_eq!(frame.height() as u64, report.accepted);
         let pseudonyms = frame.column("pseudonym").unwrap().str().unwrap().clone();
-        assert!(pseudonyms
-            .iter()
-            .all(|p| p.is_some_and(|p| p.len() == 32 && p.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()))));
+        assert!(pseudonyms.iter().all(|p| p.is_some_and(|p| p.len() == 32
+            && p.bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()))));
         for instrument in frame.column("instrument").unwrap().str().unwrap().iter() {
             assert!(codes.contains(instrument.unwrap()));
         }
@@ -149,9 +169,14 @@ fn ingested_uploads_are_pseudonymised_and_canonical() {
             let m = m.unwrap();
             assert!(m.len() == 6 && m.starts_with("GM"));
         }
-        let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&quarantine).unwrap().permissions());
+        let mode = std::os::unix::fs::PermissionsExt::mode(
+            &std::fs::metadata(&quarantine).unwrap().permissions(),
+        );
         assert_eq!(mode & 0o777, 0o600);
-        let quarantined = csv::Reader::from_path(&quarantine).unwrap().records().count() as u64;
+        let quarantined = csv::Reader::from_path(&quarantine)
+            .unwrap()
+            .records()
+            .count() as u64;
         assert_eq!(quarantined, report.rejected);
     }
 }
