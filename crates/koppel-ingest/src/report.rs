@@ -193,25 +193,25 @@ impl ValidationReport {
              </style>\n</head>\n<body>\n<h1>Controle van <code>{f}</code></h1>\n",
             f = esc(&file_name)
         );
-        let _ = write!(
+        let _ = writeln!(
             h,
-            "<p>Soort bestand / kind: <b>{}</b> · {}</p>\n",
+            "<p>Soort bestand / kind: <b>{}</b> · {}</p>",
             esc(self.kind.as_str()),
             esc(&self.format_line())
         );
         if self.is_clean() {
-            let _ = write!(
+            let _ = writeln!(
                 h,
                 "<p class=\"ok\">Alle {} regels zijn goedgekeurd. Het bestand kan worden aangeleverd.<br>\
-                 <span class=\"en\">All {} rows were accepted. The file can be uploaded.</span></p>\n",
+                 <span class=\"en\">All {} rows were accepted. The file can be uploaded.</span></p>",
                 self.rows_read, self.rows_read
             );
         } else {
-            let _ = write!(
+            let _ = writeln!(
                 h,
                 "<p class=\"bad\">{} van de {} regels zijn afgekeurd. Verbeter deze regels in het bronbestand \
                  en controleer het bestand opnieuw.<br><span class=\"en\">{} of {} rows were rejected. \
-                 Correct these rows in the source file and validate it again.</span></p>\n",
+                 Correct these rows in the source file and validate it again.</span></p>",
                 self.rejected, self.rows_read, self.rejected, self.rows_read
             );
         }
@@ -224,9 +224,9 @@ impl ValidationReport {
             self.rows_read, self.accepted, self.rejected
         );
         if self.blank_lines > 0 {
-            let _ = write!(
+            let _ = writeln!(
                 h,
-                "<tr><th>Lege regels overgeslagen <span class=\"en\">blank lines skipped</span></th><td class=\"n\">{}</td></tr>\n",
+                "<tr><th>Lege regels overgeslagen <span class=\"en\">blank lines skipped</span></th><td class=\"n\">{}</td></tr>",
                 self.blank_lines
             );
         }
@@ -237,9 +237,9 @@ impl ValidationReport {
                  <table>\n<tr><th>Reden</th><th>Code</th><th>Aantal regels</th></tr>\n",
             );
             for (code, count) in &self.rejected_by_reason {
-                let _ = write!(
+                let _ = writeln!(
                     h,
-                    "<tr><td>{}<br><span class=\"en\">{}</span></td><td><code>{}</code></td><td class=\"n\">{}</td></tr>\n",
+                    "<tr><td>{}<br><span class=\"en\">{}</span></td><td><code>{}</code></td><td class=\"n\">{}</td></tr>",
                     esc(reason_title_nl(code)),
                     esc(reason_title(code)),
                     esc(code),
@@ -249,9 +249,9 @@ impl ValidationReport {
             h.push_str("</table>\n");
         }
         if !self.ignored_columns.is_empty() {
-            let _ = write!(
+            let _ = writeln!(
                 h,
-                "<p>Kolommen die niet worden gebruikt <span class=\"en\">(columns not used)</span>: {}</p>\n",
+                "<p>Kolommen die niet worden gebruikt <span class=\"en\">(columns not used)</span>: {}</p>",
                 esc(&self.ignored_columns.join(", "))
             );
         }
@@ -268,9 +268,9 @@ impl ValidationReport {
                 } else {
                     p.source_column.clone()
                 };
-                let _ = write!(
+                let _ = writeln!(
                     h,
-                    "<tr><td class=\"n\">{}</td><td>{}</td><td>{}<br><span class=\"en\">{}</span></td><td>{}</td></tr>\n",
+                    "<tr><td class=\"n\">{}</td><td>{}</td><td>{}<br><span class=\"en\">{}</span></td><td>{}</td></tr>",
                     p.row,
                     esc(&column),
                     esc(reason_title_nl(&p.reason_code)),
@@ -280,9 +280,9 @@ impl ValidationReport {
             }
             h.push_str("</table>\n");
             if self.problems_omitted() > 0 {
-                let _ = write!(
+                let _ = writeln!(
                     h,
-                    "<p>… en nog {} problemen die hier niet zijn opgenomen <span class=\"en\">(and {} more not listed)</span>.</p>\n",
+                    "<p>… en nog {} problemen die hier niet zijn opgenomen <span class=\"en\">(and {} more not listed)</span>.</p>",
                     self.problems_omitted(),
                     self.problems_omitted()
                 );

@@ -913,6 +913,13 @@ impl Hasher for IdentityHasher {
     }
 }
 
+/// A rejected row: line, batch row index (none for malformed rows), problems.
+type Rejection = (
+    u64,
+    Option<usize>,
+    Vec<(Option<usize>, &'static str, String)>,
+);
+
 type DuplicateIndex = HashMap<u64, u64, BuildHasherDefault<IdentityHasher>>;
 
 const ROW_BITS: u32 = 40;
@@ -981,11 +988,11 @@ fn run(
     let batch_rows = options.batch_rows.max(1);
     // Open the input in the right reader; CSV is read raw (decoded in the workers).
     enum Input {
-        Csv(RawCsvReader),
+        Csv(Box<RawCsvReader>),
         Parquet(TableReader),
     }
     let input = match format {
-        TableFormat::Csv => Input::Csv(RawCsvReader::open(path, batch_rows)?),
+        TableFormat::Csv => Input::Csv(Box::new(RawCsvReader::open(path, batch_rows)?)),
         TableFormat::Parquet => Input::Parquet(TableReader::open(path, batch_rows)?),
     };
     let (input_columns, encoding, delimiter) = match &input {
@@ -1086,13 +1093,46 @@ fn run(
     // Read ahead on a separate thread: parse batch n+1 while batch n is validated.
     let (sender, receiver) = mpsc::sync_channel::<Result<Source, IngestError>>(1);
     std::thread::scope(|scope| -> Result<(), IngestError> {
+        // Write on a separate thread: batch n is encoded while n+1 is validated.
+        let (write_tx, write_handle) = match writer.take() {
+            Some(mut w) => {
+                let (tx, rx) = mpsc::sync_channel::<(Vec<DataFrame>, Vec<bool>)>(1);
+                let handle = scope.spawn(move || -> Result<(), IngestError> {
+                    for (frames, keep) in rx {
+                        let mut frame = match frames.len() {
+                            0 => continue,
+                            _ => {
+                                let mut it = frames.into_iter();
+                                let mut first = it.next().unwrap_or_default();
+                                for f in it {
+                                    first.vstack_mut_owned(f).map_err(table_error)?;
+                                }
+                                first
+                            }
+                        };
+                        if keep.iter().any(|k| !k) {
+                            let mask = BooleanChunked::from_slice("keep".into(), &keep);
+                            frame = frame.filter(&mask).map_err(table_error)?;
+                        }
+                        frame.rechunk_mut_par();
+                        if frame.height() > 0 {
+                            w.write(&frame)?;
+                        }
+                    }
+                    w.finish()?;
+                    Ok(())
+                });
+                (Some(tx), Some(handle))
+            }
+            None => (None, None),
+        };
         let mapping_ref = &mapping;
         let columns_ref = &input_columns;
         scope.spawn(move || {
             let send = |item| sender.send(item).is_ok();
             match input {
                 Input::Csv(reader) => {
-                    for batch in reader {
+                    for batch in *reader {
                         if !send(batch.map(Source::Csv).map_err(IngestError::from)) {
                             break;
                         }
@@ -1133,14 +1173,9 @@ fn run(
                 .map(|r| validator.chunk(&source, r))
                 .collect();
             // Rejections of this batch, merged in row order.
-            let mut rejections: Vec<(
-                u64,
-                Option<usize>,
-                Vec<(Option<usize>, &'static str, String)>,
-                Option<String>,
-            )> = Vec::new();
+            let mut rejections: Vec<Rejection> = Vec::new();
             for m in &malformed {
-                rejections.push((m.row, None, vec![(None, m.code, m.reason.clone())], None));
+                rejections.push((m.row, None, vec![(None, m.code, m.reason.clone())]));
             }
             let mut keep: Vec<bool> = Vec::new();
             let mut frames: Vec<DataFrame> = Vec::new();
@@ -1154,7 +1189,6 @@ fn run(
                             .into_iter()
                             .map(|p| (p.spec, p.code, p.reason))
                             .collect(),
-                        None,
                     ));
                 }
                 for (&row, &(h1, h2)) in result.valid.iter().zip(&result.hashes) {
@@ -1174,7 +1208,6 @@ fn run(
                                     "duplicate_row",
                                     format!("exact copy of row {first} (that row is kept)"),
                                 )],
-                                None,
                             ));
                             keep.push(false);
                         }
@@ -1190,7 +1223,7 @@ fn run(
                 }
             }
             rejections.sort_by_key(|r| r.0);
-            for (line, row, problems, _) in &rejections {
+            for (line, row, problems) in &rejections {
                 let trajectory_id = match (collector.trajectory_id, row) {
                     (Some(t), Some(r)) => match source.cell(&mapping, t, *r) {
                         Cell::Text(text) if looks_like_identifier(&text) => {
@@ -1217,25 +1250,9 @@ fn run(
             }
             let accepted = keep.iter().filter(|&&k| k).count() as u64;
             collector.report.accepted += accepted;
-            if let Some(w) = writer.as_mut() {
-                let mut frame = match frames.len() {
-                    0 => DataFrame::empty_with_schema(&output_schema(kind)),
-                    _ => {
-                        let mut it = frames.into_iter();
-                        let mut first = it.next().unwrap_or_default();
-                        for f in it {
-                            first.vstack_mut_owned(f).map_err(table_error)?;
-                        }
-                        first
-                    }
-                };
-                if accepted as usize != frame.height() {
-                    let mask = BooleanChunked::from_slice("keep".into(), &keep);
-                    frame = frame.filter(&mask).map_err(table_error)?;
-                }
-                frame.rechunk_mut_par();
-                if frame.height() > 0 {
-                    w.write(&frame)?;
+            if let Some(tx) = write_tx.as_ref() {
+                if tx.send((frames, keep)).is_err() {
+                    break;
                 }
             }
             tracing::debug!(
@@ -1244,14 +1261,18 @@ fn run(
                 "batch validated"
             );
         }
+        drop(write_tx);
+        if let Some(handle) = write_handle {
+            handle.join().map_err(|_| IngestError::Table {
+                path: path.to_path_buf(),
+                reason: "the output writer stopped unexpectedly".to_string(),
+            })??;
+        }
         Ok(())
     })?;
 
     if collector.report.rows_read == 0 && !options.allow_empty {
         return Err(IngestError::NoDataRows(path.to_path_buf()));
-    }
-    if let Some(w) = writer {
-        w.finish()?;
     }
     if let Some(q) = quarantine {
         q.finish()?;

@@ -12,8 +12,10 @@ fn check(bytes: &[u8], ext: &str, kind: InputKind) {
     let mut file = tempfile::Builder::new().suffix(ext).tempfile().unwrap();
     file.write_all(bytes).unwrap();
     file.flush().unwrap();
-    let mut options = ValidateOptions::default();
-    options.batch_rows = 7;
+    let options = ValidateOptions {
+        batch_rows: 7,
+        ..ValidateOptions::default()
+    };
     if let Ok(report) = validate_file(kind, file.path(), &options) {
         assert_eq!(report.rows_read, report.accepted + report.rejected);
         assert!(report.problems.len() as u64 >= report.rejected.min(options.max_problems as u64));

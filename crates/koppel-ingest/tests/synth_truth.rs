@@ -48,8 +48,11 @@ fn rejected_rows_are_exactly_the_injected_faults() {
     let dir = tempfile::tempdir().unwrap();
     synth(dir.path(), RegisterFormat::Parquet);
     let expected = truth(dir.path());
-    let mut options = ValidateOptions::default();
-    options.batch_rows = 500; // several batches per file, duplicates across batches
+    // Several batches per file: duplicates across batches.
+    let options = ValidateOptions {
+        batch_rows: 500,
+        ..ValidateOptions::default()
+    };
     let mut files = 0;
     let mut faults = 0;
     for entry in std::fs::read_dir(dir.path().join("uploads")).unwrap() {

@@ -228,7 +228,10 @@ impl RawBatch {
         let first = row * self.width;
         let start = self.bounds[first] as usize;
         let end = self.bounds[first + self.width] as usize;
-        (&self.data[start..end], &self.bounds[first..=first + self.width])
+        (
+            &self.data[start..end],
+            &self.bounds[first..=first + self.width],
+        )
     }
 
     /// Rows of input this batch accounts for (well-formed plus malformed).
@@ -603,9 +606,8 @@ impl RawCsvReader {
         let mut columns = Vec::with_capacity(info.fields);
         for i in 0..info.fields {
             let raw = &data[bounds[i] as usize..bounds[i + 1] as usize];
-            let name = decode_field(raw, dialect.encoding).ok_or_else(|| {
-                bad_header(format!("column {} is not valid UTF-8 text", i + 1))
-            })?;
+            let name = decode_field(raw, dialect.encoding)
+                .ok_or_else(|| bad_header(format!("column {} is not valid UTF-8 text", i + 1)))?;
             let name = name.trim().trim_matches('\u{feff}').to_string();
             let name = if name.is_empty() {
                 format!("column_{}", i + 1)
@@ -700,10 +702,7 @@ impl RawCsvReader {
                 batch.blank_lines += 1;
                 continue;
             } else if info.fields < width
-                || (info.fields > width
-                    && fields[width..]
-                        .windows(2)
-                        .any(|w| w[0] != w[1]))
+                || (info.fields > width && fields[width..].windows(2).any(|w| w[0] != w[1]))
             {
                 Some((
                     "field_count",
@@ -755,14 +754,11 @@ impl RawCsvReader {
             Ok(raw) => raw,
             Err(e) => return Some(Err(e)),
         };
-        Some(
-            raw.into_batch(&self.columns)
-                .map_err(|e| ReadError::Csv {
-                    path: self.path.clone(),
-                    line: 0,
-                    reason: e.to_string(),
-                }),
-        )
+        Some(raw.into_batch(&self.columns).map_err(|e| ReadError::Csv {
+            path: self.path.clone(),
+            line: 0,
+            reason: e.to_string(),
+        }))
     }
 }
 
@@ -802,7 +798,14 @@ mod tests {
         sniff_bytes(bytes, Path::new("t.csv"))
     }
 
-    fn read_all(bytes: &[u8]) -> (Vec<String>, Vec<(u64, Vec<String>)>, Vec<(u64, &'static str)>) {
+    /// Columns, well-formed rows (line, fields) and malformed rows (line, code).
+    type Read = (
+        Vec<String>,
+        Vec<(u64, Vec<String>)>,
+        Vec<(u64, &'static str)>,
+    );
+
+    fn read_all(bytes: &[u8]) -> Read {
         let mut file = tempfile::NamedTempFile::new().unwrap();
         file.write_all(bytes).unwrap();
         let mut reader = RawCsvReader::open(file.path(), 2).unwrap();
@@ -867,9 +870,8 @@ mod tests {
 
     #[test]
     fn quotes_and_padding_are_handled_like_spreadsheets() {
-        let (columns, rows, bad) = read_all(
-            b"a,b,,\n\"x,\"\"y\"\"\",2,,\n5\" screen,3\n\"q\"z,4\n1,2,3\n\"open,1\n",
-        );
+        let (columns, rows, bad) =
+            read_all(b"a,b,,\n\"x,\"\"y\"\"\",2,,\n5\" screen,3\n\"q\"z,4\n1,2,3\n\"open,1\n");
         assert_eq!(columns, ["a", "b"]);
         assert_eq!(rows[0], (2, vec!["x,\"y\"".into(), "2".into()]));
         assert_eq!(rows[1], (3, vec!["5\" screen".into(), "3".into()]));

@@ -101,7 +101,7 @@ pub struct TableReader {
 }
 
 enum ReaderKind {
-    Csv(csv_read::RawCsvReader),
+    Csv(Box<csv_read::RawCsvReader>),
     Parquet(parquet_read::ParquetBatchReader),
 }
 
@@ -112,7 +112,7 @@ impl TableReader {
         let batch_rows = batch_rows.max(1);
         let inner = match TableFormat::from_path(path) {
             Some(TableFormat::Csv) => {
-                ReaderKind::Csv(csv_read::RawCsvReader::open(path, batch_rows)?)
+                ReaderKind::Csv(Box::new(csv_read::RawCsvReader::open(path, batch_rows)?))
             }
             Some(TableFormat::Parquet) => {
                 ReaderKind::Parquet(parquet_read::ParquetBatchReader::open(path, batch_rows)?)
