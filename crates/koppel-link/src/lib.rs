@@ -1,1 +1,539 @@
-//! koppel-link: linkage and cohort outcomes (DESIGN §5). Under construction (issue #6).
+//! koppel-link: linkage and cohort outcomes (DESIGN §5, issue #6).
+//!
+//! Reads the pseudonymised registers and trajectory uploads written by the
+//! ingest stage, merges assistance spells into episodes, selects a cohort
+//! (outflow, stock, inflow or trajectory), and derives per cohort person the
+//! reference date R, the dimensions, the outcome state and job at every
+//! horizon, re-entry and durable-outflow flags and the trajectory exposure.
+//! The result is the person-level analysis file (one Parquet row per cohort
+//! person, sorted by pseudonym, no BSN) documented column by column in the
+//! README section "Person-level analysis file", plus a [`LinkSummary`] with
+//! aggregated linkage-quality counts.
+//!
+//! Everything is a polars lazy plan ([`analysis_plan`], [`cohort_plan`],
+//! [`outcomes_plan`], [`linkage_quality_plan`]); [`link`] runs them on files.
+//!
+//! # Decisions (beyond DESIGN §5)
+//!
+//! - **Persons register match.** A cohort candidate without a record in the
+//!   persons register is left out of the analysis file (its dimensions and
+//!   death/emigration are unknown) and counted in
+//!   [`LinkSummary::without_person_record`]. Several records for one
+//!   pseudonym: the first by birth date, then the other columns, is used;
+//!   counted in [`LinkSummary::duplicate_person_records`].
+//! - **Death and emigration.** Persons stay in the cohort. At a horizon on or
+//!   after their death or emigration date their state is `overig` (whatever
+//!   the registers say) and they have no job.
+//! - **Assistance / work / WW at a date** use spells (a day inside a bridged
+//!   gap between two spells is not a day on assistance); re-entry uses
+//!   episodes.
+//! - **Municipality.** Trajectory cohort: the municipality of the cohort
+//!   trajectory. Register cohorts: the paying municipality of the
+//!   latest-starting assistance spell of the cohort episode that starts on or
+//!   before the episode's last day (outflow), the stock date (stock) or the
+//!   episode start (inflow); if missing, the persons register's municipality.
+//! - **Age and duration** are completed years and completed calendar months
+//!   at R, counted as horizons are (the largest m with start + m months ≤ R,
+//!   day clamped to month end; so someone born on 29 February turns a year
+//!   older on 28 February in other years). Duration uses the cohort episode;
+//!   for the trajectory cohort the episode covering the last trajectory day
+//!   (`none` if not on assistance then); for the inflow cohort it is 0.
+//! - **Censoring.** Horizons after the last day the registers cover
+//!   ([`LinkConfig::data_until`]) cannot be observed; they are counted per
+//!   horizon in [`LinkSummary::censored_horizons`] and logged as a warning.
+
+pub mod config;
+pub mod plan;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use polars::prelude::*;
+use serde::Serialize;
+
+pub use config::{Band, Bands, CivilDate, Cohort, LinkConfig, BUILTIN_BANDS};
+pub use plan::{
+    analysis_plan, cohort_plan, linkage_quality_plan, normalise, outcomes_plan, LinkFrames, KINDS,
+    NONE, PSEUDONYM, STATES, UNKNOWN,
+};
+
+/// Parquet key-value metadata key of the pseudonymisation key id.
+pub const KEY_ID_METADATA: &str = "koppel.key_id";
+/// Parquet key-value metadata key of the pseudonymisation spec.
+pub const SPEC_METADATA: &str = "koppel.pseudonym_spec";
+/// Parquet key-value metadata key of the input kind (or `analysis`).
+pub const KIND_METADATA: &str = "koppel.kind";
+/// Parquet key-value metadata key of the cohort description (analysis file).
+pub const COHORT_METADATA: &str = "koppel.cohort";
+/// Parquet key-value metadata key of the link configuration as JSON.
+pub const CONFIG_METADATA: &str = "koppel.link_config";
+
+/// Errors of the link stage. Messages name files and columns, never values.
+#[derive(Debug, thiserror::Error)]
+pub enum LinkError {
+    /// The configuration is invalid.
+    #[error("link configuration: {0}")]
+    Config(String),
+    /// No file was given for a kind that is needed.
+    #[error("no {0} input files were given")]
+    NoInput(&'static str),
+    /// An input file lacks a key id.
+    #[error("{file}: no {KEY_ID_METADATA} in the Parquet metadata; only pseudonymised files written by koppel ingest can be linked")]
+    NoKeyId {
+        /// The file.
+        file: PathBuf,
+    },
+    /// Two inputs were pseudonymised under different keys.
+    #[error("key ids differ: {first} has key id {first_id}, {other} has key id {other_id}; pseudonyms of different keys never match, so linking them is refused")]
+    KeyMismatch {
+        /// The first input file.
+        first: PathBuf,
+        /// Its key id.
+        first_id: String,
+        /// The disagreeing file.
+        other: PathBuf,
+        /// Its key id.
+        other_id: String,
+    },
+    /// An input file is of another kind than where it was listed.
+    #[error("{file}: listed as {expected} but its {KIND_METADATA} metadata says {found}")]
+    WrongKind {
+        /// The file.
+        file: PathBuf,
+        /// Where it was listed.
+        expected: &'static str,
+        /// What the file says.
+        found: String,
+    },
+    /// An input cannot be read or lacks a column.
+    #[error("{file}: {reason}")]
+    Input {
+        /// The file (or frame name).
+        file: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The output cannot be written.
+    #[error(transparent)]
+    Write(#[from] koppel_io::WriteError),
+    /// polars failed while running a plan.
+    #[error("link {step}: {source}")]
+    Polars {
+        /// The step.
+        step: &'static str,
+        /// polars' error.
+        source: PolarsError,
+    },
+}
+
+fn perr(step: &'static str) -> impl Fn(PolarsError) -> LinkError {
+    move |source| LinkError::Polars { step, source }
+}
+
+/// The pseudonymised input files of the link stage, per kind (ingest
+/// output). Several files of one kind are concatenated.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LinkInputs {
+    /// `persons` register files.
+    pub persons: Vec<PathBuf>,
+    /// `benefits` register files.
+    pub benefits: Vec<PathBuf>,
+    /// `employment` register files.
+    pub employment: Vec<PathBuf>,
+    /// Pseudonymised trajectory uploads.
+    pub trajectories: Vec<PathBuf>,
+}
+
+impl LinkInputs {
+    fn of(&self, kind: &str) -> &[PathBuf] {
+        match kind {
+            "persons" => &self.persons,
+            "benefits" => &self.benefits,
+            "employment" => &self.employment,
+            _ => &self.trajectories,
+        }
+    }
+}
+
+/// Linkage quality of one upload municipality (or `total`). Counts of
+/// distinct persons only.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct LinkageRow {
+    /// CBS code of the upload municipality, or `total`.
+    pub municipality: String,
+    /// Distinct persons in the municipality's uploads.
+    pub persons_in_uploads: u64,
+    /// Of those, found in the persons register.
+    pub found_in_persons_register: u64,
+    /// Of those, with an assistance spell from `lookback_months` before the
+    /// start to `lookback_months` after the end of one of their trajectories
+    /// in this municipality.
+    pub with_assistance_around_trajectories: u64,
+    /// Not found in the persons register.
+    pub not_found: u64,
+}
+
+/// What [`link`] did (aggregated counts only; serialisable for the manifest).
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct LinkSummary {
+    /// Key id shared by all inputs (and written to the output).
+    pub key_id: String,
+    /// The cohort, e.g. `outflow 2022`.
+    pub cohort: String,
+    /// Rows in the analysis file (persons).
+    pub cohort_persons: u64,
+    /// Persons meeting the cohort definition, before the persons-register
+    /// match.
+    pub cohort_candidates: u64,
+    /// Cohort candidates without a persons-register record (left out).
+    pub without_person_record: u64,
+    /// Extra persons-register records of cohort persons (one is used).
+    pub duplicate_person_records: u64,
+    /// Rows per input kind (all files of the kind).
+    pub input_rows: BTreeMap<String, u64>,
+    /// Rows ignored per input kind: no pseudonym, no start date, or an end
+    /// before the start (ingest refuses these, so normally 0).
+    pub ignored_rows: BTreeMap<String, u64>,
+    /// Last day the registers cover (configured or observed).
+    pub data_until: String,
+    /// Per horizon (`6m`, ...): cohort persons whose horizon date lies after
+    /// `data_until` (their state there is not observed). Normally all 0.
+    pub censored_horizons: BTreeMap<String, u64>,
+    /// Linkage quality per upload municipality, sorted by code.
+    pub linkage: Vec<LinkageRow>,
+    /// Linkage quality over all uploads (distinct persons).
+    pub linkage_total: LinkageRow,
+    /// Wall time of the stage in seconds.
+    pub seconds: f64,
+}
+
+fn metadata_value(meta: &[(String, String)], key: &str) -> Option<String> {
+    meta.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone())
+}
+
+/// Check every input's key id (all equal) and kind; returns the key id and
+/// the pseudonym spec.
+pub fn check_key_ids(inputs: &LinkInputs) -> Result<(String, String), LinkError> {
+    let mut first: Option<(PathBuf, String)> = None;
+    let mut spec = String::from("v1");
+    for kind in KINDS {
+        for file in inputs.of(kind) {
+            let meta = koppel_io::read_parquet_metadata(file).map_err(|e| LinkError::Input {
+                file: file.display().to_string(),
+                reason: e.to_string(),
+            })?;
+            let id = metadata_value(&meta, KEY_ID_METADATA)
+                .ok_or_else(|| LinkError::NoKeyId { file: file.clone() })?;
+            if let Some(found) = metadata_value(&meta, KIND_METADATA) {
+                if found != kind {
+                    return Err(LinkError::WrongKind {
+                        file: file.clone(),
+                        expected: kind,
+                        found,
+                    });
+                }
+            }
+            if let Some(s) = metadata_value(&meta, SPEC_METADATA) {
+                spec = s;
+            }
+            match &first {
+                None => first = Some((file.clone(), id)),
+                Some((f, fid)) if *fid != id => {
+                    return Err(LinkError::KeyMismatch {
+                        first: f.clone(),
+                        first_id: fid.clone(),
+                        other: file.clone(),
+                        other_id: id,
+                    })
+                }
+                _ => {}
+            }
+        }
+    }
+    let (_, id) = first.ok_or(LinkError::NoInput("persons"))?;
+    Ok((id, spec))
+}
+
+fn empty_frame(kind: &str) -> LazyFrame {
+    let fields: Vec<Field> = match kind {
+        "employment" => vec![
+            Field::new(PSEUDONYM.into(), DataType::String),
+            Field::new("job_id".into(), DataType::String),
+            Field::new("start_date".into(), DataType::Date),
+            Field::new("end_date".into(), DataType::Date),
+            Field::new("contract".into(), DataType::String),
+            Field::new("hours_per_week".into(), DataType::Float64),
+            Field::new("monthly_wage".into(), DataType::Float64),
+            Field::new("sector".into(), DataType::String),
+        ],
+        _ => vec![
+            Field::new(PSEUDONYM.into(), DataType::String),
+            Field::new("municipality".into(), DataType::String),
+            Field::new("instrument".into(), DataType::String),
+            Field::new("start_date".into(), DataType::Date),
+            Field::new("end_date".into(), DataType::Date),
+            Field::new("segment".into(), DataType::String),
+        ],
+    };
+    DataFrame::empty_with_schema(&Schema::from_iter(fields)).lazy()
+}
+
+/// Scan the input files lazily (normalised to the columns the link stage
+/// reads). `persons` and `benefits` need at least one file; no employment
+/// or trajectory files mean none of those records.
+pub fn scan_inputs(inputs: &LinkInputs) -> Result<LinkFrames, LinkError> {
+    let mut frames = Vec::new();
+    for kind in KINDS {
+        let files = inputs.of(kind);
+        if files.is_empty() {
+            if matches!(kind, "persons" | "benefits") {
+                return Err(LinkError::NoInput(kind));
+            }
+            frames.push(empty_frame(kind));
+            continue;
+        }
+        let mut parts = Vec::new();
+        for file in files {
+            let name = file.display().to_string();
+            let lf = LazyFrame::scan_parquet(PlRefPath::new(name.as_str()), ScanArgsParquet::default())
+                .map_err(|e| LinkError::Input {
+                    file: name.clone(),
+                    reason: e.to_string(),
+                })?;
+            parts.push(normalise(kind, lf, &name)?);
+        }
+        let lf = if parts.len() == 1 {
+            parts.pop().expect("one part")
+        } else {
+            concat(parts, UnionArgs::default()).map_err(perr("concatenating inputs"))?
+        };
+        frames.push(lf);
+    }
+    let mut it = frames.into_iter();
+    let mut next = || it.next().expect("four kinds");
+    Ok(LinkFrames {
+        persons: next(),
+        benefits: next(),
+        employment: next(),
+        trajectories: next(),
+    })
+}
+
+fn collect(lf: LazyFrame, step: &'static str) -> Result<DataFrame, LinkError> {
+    lf.collect_with_engine(Engine::Streaming)
+        .map(|r| r.unwrap_single())
+        .map_err(perr(step))
+}
+
+fn scalar_u64(df: &DataFrame, name: &str) -> u64 {
+    df.column(name)
+        .ok()
+        .and_then(|c| c.cast(&DataType::UInt64).ok())
+        .and_then(|c| c.u64().ok().and_then(|c| c.get(0)))
+        .unwrap_or(0)
+}
+
+fn u64s(df: &DataFrame, name: &str) -> Result<Vec<u64>, LinkError> {
+    let c = df
+        .column(name)
+        .and_then(|c| c.cast(&DataType::UInt64))
+        .map_err(perr("linkage quality"))?;
+    Ok(c.u64()
+        .map_err(perr("linkage quality"))?
+        .iter()
+        .map(|v| v.unwrap_or(0))
+        .collect())
+}
+
+/// Last observed day in the benefit and employment registers.
+fn observed_data_until(frames: &LinkFrames) -> Result<Option<i32>, LinkError> {
+    let maxes = |f: &LazyFrame| {
+        f.clone().select([
+            col("start_date").cast(DataType::Int32).max().alias("s"),
+            col("end_date").cast(DataType::Int32).max().alias("e"),
+        ])
+    };
+    let df = collect(
+        concat([maxes(&frames.benefits), maxes(&frames.employment)], UnionArgs::default())
+            .map_err(perr("data end"))?
+            .select([col("s").max(), col("e").max()]),
+        "data end",
+    )?;
+    let get = |name: &str| {
+        df.column(name)
+            .ok()
+            .and_then(|c| c.i32().ok().and_then(|c| c.get(0)))
+    };
+    Ok(get("s").max(get("e")))
+}
+
+/// Run the link stage: check key ids, build the cohort and its outcomes,
+/// write the analysis file atomically to `out` (Parquet, one row per
+/// cohort person sorted by pseudonym; metadata: key id, pseudonym spec,
+/// kind `analysis`, cohort, link configuration) and return the summary.
+pub fn link(
+    inputs: &LinkInputs,
+    config: &LinkConfig,
+    bands: &Bands,
+    out: &Path,
+) -> Result<LinkSummary, LinkError> {
+    let started = Instant::now();
+    config.validate().map_err(LinkError::Config)?;
+    let (key_id, spec) = check_key_ids(inputs)?;
+    let frames = scan_inputs(inputs)?;
+    tracing::info!(cohort = %config.cohort.describe(), key_id = %key_id, "link: inputs checked");
+
+    let mut summary = LinkSummary {
+        key_id: key_id.clone(),
+        cohort: config.cohort.describe(),
+        ..LinkSummary::default()
+    };
+    let frame_of = |kind: &str| match kind {
+        "persons" => frames.persons.clone(),
+        "benefits" => frames.benefits.clone(),
+        "employment" => frames.employment.clone(),
+        _ => frames.trajectories.clone(),
+    };
+    let counts = concat(
+        KINDS
+            .iter()
+            .map(|kind| {
+                frame_of(kind).select([
+                    lit(*kind).alias("kind"),
+                    len().cast(DataType::UInt64).alias("rows"),
+                    plan::invalid_rows(kind)
+                        .sum()
+                        .cast(DataType::UInt64)
+                        .alias("ignored"),
+                ])
+            })
+            .collect::<Vec<_>>(),
+        UnionArgs::default(),
+    )
+    .map_err(perr("counting input rows"))?;
+    let counts = collect(counts, "counting input rows")?;
+    let rows = u64s(&counts, "rows")?;
+    let ignored = u64s(&counts, "ignored")?;
+    for (i, kind) in KINDS.iter().enumerate() {
+        summary.input_rows.insert(kind.to_string(), rows[i]);
+        summary.ignored_rows.insert(kind.to_string(), ignored[i]);
+        if ignored[i] > 0 {
+            tracing::warn!(kind, rows = ignored[i], "link: rows without pseudonym or valid dates ignored");
+        }
+    }
+
+    // Stage 1: the cohort (small), collected once.
+    let cohort = collect(cohort_plan(&frames, config), "cohort")?;
+    summary.cohort_candidates = cohort.height() as u64;
+    tracing::info!(candidates = cohort.height(), "link: cohort selected");
+
+    // Stage 2: outcomes of the cohort persons.
+    let analysis = outcomes_plan(&frames, cohort.clone().lazy(), config, bands)?;
+    let mut df = collect(analysis, "outcomes")?;
+    df.rechunk_mut();
+    summary.cohort_persons = df.height() as u64;
+    summary.without_person_record = summary.cohort_candidates - summary.cohort_persons;
+
+    let dups = collect(
+        frames
+            .persons
+            .clone()
+            .filter(col(PSEUDONYM).is_not_null())
+            .select([col(PSEUDONYM)])
+            .semi_join(cohort.lazy().select([col(PSEUDONYM)]), col(PSEUDONYM), col(PSEUDONYM))
+            .select([(len().cast(DataType::Int64) - col(PSEUDONYM).n_unique().cast(DataType::Int64))
+                .alias("dups")]),
+        "duplicate persons",
+    )?;
+    summary.duplicate_person_records = scalar_u64(&dups, "dups");
+
+    // Censoring: horizons after the last day the registers cover.
+    let until = match config.data_until {
+        Some(d) => Some(d.0),
+        None => observed_data_until(&frames)?,
+    };
+    if let Some(until) = until {
+        summary.data_until = CivilDate(until).to_string();
+        let exprs: Vec<Expr> = config
+            .horizons
+            .iter()
+            .map(|&k| {
+                plan::add_months(col("reference_date").cast(DataType::Int32), k as i64)
+                    .gt(lit(until))
+                    .sum()
+                    .cast(DataType::UInt64)
+                    .alias(format!("{k}m"))
+            })
+            .collect();
+        let censored = df
+            .clone()
+            .lazy()
+            .select(exprs)
+            .collect()
+            .map_err(perr("censoring"))?;
+        for &k in &config.horizons {
+            let n = scalar_u64(&censored, &format!("{k}m"));
+            if n > 0 {
+                tracing::warn!(horizon = k, persons = n, data_until = %summary.data_until,
+                    "link: horizon after the end of the register data; state not observed");
+            }
+            summary.censored_horizons.insert(format!("{k}m"), n);
+        }
+    }
+
+    // Linkage quality.
+    let quality = collect(linkage_quality_plan(&frames, config), "linkage quality")?;
+    let names = quality
+        .column("municipality")
+        .map_err(perr("linkage quality"))?
+        .str()
+        .map_err(perr("linkage quality"))?
+        .iter()
+        .map(|v| v.unwrap_or(UNKNOWN).to_string())
+        .collect::<Vec<_>>();
+    let (a, b, c, d) = (
+        u64s(&quality, "persons_in_uploads")?,
+        u64s(&quality, "found_in_persons_register")?,
+        u64s(&quality, "with_assistance_around_trajectories")?,
+        u64s(&quality, "not_found")?,
+    );
+    for i in 0..names.len() {
+        let row = LinkageRow {
+            municipality: names[i].clone(),
+            persons_in_uploads: a[i],
+            found_in_persons_register: b[i],
+            with_assistance_around_trajectories: c[i],
+            not_found: d[i],
+        };
+        if i + 1 == names.len() {
+            summary.linkage_total = row;
+        } else {
+            summary.linkage.push(row);
+        }
+    }
+
+    // Write atomically.
+    if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(|source| {
+            LinkError::Write(koppel_io::WriteError::Io {
+                path: parent.to_path_buf(),
+                source,
+            })
+        })?;
+    }
+    let config_json = serde_json::to_string(config).unwrap_or_default();
+    let metadata = vec![
+        (KEY_ID_METADATA.to_string(), key_id),
+        (SPEC_METADATA.to_string(), spec),
+        (KIND_METADATA.to_string(), "analysis".to_string()),
+        (COHORT_METADATA.to_string(), config.cohort.describe()),
+        (CONFIG_METADATA.to_string(), config_json),
+    ];
+    let mut writer = koppel_io::TableWriter::create(out, df.schema(), &metadata)?;
+    writer.write(&df)?;
+    writer.finish()?;
+    summary.seconds = started.elapsed().as_secs_f64();
+    tracing::info!(persons = summary.cohort_persons, seconds = summary.seconds, "link: analysis file written");
+    Ok(summary)
+}
