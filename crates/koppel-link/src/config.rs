@@ -234,12 +234,16 @@ impl LinkConfig {
         match &self.cohort {
             Cohort::Outflow { year } | Cohort::Inflow { year } | Cohort::Trajectory { year } => {
                 if !year_ok(*year) {
-                    return Err(format!("cohort year must be between 1900 and 2100, got {year}"));
+                    return Err(format!(
+                        "cohort year must be between 1900 and 2100, got {year}"
+                    ));
                 }
             }
             Cohort::Stock { date } => {
                 if !year_ok(date.ymd().0) {
-                    return Err(format!("stock date must lie between 1900 and 2100, got {date}"));
+                    return Err(format!(
+                        "stock date must lie between 1900 and 2100, got {date}"
+                    ));
                 }
             }
         }
@@ -249,7 +253,9 @@ impl LinkConfig {
         let mut seen = HashSet::new();
         for &k in &self.horizons {
             if !(1..=240).contains(&k) {
-                return Err(format!("horizon {k}: horizons must be between 1 and 240 months"));
+                return Err(format!(
+                    "horizon {k}: horizons must be between 1 and 240 months"
+                ));
             }
             if !seen.insert(k) {
                 return Err(format!("horizon {k} is listed twice"));
@@ -262,7 +268,10 @@ impl LinkConfig {
             ));
         }
         if self.gap_days > 366 {
-            return Err(format!("gap_days must be between 0 and 366, got {}", self.gap_days));
+            return Err(format!(
+                "gap_days must be between 0 and 366, got {}",
+                self.gap_days
+            ));
         }
         if !(1..=240).contains(&self.lookback_months) {
             return Err(format!(
@@ -363,10 +372,14 @@ fn check_bands(name: &str, list: &[Band]) -> Result<(), String> {
             return Err(format!("{at}: bounds must be finite numbers"));
         }
         if i == 0 && band.from.is_some() {
-            return Err(format!("{at}: the first band has no `from` (it takes everything below `to`)"));
+            return Err(format!(
+                "{at}: the first band has no `from` (it takes everything below `to`)"
+            ));
         }
         if i + 1 == list.len() && band.to.is_some() {
-            return Err(format!("{at}: the last band has no `to` (it takes everything from `from` on)"));
+            return Err(format!(
+                "{at}: the last band has no `to` (it takes everything from `from` on)"
+            ));
         }
         if i + 1 < list.len() && band.to.is_none() {
             return Err(format!("{at}: only the last band may omit `to`"));
@@ -422,7 +435,10 @@ mod tests {
         }
         assert_eq!(CivilDate::parse("1970-01-01"), Some(CivilDate(0)));
         assert_eq!(CivilDate::parse("2023-02-29"), None);
-        assert_eq!(CivilDate::parse("2024-02-29").unwrap().to_string(), "2024-02-29");
+        assert_eq!(
+            CivilDate::parse("2024-02-29").unwrap().to_string(),
+            "2024-02-29"
+        );
     }
 
     #[test]
@@ -449,10 +465,14 @@ mod tests {
         let via: LinkConfig = v.try_into().unwrap();
         assert_eq!(via.cohort, s.cohort);
         assert_eq!(via.horizons, vec![6]);
-        assert!(toml::from_str::<LinkConfig>("[cohort]\nkind = \"outflow\"\nyear = 2022\nx = 1\n")
-            .is_err());
-        assert!(toml::from_str::<LinkConfig>("gapdays = 3\n[cohort]\nkind = \"inflow\"\nyear = 2022\n")
-            .is_err());
+        assert!(
+            toml::from_str::<LinkConfig>("[cohort]\nkind = \"outflow\"\nyear = 2022\nx = 1\n")
+                .is_err()
+        );
+        assert!(toml::from_str::<LinkConfig>(
+            "gapdays = 3\n[cohort]\nkind = \"inflow\"\nyear = 2022\n"
+        )
+        .is_err());
         assert!(toml::from_str::<LinkConfig>("[cohort]\nkind = \"flow\"\nyear = 2022\n").is_err());
         let mut bad = LinkConfig::new(Cohort::Inflow { year: 2022 });
         bad.horizons = vec![6, 6];

@@ -296,11 +296,12 @@ pub fn scan_inputs(inputs: &LinkInputs) -> Result<LinkFrames, LinkError> {
         let mut parts = Vec::new();
         for file in files {
             let name = file.display().to_string();
-            let lf = LazyFrame::scan_parquet(PlRefPath::new(name.as_str()), ScanArgsParquet::default())
-                .map_err(|e| LinkError::Input {
-                    file: name.clone(),
-                    reason: e.to_string(),
-                })?;
+            let lf =
+                LazyFrame::scan_parquet(PlRefPath::new(name.as_str()), ScanArgsParquet::default())
+                    .map_err(|e| LinkError::Input {
+                        file: name.clone(),
+                        reason: e.to_string(),
+                    })?;
             parts.push(normalise(kind, lf, &name)?);
         }
         let lf = if parts.len() == 1 {
@@ -355,9 +356,12 @@ fn observed_data_until(frames: &LinkFrames) -> Result<Option<i32>, LinkError> {
         ])
     };
     let df = collect(
-        concat([maxes(&frames.benefits), maxes(&frames.employment)], UnionArgs::default())
-            .map_err(perr("data end"))?
-            .select([col("s").max(), col("e").max()]),
+        concat(
+            [maxes(&frames.benefits), maxes(&frames.employment)],
+            UnionArgs::default(),
+        )
+        .map_err(perr("data end"))?
+        .select([col("s").max(), col("e").max()]),
         "data end",
     )?;
     let get = |name: &str| {
@@ -419,7 +423,11 @@ pub fn link(
         summary.input_rows.insert(kind.to_string(), rows[i]);
         summary.ignored_rows.insert(kind.to_string(), ignored[i]);
         if ignored[i] > 0 {
-            tracing::warn!(kind, rows = ignored[i], "link: rows without pseudonym or valid dates ignored");
+            tracing::warn!(
+                kind,
+                rows = ignored[i],
+                "link: rows without pseudonym or valid dates ignored"
+            );
         }
     }
 
@@ -441,9 +449,14 @@ pub fn link(
             .clone()
             .filter(col(PSEUDONYM).is_not_null())
             .select([col(PSEUDONYM)])
-            .semi_join(cohort.lazy().select([col(PSEUDONYM)]), col(PSEUDONYM), col(PSEUDONYM))
-            .select([(len().cast(DataType::Int64) - col(PSEUDONYM).n_unique().cast(DataType::Int64))
-                .alias("dups")]),
+            .semi_join(
+                cohort.lazy().select([col(PSEUDONYM)]),
+                col(PSEUDONYM),
+                col(PSEUDONYM),
+            )
+            .select([(len().cast(DataType::Int64)
+                - col(PSEUDONYM).n_unique().cast(DataType::Int64))
+            .alias("dups")]),
         "duplicate persons",
     )?;
     summary.duplicate_person_records = scalar_u64(&dups, "dups");
@@ -534,6 +547,10 @@ pub fn link(
     writer.write(&df)?;
     writer.finish()?;
     summary.seconds = started.elapsed().as_secs_f64();
-    tracing::info!(persons = summary.cohort_persons, seconds = summary.seconds, "link: analysis file written");
+    tracing::info!(
+        persons = summary.cohort_persons,
+        seconds = summary.seconds,
+        "link: analysis file written"
+    );
     Ok(summary)
 }

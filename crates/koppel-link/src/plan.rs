@@ -108,7 +108,10 @@ pub fn normalise(kind: &str, mut frame: LazyFrame, source: &str) -> Result<LazyF
                 dtype,
                 DataType::String | DataType::Categorical(..) | DataType::Enum(..) | DataType::Null
             ),
-            Ty::Date => matches!(dtype, DataType::Date | DataType::Datetime(..) | DataType::Null),
+            Ty::Date => matches!(
+                dtype,
+                DataType::Date | DataType::Datetime(..) | DataType::Null
+            ),
             Ty::Num => dtype.is_primitive_numeric() || matches!(dtype, DataType::Null),
         };
         if !ok {
@@ -212,12 +215,10 @@ fn first_by(frame: LazyFrame, group: &[&str], order: &[(&str, bool)]) -> LazyFra
         by.push(col(*c));
         desc.push(*d);
     }
-    frame
-        .sort_by_exprs(by, sort_opts(&desc))
-        .unique_stable(
-            Some(by_name(group.iter().copied(), true, false)),
-            UniqueKeepStrategy::First,
-        )
+    frame.sort_by_exprs(by, sort_opts(&desc)).unique_stable(
+        Some(by_name(group.iter().copied(), true, false)),
+        UniqueKeepStrategy::First,
+    )
 }
 
 fn on(names: &[&str]) -> Vec<Expr> {
@@ -257,17 +258,20 @@ fn prepare(frames: &LinkFrames, config: &LinkConfig) -> Prepared {
         ])
     };
     let benefits = spell(valid("benefits", &frames.benefits));
-    let is_assist = config
-        .assistance_types
-        .iter()
-        .fold(lit(false), |acc, t| acc.or(col("benefit_type").eq(lit(t.clone()))));
-    let assist = benefits
-        .clone()
-        .filter(is_assist)
-        .select([col(PSEUDONYM), col("start"), col("end"), col("municipality")]);
-    let ww = benefits
-        .filter(col("benefit_type").eq(lit("ww")))
-        .select([col(PSEUDONYM), col("start"), col("end")]);
+    let is_assist = config.assistance_types.iter().fold(lit(false), |acc, t| {
+        acc.or(col("benefit_type").eq(lit(t.clone())))
+    });
+    let assist = benefits.clone().filter(is_assist).select([
+        col(PSEUDONYM),
+        col("start"),
+        col("end"),
+        col("municipality"),
+    ]);
+    let ww = benefits.filter(col("benefit_type").eq(lit("ww"))).select([
+        col(PSEUDONYM),
+        col("start"),
+        col("end"),
+    ]);
     let jobs = spell(valid("employment", &frames.employment)).select([
         col(PSEUDONYM),
         col("job_id"),
@@ -353,7 +357,11 @@ pub fn cohort_plan(frames: &LinkFrames, config: &LinkConfig) -> LazyFrame {
 
 fn cohort_from(p: &Prepared, config: &LinkConfig) -> LazyFrame {
     let eps = || episodes(p.assist.clone(), config.gap_days);
-    let null_str = || lit(NULL).cast(DataType::String).alias("cohort_municipality");
+    let null_str = || {
+        lit(NULL)
+            .cast(DataType::String)
+            .alias("cohort_municipality")
+    };
     match &config.cohort {
         Cohort::Outflow { year } => {
             let (a, b) = year_bounds(*year);
@@ -424,13 +432,17 @@ fn cohort_from(p: &Prepared, config: &LinkConfig) -> LazyFrame {
                 col("municipality").alias("cohort_municipality"),
             ]);
             // The assistance episode covering the last trajectory day, if any.
-            let covering = inner(eps(), first.clone().select([col(PSEUDONYM), col("R")]), &[PSEUDONYM])
-                .filter(
-                    col("ep_start")
-                        .lt_eq(col("R") - lit(1))
-                        .and(col("ep_end").gt_eq(col("R") - lit(1))),
-                )
-                .select([col(PSEUDONYM), col("ep_start")]);
+            let covering = inner(
+                eps(),
+                first.clone().select([col(PSEUDONYM), col("R")]),
+                &[PSEUDONYM],
+            )
+            .filter(
+                col("ep_start")
+                    .lt_eq(col("R") - lit(1))
+                    .and(col("ep_end").gt_eq(col("R") - lit(1))),
+            )
+            .select([col(PSEUDONYM), col("ep_start")]);
             left(first, covering, &[PSEUDONYM]).select([
                 col(PSEUDONYM),
                 col("R"),
@@ -451,7 +463,7 @@ pub fn analysis_plan(
 ) -> Result<LazyFrame, LinkError> {
     config.validate().map_err(LinkError::Config)?;
     let p = prepare(frames, config);
-    let cohort = cohort_from(&p, config);
+    let cohort = cohort_from(&p, config).cache();
     Ok(outcomes_from(&p, cohort, config, bands))
 }
 
@@ -488,10 +500,17 @@ pub(crate) fn dedup_persons(persons: LazyFrame) -> LazyFrame {
 }
 
 fn outcomes_from(p: &Prepared, cohort: LazyFrame, config: &LinkConfig, bands: &Bands) -> LazyFrame {
-    let ids = cohort.clone().select([col(PSEUDONYM)]);
+    let ids = cohort.clone().select([col(PSEUDONYM)]).cache();
     // Everything below works on the cohort's own records only.
-    let assist = p.assist.clone().semi_join(ids.clone(), col(PSEUDONYM), col(PSEUDONYM));
-    let persons = dedup_persons(p.persons.clone().semi_join(ids.clone(), col(PSEUDONYM), col(PSEUDONYM)));
+    let assist = p
+        .assist
+        .clone()
+        .semi_join(ids.clone(), col(PSEUDONYM), col(PSEUDONYM));
+    let persons = dedup_persons(p.persons.clone().semi_join(
+        ids.clone(),
+        col(PSEUDONYM),
+        col(PSEUDONYM),
+    ));
 
     // Municipality of register cohorts: the paying municipality of the
     // latest-starting assistance spell of the episode starting on or before
@@ -499,10 +518,11 @@ fn outcomes_from(p: &Prepared, cohort: LazyFrame, config: &LinkConfig, bands: &B
     let spell_muni = first_by(
         inner(
             assist.clone(),
-            cohort
-                .clone()
-                .filter(col("anchor").is_not_null())
-                .select([col(PSEUDONYM), col("ep_start"), col("anchor")]),
+            cohort.clone().filter(col("anchor").is_not_null()).select([
+                col(PSEUDONYM),
+                col("ep_start"),
+                col("anchor"),
+            ]),
             &[PSEUDONYM],
         )
         .filter(
@@ -513,9 +533,17 @@ fn outcomes_from(p: &Prepared, cohort: LazyFrame, config: &LinkConfig, bands: &B
         &[PSEUDONYM],
         &[("start", true), ("end", true), ("municipality", false)],
     )
-    .select([col(PSEUDONYM), col("municipality").alias("spell_municipality")]);
+    .select([
+        col(PSEUDONYM),
+        col("municipality").alias("spell_municipality"),
+    ]);
 
-    let base = left(inner(cohort, persons, &[PSEUDONYM]), spell_muni, &[PSEUDONYM]).with_columns([
+    let base = left(
+        inner(cohort, persons, &[PSEUDONYM]),
+        spell_muni,
+        &[PSEUDONYM],
+    )
+    .with_columns([
         coalesce(&[
             col("cohort_municipality"),
             col("spell_municipality"),
@@ -539,7 +567,8 @@ fn outcomes_from(p: &Prepared, cohort: LazyFrame, config: &LinkConfig, bands: &B
                 &bands.duration,
             ))
             .alias("duration_band"),
-    ]);
+    ])
+    .cache();
     // Age in completed years: floor of months / 12 (the bands are integers,
     // so comparing months / 12 with them is the same as comparing the floor).
 
@@ -563,16 +592,27 @@ fn outcomes_from(p: &Prepared, cohort: LazyFrame, config: &LinkConfig, bands: &B
         .collect();
     let points = concat(points, UnionArgs::default()).expect("horizon frames share a schema");
     let covering = |spells: LazyFrame, flag: &str| {
-        inner(spells, points.clone().select([col(PSEUDONYM), col("k"), col("H")]), &[PSEUDONYM])
-            .filter(col("start").lt_eq(col("H")).and(col("end").gt_eq(col("H"))))
-            .select([col(PSEUDONYM), col("k")])
-            .unique(None, UniqueKeepStrategy::Any)
-            .with_column(lit(true).alias(flag))
+        inner(
+            spells,
+            points.clone().select([col(PSEUDONYM), col("k"), col("H")]),
+            &[PSEUDONYM],
+        )
+        .filter(col("start").lt_eq(col("H")).and(col("end").gt_eq(col("H"))))
+        .select([col(PSEUDONYM), col("k")])
+        .unique(None, UniqueKeepStrategy::Any)
+        .with_column(lit(true).alias(flag))
     };
-    let jobs = p.jobs.clone().semi_join(ids.clone(), col(PSEUDONYM), col(PSEUDONYM));
+    let jobs = p
+        .jobs
+        .clone()
+        .semi_join(ids.clone(), col(PSEUDONYM), col(PSEUDONYM));
     let job_at = first_by(
-        inner(jobs, points.clone().select([col(PSEUDONYM), col("k"), col("H")]), &[PSEUDONYM])
-            .filter(col("start").lt_eq(col("H")).and(col("end").gt_eq(col("H")))),
+        inner(
+            jobs,
+            points.clone().select([col(PSEUDONYM), col("k"), col("H")]),
+            &[PSEUDONYM],
+        )
+        .filter(col("start").lt_eq(col("H")).and(col("end").gt_eq(col("H")))),
         &[PSEUDONYM, "k"],
         &[
             ("hours_per_week", true),
@@ -593,7 +633,9 @@ fn outcomes_from(p: &Prepared, cohort: LazyFrame, config: &LinkConfig, bands: &B
         col("monthly_wage"),
         lit(true).alias("w"),
     ]);
-    let ww = p.ww.clone().semi_join(ids.clone(), col(PSEUDONYM), col(PSEUDONYM));
+    let ww =
+        p.ww.clone()
+            .semi_join(ids.clone(), col(PSEUDONYM), col(PSEUDONYM));
     let keys = [PSEUDONYM, "k"];
     let gone = col("death")
         .lt_eq(col("H"))
@@ -602,11 +644,7 @@ fn outcomes_from(p: &Prepared, cohort: LazyFrame, config: &LinkConfig, bands: &B
     let assist_at = covering(assist.clone(), "a");
     let ww_at = covering(ww, "u");
     let states = left(
-        left(
-            left(points, assist_at, &keys),
-            ww_at,
-            &keys,
-        ),
+        left(left(points, assist_at, &keys), ww_at, &keys),
         job_at,
         &keys,
     )
@@ -678,7 +716,11 @@ fn outcomes_from(p: &Prepared, cohort: LazyFrame, config: &LinkConfig, bands: &B
         ]),
         &[PSEUDONYM],
     )
-    .filter(col("ep_start").gt(col("R")).and(col("ep_start").lt_eq(col("Rw"))))
+    .filter(
+        col("ep_start")
+            .gt(col("R"))
+            .and(col("ep_start").lt_eq(col("Rw"))),
+    )
     .select([col(PSEUDONYM)])
     .unique(None, UniqueKeepStrategy::Any)
     .with_column(lit(true).alias("reentry"));
@@ -692,13 +734,20 @@ fn outcomes_from(p: &Prepared, cohort: LazyFrame, config: &LinkConfig, bands: &B
         ]),
         &[PSEUDONYM],
     )
-    .filter(col("start").lt_eq(col("R12")).and(col("end").gt_eq(col("R"))))
+    .filter(
+        col("start")
+            .lt_eq(col("R12"))
+            .and(col("end").gt_eq(col("R"))),
+    )
     .select([col(PSEUDONYM)])
     .unique(None, UniqueKeepStrategy::Any)
     .with_column(lit(true).alias("assisted_12"));
 
     // Trajectory exposure: trajectories overlapping [R − lookback, R).
-    let traj = p.traj.clone().semi_join(ids, col(PSEUDONYM), col(PSEUDONYM));
+    let traj = p
+        .traj
+        .clone()
+        .semi_join(ids, col(PSEUDONYM), col(PSEUDONYM));
     let exposed = inner(
         traj,
         base.clone().select([
@@ -738,7 +787,15 @@ fn outcomes_from(p: &Prepared, cohort: LazyFrame, config: &LinkConfig, bands: &B
                 .otherwise(col("one_instrument"))
                 .alias("trajectory_mix"),
         ]);
-    out = left(left(left(left(out, reentry, &[PSEUDONYM]), assisted, &[PSEUDONYM]), last, &[PSEUDONYM]), mix, &[PSEUDONYM]);
+    out = left(
+        left(
+            left(left(out, reentry, &[PSEUDONYM]), assisted, &[PSEUDONYM]),
+            last,
+            &[PSEUDONYM],
+        ),
+        mix,
+        &[PSEUDONYM],
+    );
 
     let mut select = vec![
         col(PSEUDONYM),
@@ -803,7 +860,11 @@ pub fn linkage_quality_plan(frames: &LinkFrames, config: &LinkConfig) -> LazyFra
         .persons
         .clone()
         .select([col(PSEUDONYM)])
-        .semi_join(pairs.clone().select([col(PSEUDONYM)]), col(PSEUDONYM), col(PSEUDONYM))
+        .semi_join(
+            pairs.clone().select([col(PSEUDONYM)]),
+            col(PSEUDONYM),
+            col(PSEUDONYM),
+        )
         .unique(None, UniqueKeepStrategy::Any)
         .with_column(lit(true).alias("found"));
     let assisted = inner(
@@ -813,12 +874,23 @@ pub fn linkage_quality_plan(frames: &LinkFrames, config: &LinkConfig) -> LazyFra
             .select([col(PSEUDONYM), col("start"), col("end")]),
         &[PSEUDONYM],
     )
-    .filter(col("start").lt_eq(col("until")).and(col("end").gt_eq(col("from"))))
+    .filter(
+        col("start")
+            .lt_eq(col("until"))
+            .and(col("end").gt_eq(col("from"))),
+    )
     .select([col("municipality"), col(PSEUDONYM)])
     .unique(None, UniqueKeepStrategy::Any)
     .with_column(lit(true).alias("assisted"));
-    let flags = left(left(pairs, found, &[PSEUDONYM]), assisted, &["municipality", PSEUDONYM])
-        .with_columns([col("found").fill_null(false), col("assisted").fill_null(false)]);
+    let flags = left(
+        left(pairs, found, &[PSEUDONYM]),
+        assisted,
+        &["municipality", PSEUDONYM],
+    )
+    .with_columns([
+        col("found").fill_null(false),
+        col("assisted").fill_null(false),
+    ]);
     let count = || {
         [
             len().cast(DataType::UInt64).alias("persons_in_uploads"),

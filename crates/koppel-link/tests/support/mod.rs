@@ -111,7 +111,14 @@ impl Data {
             municipality: if kind == "ww" { None } else { Some("GM0363") },
         });
     }
-    pub fn job(&mut self, id: &str, start: &str, end: Option<&str>, hours: f64, sector: &'static str) {
+    pub fn job(
+        &mut self,
+        id: &str,
+        start: &str,
+        end: Option<&str>,
+        hours: f64,
+        sector: &'static str,
+    ) {
         let n = self.jobs.len();
         self.jobs.push(JobRow {
             id: id.into(),
@@ -147,7 +154,10 @@ impl Data {
 }
 
 fn dates(name: &str, v: Vec<Option<i32>>) -> Column {
-    Series::new(name.into(), v).cast(&DataType::Date).unwrap().into()
+    Series::new(name.into(), v)
+        .cast(&DataType::Date)
+        .unwrap()
+        .into()
 }
 
 fn strs(name: &str, v: Vec<Option<String>>) -> Column {
@@ -166,8 +176,14 @@ pub fn to_frames(data: &Data) -> LinkFrames {
             strs("sex", p.iter().map(|r| o(r.sex)).collect()),
             strs("household_type", p.iter().map(|r| o(r.household)).collect()),
             strs("origin", p.iter().map(|r| o(r.origin)).collect()),
-            strs("education_level", p.iter().map(|r| o(r.education)).collect()),
-            strs("municipality", p.iter().map(|r| o(r.municipality)).collect()),
+            strs(
+                "education_level",
+                p.iter().map(|r| o(r.education)).collect(),
+            ),
+            strs(
+                "municipality",
+                p.iter().map(|r| o(r.municipality)).collect(),
+            ),
             dates("death_date", p.iter().map(|r| r.death).collect()),
             dates("emigration_date", p.iter().map(|r| r.emigration).collect()),
         ],
@@ -178,10 +194,16 @@ pub fn to_frames(data: &Data) -> LinkFrames {
         b.len(),
         vec![
             strs("pseudonym", b.iter().map(|r| Some(r.id.clone())).collect()),
-            strs("benefit_type", b.iter().map(|r| Some(r.kind.to_string())).collect()),
+            strs(
+                "benefit_type",
+                b.iter().map(|r| Some(r.kind.to_string())).collect(),
+            ),
             dates("start_date", b.iter().map(|r| Some(r.start)).collect()),
             dates("end_date", b.iter().map(|r| r.end).collect()),
-            strs("municipality", b.iter().map(|r| o(r.municipality)).collect()),
+            strs(
+                "municipality",
+                b.iter().map(|r| o(r.municipality)).collect(),
+            ),
             strs("end_reason", b.iter().map(|_| None).collect()),
         ],
     )
@@ -194,10 +216,19 @@ pub fn to_frames(data: &Data) -> LinkFrames {
             strs("job_id", j.iter().map(|r| Some(r.job_id.clone())).collect()),
             dates("start_date", j.iter().map(|r| Some(r.start)).collect()),
             dates("end_date", j.iter().map(|r| r.end).collect()),
-            strs("employment_type", j.iter().map(|_| Some("employee".into())).collect()),
+            strs(
+                "employment_type",
+                j.iter().map(|_| Some("employee".into())).collect(),
+            ),
             strs("contract", j.iter().map(|r| o(r.contract)).collect()),
-            Column::new("hours_per_week".into(), j.iter().map(|r| r.hours).collect::<Vec<_>>()),
-            Column::new("monthly_wage".into(), j.iter().map(|r| r.wage).collect::<Vec<_>>()),
+            Column::new(
+                "hours_per_week".into(),
+                j.iter().map(|r| r.hours).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "monthly_wage".into(),
+                j.iter().map(|r| r.wage).collect::<Vec<_>>(),
+            ),
             strs("sector", j.iter().map(|r| o(r.sector)).collect()),
         ],
     )
@@ -207,7 +238,10 @@ pub fn to_frames(data: &Data) -> LinkFrames {
         t.len(),
         vec![
             strs("pseudonym", t.iter().map(|r| Some(r.id.clone())).collect()),
-            strs("municipality", t.iter().map(|r| Some(r.municipality.to_string())).collect()),
+            strs(
+                "municipality",
+                t.iter().map(|r| Some(r.municipality.to_string())).collect(),
+            ),
             strs("trajectory_id", t.iter().map(|_| None).collect()),
             strs("instrument", t.iter().map(|r| o(r.instrument)).collect()),
             strs("provider", t.iter().map(|_| None).collect()),
