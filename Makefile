@@ -1,5 +1,5 @@
 # koppel — the two set-up commands are `make demo` and `make test` (see README).
-.PHONY: all build test fmt lint demo bench bench-pseudonym bench-synth clean
+.PHONY: all build test fmt lint demo bench bench-pseudonym bench-synth bench-disclosure bench-pipeline bench-ingest clean
 
 CARGO ?= cargo
 HAS_NEXTEST := $(shell $(CARGO) nextest --version >/dev/null 2>&1 && echo yes)
@@ -32,7 +32,7 @@ demo:
 	bash scripts/demo.sh
 
 # Benchmarks, not tests: they print figures that are recorded in BENCHMARKS.md.
-bench: bench-pseudonym bench-synth
+bench: bench-pseudonym bench-synth bench-disclosure bench-pipeline bench-ingest
 
 # Pseudonyms per core and per column (release), then `koppel pseudonymise` on a
 # 10-million-row, 8-column CSV: wall time, rows/s and peak RSS.
@@ -60,6 +60,37 @@ bench-synth:
 	$(CARGO) build -p koppel-cli
 	bash scripts/measure.sh "synth 50k" 50000 target/debug/koppel synth --out target/bench/synth-50k --persons 50000
 	bash scripts/measure.sh "synth national" 18000000 target/debug/koppel synth --out target/bench/synth-national --persons 18000000 --municipalities 50
+
+# Disclosure control: a 4-dimensional table set (~11,900 cells) protected by
+# the audit-driven greedy and by the naive baseline, both LP-audited.
+bench-disclosure:
+	$(CARGO) run --release -p koppel-disclosure --example bench_disclosure
+
+# National scale: koppel synth --persons 18000000 (once), then the outflow
+# pipeline (every stage, --force) in release; koppel run prints per-stage wall
+# time and peak memory. Targets: pipeline after synth <= 15 min, peak <= 12 GiB.
+NATIONAL := $(CURDIR)/target/bench/national
+bench-pipeline:
+	$(CARGO) build --release -p koppel-cli
+	test -f $(NATIONAL)/registers/persons.parquet || bash scripts/measure.sh "synth national (release)" 18000000 \
+	  target/release/koppel synth --out $(NATIONAL) --persons 18000000 --municipalities 50
+	test -f $(NATIONAL)/secrets/koppel.key || (mkdir -p $(NATIONAL)/secrets && chmod 700 $(NATIONAL)/secrets && \
+	  target/release/koppel key new --out $(NATIONAL)/secrets/koppel.key)
+	KOPPEL_DATA=$(NATIONAL) KOPPEL_KEY=$(NATIONAL)/secrets/koppel.key KOPPEL_RUN=$(CURDIR)/target/bench/runs/outflow-cohort \
+	  bash scripts/measure.sh "pipeline outflow-cohort (all stages)" 18000000 \
+	  target/release/koppel --log-format json run pipelines/outflow-cohort.toml --force --quiet
+	python3 scripts/stage_times.py target/bench/runs/outflow-cohort
+
+# koppel validate / ingest (issue #5): validate_file and ingest_file (validate +
+# pseudonymise + Parquet) on a 10-million-row Dutch Excel-style upload
+# (semicolons, Windows-1252, CRLF, DD-MM-YYYY, ~1% faulty rows), then the CLI.
+# Target: >= 1 million rows/s on 2 cores. Exit 1 of koppel validate (rows
+# rejected) is expected here.
+bench-ingest:
+	$(CARGO) build --release -p koppel-cli -p koppel-ingest --examples --bins
+	target/release/examples/bench_ingest target/bench/upload-nl-10m.csv 10000000
+	bash scripts/measure.sh "koppel validate 10M rows CSV" 10000000 \
+	  sh -c 'target/release/koppel validate --kind trajectories --max-problems 1000 target/bench/upload-nl-10m.csv >/dev/null; test $$? -le 1'
 
 clean:
 	$(CARGO) clean

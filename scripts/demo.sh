@@ -1,42 +1,42 @@
 #!/usr/bin/env bash
 # make demo: koppel end to end on generated synthetic data.
 #
-# Today this runs the stages that exist: synthetic registers and municipal
-# uploads (koppel synth), a fresh key, and the pseudonymisation of every upload
-# with quarantined rejects. Linkage, disclosure control and the researcher
-# report join this script with the pipeline issue (koppel run pipelines/demo.toml).
+# Generates synthetic registers and uploads for three municipalities, makes a
+# key, and runs pipelines/demo.toml (ingest → link → aggregate → protect →
+# export). Prints where the researcher package and report are.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 out=demo-out
-echo "== building koppel (dev profile)"
+echo "== building koppel"
 cargo build -q -p koppel-cli
 koppel=target/debug/koppel
 
-rm -rf "$out"
-mkdir -p "$out/secrets" "$out/pseudonymised" "$out/quarantine"
-chmod 700 "$out/secrets" "$out/quarantine"
+mkdir -p "$out"
+if [ ! -f "$out/synth/registers/persons.parquet" ]; then
+  echo "== synthetic registers and uploads (100,000 persons, 3 municipalities)"
+  "$koppel" synth --out "$out/synth" --persons 100000 --municipalities 3 --seed 1
+fi
 
-echo "== synthetic registers and uploads (20,000 persons, 3 municipalities)"
-"$koppel" synth --out "$out/synth" --persons 20000 --municipalities 3 --seed 1
+if [ ! -f "$out/secrets/koppel.key" ]; then
+  echo "== new pseudonymisation key (mode 0600)"
+  mkdir -p "$out/secrets"
+  chmod 700 "$out/secrets"
+  "$koppel" key new --out "$out/secrets/koppel.key"
+fi
 
-echo "== new pseudonymisation key"
-"$koppel" key new --out "$out/secrets/koppel.key"
+echo "== koppel run pipelines/demo.toml"
+"$koppel" run pipelines/demo.toml
 
-for upload in "$out"/synth/uploads/*.csv; do
-  name=$(basename "$upload" .csv)
-  echo "== pseudonymise $name"
-  "$koppel" pseudonymise --key "$out/secrets/koppel.key" --in "$upload" \
-    --out "$out/pseudonymised/$name.parquet" --rejects "$out/quarantine/$name.rejects.csv"
-done
-
+package="$out/run/export/package"
 cat <<MSG
 
 Done. What this demo produced:
-  synthetic registers and uploads  $out/synth/
-  pseudonymised uploads (Parquet)  $out/pseudonymised/
-  quarantined rejects (mode 0600)  $out/quarantine/   (holds BSNs: operator only)
-  key (mode 0600)                  $out/secrets/koppel.key
-The researcher report (report.html) is not produced yet: it arrives with the
-pipeline and report issues, when this demo becomes 'koppel run pipelines/demo.toml'.
+  researcher package      $package/
+    report (open in a browser)  $package/report.html
+    tables (CSV + Parquet)      $package/tables/
+  run directory + manifests     $out/run/   (check with: $koppel verify $out/run)
+  ingest quarantine (BSNs!)     $out/run/ingest/quarantine/   (operator only, mode 0700)
+  synthetic inputs              $out/synth/
+Rerunning 'make demo' skips every stage that is up to date.
 MSG

@@ -34,10 +34,14 @@ enum Command {
     Key(commands::key::KeyCommand),
     /// Replace the BSN column of a CSV or Parquet file by keyed-hash pseudonyms.
     Pseudonymise(commands::pseudonymise::Args),
+    /// Run a pipeline: ingest → link → aggregate → protect → export, resuming where it stopped.
+    Run(commands::run::Args),
     /// Generate synthetic registers and municipal trajectory uploads (with injected faults).
     Synth(commands::synth::Args),
     /// Check an upload or register extract row by row (no key needed; exit 1 when rows are rejected).
     Validate(commands::validate::Args),
+    /// Re-hash a run directory against its stage manifests (exit 1 on any mismatch).
+    Verify(commands::verify::Args),
 }
 
 fn main() -> ExitCode {
@@ -47,8 +51,10 @@ fn main() -> ExitCode {
         Command::Key(command) => commands::key::run(command),
         Command::Check(args) => commands::check::run(args),
         Command::Pseudonymise(args) => commands::pseudonymise::run(args),
+        Command::Run(args) => commands::run::run(args),
         Command::Synth(args) => commands::synth::run(args),
         Command::Validate(args) => commands::validate::run(args),
+        Command::Verify(args) => commands::verify::run(args),
     };
     match result {
         Ok(code) => code,

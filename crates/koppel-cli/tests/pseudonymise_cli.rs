@@ -94,7 +94,7 @@ fn generate_upload(rows: u64, windows1252: bool) -> Upload {
             expected_rejects.insert(line, code);
         }
         let digits: String = written.chars().filter(char::is_ascii_digit).collect();
-        if digits.len() >= 7 && !written.contains('E') {
+        if digits.len() >= 8 && !written.contains('E') {
             identifiers.push(digits);
         }
         out.extend_from_slice(format!("T{i:06}{sep}{written}{sep}").as_bytes());

@@ -116,7 +116,7 @@ pub fn ingest_file(
             out_parquet.to_path_buf(),
         )));
     }
-    run(
+    let result = run(
         kind,
         input,
         options,
@@ -125,7 +125,15 @@ pub fn ingest_file(
             parquet: out_parquet,
             quarantine: quarantine_csv,
         }),
-    )
+    );
+    if result.is_err() {
+        // A file that cannot be read (no header, no data rows, wrong
+        // encoding, ...) leaves no half-written output behind.
+        for output in [out_parquet, quarantine_csv] {
+            let _ = std::fs::remove_file(output);
+        }
+    }
+    result
 }
 
 struct Outputs<'a> {

@@ -174,7 +174,7 @@ fn reference(p: &PersonData, c: &LinkConfig, bands: &Bands) -> Option<Row> {
                             .then(cmp_opt(&x.instrument, &y.instrument))
                     })?;
                 let r = t.end.unwrap() + 1;
-                let ep = episodes.iter().find(|e| e.0 <= r - 1 && e.1 >= r - 1);
+                let ep = episodes.iter().find(|e| e.0 < r && e.1 >= r - 1);
                 (r, ep.map(|e| e.0), None, Some(t.municipality))
             }
         };

@@ -1,1 +1,30 @@
-//! koppel-pipeline: staged pipeline runner (DESIGN §2). Under construction (issue #7).
+//! koppel-pipeline: the staged pipeline runner behind `koppel run` (DESIGN §2).
+//!
+//! A pipeline file (`pipelines/*.toml`, see [`config`]) names the inputs, the
+//! key file (never the key), the cohort, the tables and the disclosure
+//! settings. [`run`] executes ingest → link → aggregate → protect → export,
+//! each stage writing its outputs atomically into `RUN/<stage>/` with a
+//! `manifest.json` (inputs and outputs with SHA-256, configuration hash, key
+//! id, software version, row counts, duration, peak memory). A rerun skips
+//! stages whose fingerprint is unchanged and whose outputs still match their
+//! hashes; a killed run resumes after its last complete stage. [`verify`]
+//! re-hashes a run directory against its manifests.
+//!
+//! Only the ingest stage sees BSNs; it keeps rejected rows in
+//! `RUN/ingest/quarantine/` (mode 0700, files 0600). The export stage writes
+//! the researcher package only when the independent disclosure re-check
+//! (`koppel_disclosure::package::check_package`) finds no violation.
+
+pub mod config;
+pub mod error;
+pub mod manifest;
+mod memory;
+pub mod report_context;
+pub mod runner;
+pub mod stages;
+
+pub use config::{load_pipeline, Pipeline};
+pub use error::PipelineError;
+pub use runner::{
+    check_pipeline, run, verify, RunOptions, RunSummary, Stage, StageReport, VerifyReport,
+};

@@ -74,6 +74,12 @@ fn truncate(s: &str, max: usize) -> String {
 }
 
 impl<'a> R<'a> {
+    /// Counts one withheld bar; renders nothing.
+    fn count_withheld(&self) -> &'static str {
+        self.withheld.set(self.withheld.get() + 1);
+        ""
+    }
+
     fn ui(&self, key: &str) -> String {
         self.l.ui(self.lang, key)
     }
@@ -139,7 +145,7 @@ impl<'a> R<'a> {
     ) -> Markup {
         self.figures.set(self.figures.get() + 1);
         html! {
-            text.fig class=(class) data-t=(t.path_id) data-r=(c.row) data-c=(Self::col_code(col))
+            text class=(format!("fig {class}")) data-t=(t.path_id) data-r=(c.row) data-c=(Self::col_code(col))
                 x=(f1(x)) y=(f1(y)) text-anchor=(anchor) fill=(fill) { (self.fig_text(t, c, col)) }
         }
     }
@@ -365,7 +371,7 @@ impl<'a> R<'a> {
                                     }
                                 }
                                 None => {
-                                    @let _ = self.withheld.set(self.withheld.get() + 1);
+                                    (self.count_withheld())
                                     g.bar.withheld data-h=(h.as_deref().unwrap_or("")) {
                                         rect.placeholder x=(f1(BAR_X)) y=(f1(by)) width=(f1(BAR_W)) height=(BAR_H)
                                             fill=(format!("url(#{id})")) stroke="#c4c4c4" {}

@@ -370,7 +370,7 @@ impl Labels {
             let mut all: Vec<(String, String)> = m.current.into_iter().collect();
             all.extend(m.merged.into_iter().map(|(k, v)| (k, v.name)));
             // Alphabetical by name, as a reader looks them up.
-            all.sort_by(|a, b| a.1.to_lowercase().cmp(&b.1.to_lowercase()));
+            all.sort_by_key(|a| a.1.to_lowercase());
             let list = levels.entry("municipality".into()).or_default();
             for (code, name) in all {
                 if !list.iter().any(|(c, _)| *c == code) {

@@ -64,8 +64,11 @@ pub struct TableView {
     pub states: Vec<String>,
     /// Cells.
     pub cells: Vec<Cell>,
-    index: HashMap<(Vec<String>, Option<String>, Option<String>), usize>,
+    index: HashMap<CellKey, usize>,
 }
+
+/// A cell's address: dimension levels, horizon, state.
+type CellKey = (Vec<String>, Option<String>, Option<String>);
 
 fn strs(df: &DataFrame, name: &str) -> Result<Vec<Option<String>>, ReportError> {
     let c = df

@@ -3,5 +3,7 @@
 pub mod check;
 pub mod key;
 pub mod pseudonymise;
+pub mod run;
 pub mod synth;
 pub mod validate;
+pub mod verify;

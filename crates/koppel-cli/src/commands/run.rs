@@ -1,0 +1,93 @@
+//! `koppel run PIPELINE`: run a pipeline's stages (ingest → link → aggregate
+//! → protect → export), skipping those that are up to date.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use koppel_pipeline::{PipelineError, RunOptions, Stage};
+
+/// Arguments of `koppel run`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// The pipeline file (`pipelines/*.toml`).
+    pub pipeline: PathBuf,
+    /// Rerun this stage and every later one (ingest, link, aggregate, protect, export).
+    #[arg(long, value_name = "STAGE")]
+    pub from: Option<Stage>,
+    /// Stop after this stage.
+    #[arg(long, value_name = "STAGE")]
+    pub until: Option<Stage>,
+    /// Rerun every stage, even those that are up to date.
+    #[arg(long)]
+    pub force: bool,
+    /// Run directory (default: the pipeline's `output`).
+    #[arg(long, value_name = "DIR")]
+    pub run_dir: Option<PathBuf>,
+    /// Only check the pipeline file, key and inputs; run nothing.
+    #[arg(long)]
+    pub check: bool,
+    /// No progress bars.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// Runs the pipeline; exit 0 on success, 1 when the export gate refused the
+/// package, 2 on any other error.
+pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
+    if args.check {
+        return Ok(match koppel_pipeline::check_pipeline(&args.pipeline) {
+            Ok(p) => {
+                println!(
+                    "{}: pipeline {:?} is ready to run",
+                    args.pipeline.display(),
+                    p.name
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(&e),
+        });
+    }
+    let options = RunOptions {
+        run_dir: args.run_dir.clone(),
+        from: args.from,
+        until: args.until,
+        force: args.force,
+        progress: !args.quiet,
+    };
+    let summary = match koppel_pipeline::run(&args.pipeline, &options) {
+        Ok(s) => s,
+        Err(e) => return Ok(fail(&e)),
+    };
+    println!("run directory: {}", summary.run_dir.display());
+    if let Some(id) = &summary.key_id {
+        println!("key id: {id}");
+    }
+    println!(
+        "{:<10} {:<8} {:>9} {:>10}  rows",
+        "stage", "action", "seconds", "peak MiB"
+    );
+    for s in &summary.stages {
+        let rows: Vec<String> = s.rows.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        println!(
+            "{:<10} {:<8} {:>9.2} {:>10}  {}",
+            s.stage.name(),
+            s.action,
+            s.duration_seconds,
+            s.peak_rss_mib,
+            rows.join(" ")
+        );
+    }
+    if let Some(package) = &summary.package_dir {
+        println!("researcher package: {}", package.display());
+        let report = package.join("report.html");
+        if report.is_file() {
+            println!("report: {}", report.display());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn fail(e: &PipelineError) -> ExitCode {
+    eprintln!("error: {e}");
+    ExitCode::from(e.exit_code())
+}

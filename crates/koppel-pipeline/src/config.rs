@@ -1,0 +1,617 @@
+//! The pipeline file (`pipelines/*.toml`): parsing with unknown keys refused,
+//! relative paths resolved against the pipeline file, and the checks that run
+//! before any work (inputs exist, key file is private, key ids agree, rules
+//! and tables are valid).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use koppel_disclosure::rules::Rules;
+use koppel_disclosure::table::{Measure, TableSpec};
+use serde::{Deserialize, Serialize};
+use toml::Spanned;
+
+use crate::error::PipelineError;
+
+/// The four input kinds of DESIGN §4, in ingest order.
+pub const INPUT_KINDS: [&str; 4] = ["persons", "benefits", "employment", "trajectories"];
+
+/// A pipeline file as written (paths still relative).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PipelineFileText {
+    name: String,
+    #[serde(default)]
+    description: String,
+    key_file: Option<Spanned<String>>,
+    output: Option<Spanned<String>>,
+    config_dir: Option<Spanned<String>>,
+    inputs: InputsText,
+    cohort: toml::Table,
+    #[serde(default)]
+    link: toml::Table,
+    #[serde(default)]
+    disclosure: toml::Table,
+    #[serde(default)]
+    tables: Vec<Spanned<TableSpec>>,
+    #[serde(default)]
+    report: ReportSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InputsText {
+    #[serde(default)]
+    persons: Vec<Spanned<String>>,
+    #[serde(default)]
+    benefits: Vec<Spanned<String>>,
+    #[serde(default)]
+    employment: Vec<Spanned<String>>,
+    #[serde(default)]
+    trajectories: Vec<Spanned<String>>,
+    pseudonymised: Option<PseudonymisedText>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PseudonymisedText {
+    key_id: Spanned<String>,
+    #[serde(default)]
+    persons: Vec<Spanned<String>>,
+    #[serde(default)]
+    benefits: Vec<Spanned<String>>,
+    #[serde(default)]
+    employment: Vec<Spanned<String>>,
+    #[serde(default)]
+    trajectories: Vec<Spanned<String>>,
+}
+
+/// Settings of the researcher report.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportSettings {
+    /// `nl` (default) or `en`.
+    #[serde(default)]
+    pub lang: Option<String>,
+    /// Report title (default: the pipeline's description or name).
+    #[serde(default)]
+    pub title: Option<String>,
+}
+
+/// A resolved pipeline: absolute paths, expanded globs, parsed sections.
+#[derive(Debug, Clone)]
+pub struct Pipeline {
+    /// The pipeline file.
+    pub path: PathBuf,
+    /// Its name.
+    pub name: String,
+    /// Its description.
+    pub description: String,
+    /// The key file (needed when any input holds BSNs).
+    pub key_file: Option<PathBuf>,
+    /// The run directory (`output`, or `--run-dir`).
+    pub output: Option<PathBuf>,
+    /// The configuration directory (`config/`).
+    pub config_dir: PathBuf,
+    /// Files holding BSNs, per kind, in a stable order.
+    pub raw_inputs: BTreeMap<String, Vec<PathBuf>>,
+    /// Already-pseudonymised files, per kind, with the key id they claim.
+    pub pseudonymised_inputs: BTreeMap<String, Vec<PathBuf>>,
+    /// The key id the pre-pseudonymised files were made with.
+    pub pseudonymised_key_id: Option<String>,
+    /// The `[cohort]` section merged with `[link]` (handed to koppel-link).
+    pub link_section: toml::Table,
+    /// The resolved disclosure rules (defaults tightened or loosened).
+    pub rules: Rules,
+    /// The tables to publish.
+    pub tables: Vec<TableSpec>,
+    /// Report settings.
+    pub report: ReportSettings,
+    /// The pipeline file's text (hashed into the manifests).
+    pub text: String,
+}
+
+/// 1-based line of a byte offset.
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+struct Ctx<'a> {
+    path: &'a Path,
+    text: &'a str,
+    base: PathBuf,
+}
+
+impl Ctx<'_> {
+    fn error(&self, span: std::ops::Range<usize>, message: String, hint: &str) -> PipelineError {
+        PipelineError::Config {
+            file: self.path.to_path_buf(),
+            line: line_of(self.text, span.start),
+            message,
+            hint: hint.to_string(),
+        }
+    }
+
+    fn resolve(&self, p: &str) -> PathBuf {
+        let expanded = expand_vars(p);
+        let path = Path::new(&expanded);
+        if path.is_absolute() {
+            path.to_path_buf()
+        } else {
+            self.base.join(path)
+        }
+    }
+
+    /// Expands one input entry (a path or a glob) to existing files, sorted.
+    fn expand(&self, entry: &Spanned<String>, kind: &str) -> Result<Vec<PathBuf>, PipelineError> {
+        let pattern = self.resolve(entry.get_ref());
+        let text = pattern.to_string_lossy().to_string();
+        let is_glob = entry.get_ref().contains(['*', '?', '[']);
+        let mut files = Vec::new();
+        if is_glob {
+            let paths = glob::glob(&text).map_err(|e| {
+                self.error(
+                    entry.span(),
+                    format!(
+                        "input pattern {:?} of kind {kind} is not a valid glob: {e}",
+                        entry.get_ref()
+                    ),
+                    "use * and ? wildcards, e.g. \"uploads/*.csv\"",
+                )
+            })?;
+            for p in paths.flatten() {
+                if p.is_file() {
+                    files.push(p);
+                }
+            }
+        } else if pattern.is_file() {
+            files.push(pattern.clone());
+        }
+        if files.is_empty() {
+            return Err(self.error(
+                entry.span(),
+                format!(
+                    "input {:?} of kind {kind} matches no file (looked for {})",
+                    entry.get_ref(),
+                    pattern.display()
+                ),
+                "paths are relative to the pipeline file; check the path or run `koppel synth` first",
+            ));
+        }
+        files.sort();
+        Ok(files)
+    }
+}
+
+/// Expands `${VAR}` and `${VAR:-default}` from the environment (an unset
+/// variable without a default expands to nothing, which then fails the
+/// existence check with the pattern named).
+pub fn expand_vars(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let Some(end) = rest[start..].find('}') else {
+            out.push_str(&rest[start..]);
+            return out;
+        };
+        let inner = &rest[start + 2..start + end];
+        let (name, default) = match inner.split_once(":-") {
+            Some((n, d)) => (n, Some(d)),
+            None => (inner, None),
+        };
+        match std::env::var(name) {
+            Ok(v) if !v.is_empty() => out.push_str(&v),
+            _ => out.push_str(default.unwrap_or("")),
+        }
+        rest = &rest[start + end + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Known dimension columns of the person-level analysis file.
+pub const KNOWN_DIMENSIONS: [&str; 10] = [
+    "sex",
+    "age_band",
+    "household_type",
+    "origin",
+    "education_level",
+    "duration_band",
+    "municipality",
+    "segment",
+    "trajectory_last",
+    "trajectory_mix",
+];
+
+/// Loads and checks a pipeline file. Nothing is read besides the pipeline
+/// file itself and the file system's view of its inputs (existence).
+pub fn load_pipeline(path: &Path) -> Result<Pipeline, PipelineError> {
+    let text = std::fs::read_to_string(path).map_err(|source| PipelineError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let parsed: PipelineFileText = toml::from_str(&text).map_err(|e| PipelineError::Config {
+        file: path.to_path_buf(),
+        line: e.span().map(|s| line_of(&text, s.start)).unwrap_or(0),
+        message: e.message().to_string(),
+        hint: "see pipelines/demo.toml for every key a pipeline file may hold".into(),
+    })?;
+    let base = path
+        .parent()
+        .map(|p| {
+            if p.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                p
+            }
+        })
+        .unwrap_or(Path::new("."))
+        .to_path_buf();
+    let ctx = Ctx {
+        path,
+        text: &text,
+        base: base.clone(),
+    };
+
+    let mut raw_inputs = BTreeMap::new();
+    let mut pseudonymised_inputs = BTreeMap::new();
+    let raw_lists = [
+        ("persons", &parsed.inputs.persons),
+        ("benefits", &parsed.inputs.benefits),
+        ("employment", &parsed.inputs.employment),
+        ("trajectories", &parsed.inputs.trajectories),
+    ];
+    for (kind, entries) in raw_lists {
+        let mut files = Vec::new();
+        for entry in entries {
+            files.extend(ctx.expand(entry, kind)?);
+        }
+        files.dedup();
+        if !files.is_empty() {
+            raw_inputs.insert(kind.to_string(), files);
+        }
+    }
+    let mut pseudonymised_key_id = None;
+    if let Some(p) = &parsed.inputs.pseudonymised {
+        let id = p.key_id.get_ref();
+        if id.len() != 16
+            || !id
+                .chars()
+                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+        {
+            return Err(ctx.error(
+                p.key_id.span(),
+                format!("key_id {id:?} is not a key id"),
+                "a key id is 16 lowercase hex characters, as printed by `koppel key id KEYFILE`",
+            ));
+        }
+        pseudonymised_key_id = Some(id.clone());
+        for (kind, entries) in [
+            ("persons", &p.persons),
+            ("benefits", &p.benefits),
+            ("employment", &p.employment),
+            ("trajectories", &p.trajectories),
+        ] {
+            let mut files = Vec::new();
+            for entry in entries {
+                files.extend(ctx.expand(entry, kind)?);
+            }
+            files.dedup();
+            if !files.is_empty() {
+                pseudonymised_inputs.insert(kind.to_string(), files);
+            }
+        }
+    }
+    for kind in INPUT_KINDS {
+        if !raw_inputs.contains_key(kind) && !pseudonymised_inputs.contains_key(kind) {
+            return Err(PipelineError::Config {
+                file: path.to_path_buf(),
+                line: 0,
+                message: format!("no input files of kind {kind}"),
+                hint: format!("add `{kind} = [\"path/or/*.glob\"]` under [inputs] (or [inputs.pseudonymised])"),
+            });
+        }
+    }
+
+    let key_file = parsed.key_file.as_ref().map(|k| ctx.resolve(k.get_ref()));
+    if !raw_inputs.is_empty() {
+        match (&key_file, &parsed.key_file) {
+            (None, _) => {
+                return Err(PipelineError::Config {
+                    file: path.to_path_buf(),
+                    line: 0,
+                    message: "inputs hold BSNs but the pipeline names no key_file".into(),
+                    hint: "add `key_file = \"path/to/koppel.key\"` (make one with `koppel key new --out FILE`)".into(),
+                })
+            }
+            (Some(file), Some(spanned)) if !file.is_file() => {
+                return Err(ctx.error(
+                    spanned.span(),
+                    format!("key file {} does not exist", file.display()),
+                    "make one with `koppel key new --out FILE` (mode 0600)",
+                ))
+            }
+            _ => {}
+        }
+    }
+
+    let output = parsed.output.as_ref().map(|o| ctx.resolve(o.get_ref()));
+    let config_dir = match &parsed.config_dir {
+        Some(dir) => {
+            let resolved = ctx.resolve(dir.get_ref());
+            if !resolved.is_dir() {
+                return Err(ctx.error(
+                    dir.span(),
+                    format!("config_dir {} is not a directory", resolved.display()),
+                    "point config_dir at the repository's config/ directory",
+                ));
+            }
+            resolved
+        }
+        None => base.join("../config"),
+    };
+
+    // The cohort and link sections are handed to koppel-link as one table;
+    // it refuses unknown keys itself (checked in `preflight`).
+    let mut link_section = parsed.link.clone();
+    link_section.insert("cohort".into(), toml::Value::Table(parsed.cohort.clone()));
+
+    // Disclosure: defaults from config/disclosure.toml (when present), with the
+    // pipeline's [disclosure] keys on top; loosening needs override_reason.
+    let defaults_path = config_dir.join("disclosure.toml");
+    let mut merged: toml::Table = if defaults_path.is_file() {
+        let t = std::fs::read_to_string(&defaults_path).map_err(|source| PipelineError::Io {
+            path: defaults_path.clone(),
+            source,
+        })?;
+        toml::from_str(&t).map_err(|e| PipelineError::Config {
+            file: defaults_path.clone(),
+            line: e.span().map(|s| line_of(&t, s.start)).unwrap_or(0),
+            message: e.message().to_string(),
+            hint: "restore config/disclosure.toml from the repository".into(),
+        })?
+    } else {
+        toml::Table::new()
+    };
+    for (k, v) in &parsed.disclosure {
+        merged.insert(k.clone(), v.clone());
+    }
+    let disclosure_line = text
+        .lines()
+        .position(|l| l.trim_start().starts_with("[disclosure]"))
+        .map(|i| i + 1)
+        .unwrap_or(0);
+    let rules = Rules::parse(&toml::to_string(&merged).unwrap_or_default()).map_err(|e| {
+        PipelineError::Config {
+            file: path.to_path_buf(),
+            line: disclosure_line,
+            message: e.to_string(),
+            hint: "a pipeline may tighten the rules; loosening needs `override_reason = \"...\"` under [disclosure]".into(),
+        }
+    })?;
+
+    if parsed.tables.is_empty() {
+        return Err(PipelineError::Config {
+            file: path.to_path_buf(),
+            line: 0,
+            message: "the pipeline publishes no tables".into(),
+            hint: "add at least one [[tables]] section with name, dims and measure".into(),
+        });
+    }
+    let mut names = std::collections::BTreeSet::new();
+    let mut tables = Vec::new();
+    for spanned in &parsed.tables {
+        let table = spanned.get_ref();
+        if !names.insert(table.name.clone()) {
+            return Err(ctx.error(
+                spanned.span(),
+                format!("two tables are named {:?}", table.name),
+                "table names become file names: make them unique",
+            ));
+        }
+        if table.name.is_empty()
+            || !table
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
+            return Err(ctx.error(
+                spanned.span(),
+                format!("table name {:?} is not a safe file name", table.name),
+                "use letters, digits, '_' and '-'",
+            ));
+        }
+        for dim in &table.dims {
+            if !KNOWN_DIMENSIONS.contains(&dim.as_str()) {
+                return Err(ctx.error(
+                    spanned.span(),
+                    format!("table {:?}: unknown dimension {dim:?}", table.name),
+                    &format!("known dimensions: {}", KNOWN_DIMENSIONS.join(", ")),
+                ));
+            }
+        }
+        if let Measure::Flag(flag) = &table.measure {
+            if !(flag.starts_with("reentry_")
+                || flag == "durable_outflow"
+                || flag == "durable_outflow_work")
+            {
+                return Err(ctx.error(
+                    spanned.span(),
+                    format!("table {:?}: unknown flag {flag:?}", table.name),
+                    "flags: reentry_6m (or reentry_{w}m), durable_outflow, durable_outflow_work",
+                ));
+            }
+        }
+        tables.push(table.clone());
+    }
+    if let Some(lang) = &parsed.report.lang {
+        if lang != "nl" && lang != "en" {
+            return Err(PipelineError::Config {
+                file: path.to_path_buf(),
+                line: text
+                    .lines()
+                    .position(|l| l.trim_start().starts_with("lang"))
+                    .map(|i| i + 1)
+                    .unwrap_or(0),
+                message: format!("report language {lang:?} is not supported"),
+                hint: "use \"nl\" or \"en\"".into(),
+            });
+        }
+    }
+
+    Ok(Pipeline {
+        path: path.to_path_buf(),
+        name: parsed.name,
+        description: parsed.description,
+        key_file,
+        output,
+        config_dir,
+        raw_inputs,
+        pseudonymised_inputs,
+        pseudonymised_key_id,
+        link_section,
+        rules,
+        tables,
+        report: parsed.report,
+        text,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+        let p = dir.join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    fn fixture(dir: &Path) {
+        for f in ["p.parquet", "b.parquet", "e.parquet", "t1.csv", "t2.csv"] {
+            write(dir, f, "x");
+        }
+        write(dir, "k.key", "00");
+    }
+
+    const GOOD: &str = r#"
+name = "t"
+key_file = "k.key"
+[inputs]
+persons = ["p.parquet"]
+benefits = ["b.parquet"]
+employment = ["e.parquet"]
+trajectories = ["t*.csv"]
+[cohort]
+kind = "outflow"
+year = 2022
+[disclosure]
+min_count = 15
+[[tables]]
+name = "states_by_sex"
+dims = ["sex"]
+measure = "states"
+"#;
+
+    #[test]
+    fn a_good_file_resolves_paths_and_globs() {
+        let dir = tempfile::tempdir().unwrap();
+        fixture(dir.path());
+        let p = load_pipeline(&write(dir.path(), "p.toml", GOOD)).unwrap();
+        assert_eq!(p.raw_inputs["trajectories"].len(), 2);
+        assert!(p.raw_inputs["persons"][0].starts_with(dir.path()));
+        assert_eq!(p.rules.min_count, 15);
+        assert_eq!(p.link_section["cohort"]["year"].as_integer(), Some(2022));
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_with_line_and_expected_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        fixture(dir.path());
+        let text = GOOD.replace("name = \"t\"", "name = \"t\"\ncolour = \"red\"");
+        let err = load_pipeline(&write(dir.path(), "p.toml", &text))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("p.toml:3:"), "{err}");
+        assert!(err.contains("colour"), "{err}");
+    }
+
+    #[test]
+    fn missing_inputs_name_the_pattern_and_line() {
+        let dir = tempfile::tempdir().unwrap();
+        fixture(dir.path());
+        let text = GOOD.replace("t*.csv", "uploads/*.csv");
+        let err = load_pipeline(&write(dir.path(), "p.toml", &text))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("uploads/*.csv") && err.contains("p.toml:8:"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn loosening_needs_a_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        fixture(dir.path());
+        let text = GOOD.replace("min_count = 15", "min_count = 5");
+        let err = load_pipeline(&write(dir.path(), "p.toml", &text))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("override_reason"), "{err}");
+        let text = GOOD.replace(
+            "min_count = 15",
+            "min_count = 5\noverride_reason = \"agreed with the office\"",
+        );
+        let p = load_pipeline(&write(dir.path(), "p.toml", &text)).unwrap();
+        assert_eq!(p.rules.min_count, 5);
+        assert!(!p.rules.loosened.is_empty());
+    }
+
+    #[test]
+    fn unknown_dimensions_and_duplicate_tables_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        fixture(dir.path());
+        let text = GOOD.replace("dims = [\"sex\"]", "dims = [\"shoe_size\"]");
+        let err = load_pipeline(&write(dir.path(), "p.toml", &text))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("shoe_size") && err.contains("known dimensions"),
+            "{err}"
+        );
+        let text = format!(
+            "{GOOD}\n[[tables]]\nname = \"states_by_sex\"\ndims = []\nmeasure = \"states\"\n"
+        );
+        let err = load_pipeline(&write(dir.path(), "p.toml", &text))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("two tables"), "{err}");
+    }
+
+    #[test]
+    fn environment_variables_expand_with_defaults() {
+        assert_eq!(
+            expand_vars("${KOPPEL_SURELY_UNSET_VAR:-../data}/x.csv"),
+            "../data/x.csv"
+        );
+        assert_eq!(expand_vars("plain/path"), "plain/path");
+        std::env::set_var("KOPPEL_TEST_EXPAND", "/srv/in");
+        assert_eq!(expand_vars("${KOPPEL_TEST_EXPAND:-../data}/x"), "/srv/in/x");
+    }
+
+    #[test]
+    fn a_missing_key_file_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        fixture(dir.path());
+        let text = GOOD.replace("k.key", "secrets/none.key");
+        let err = load_pipeline(&write(dir.path(), "p.toml", &text))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("none.key") && err.contains("koppel key new"),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,82 @@
+//! Errors of a pipeline run, each saying what to do about it.
+
+use std::path::PathBuf;
+
+/// Why a pipeline could not run (or stopped).
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    /// The pipeline file (or a config file) is wrong: file, line and a hint.
+    #[error("{}{}: {message}\n  hint: {hint}", file.display(), if *line > 0 { format!(":{line}") } else { String::new() })]
+    Config {
+        /// The file.
+        file: PathBuf,
+        /// 1-based line (0: not tied to a line).
+        line: usize,
+        /// What is wrong.
+        message: String,
+        /// How to fix it.
+        hint: String,
+    },
+    /// Reading or writing a file failed.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The key file cannot be used (permissions, format).
+    #[error("key file: {0}")]
+    Key(String),
+    /// Inputs were pseudonymised under different keys.
+    #[error("key ids differ: {0}")]
+    KeyMismatch(String),
+    /// A stage failed.
+    #[error("stage {stage} failed: {message}")]
+    Stage {
+        /// The stage.
+        stage: &'static str,
+        /// What went wrong.
+        message: String,
+    },
+    /// The export gate refused the package: the disclosure re-check found
+    /// violations. Nothing was written.
+    #[error("export refused: the disclosure re-check found {} violation(s): {}", .0.len(), .0.join("; "))]
+    ExportRefused(Vec<String>),
+    /// `koppel verify` found files that do not match their manifests.
+    #[error("run directory {}: {message}", dir.display())]
+    Run {
+        /// The run directory.
+        dir: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+impl PipelineError {
+    /// A stage error from anything printable.
+    pub fn stage(stage: &'static str, message: impl std::fmt::Display) -> PipelineError {
+        PipelineError::Stage {
+            stage,
+            message: message.to_string(),
+        }
+    }
+
+    /// An I/O error on a path.
+    pub fn io(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> PipelineError + '_ {
+        move |source| PipelineError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+
+    /// The process exit code for this error: 1 when the export gate refused
+    /// the package, 2 for everything else (bad configuration, unreadable
+    /// input, a failed stage).
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            PipelineError::ExportRefused(_) => 1,
+            _ => 2,
+        }
+    }
+}

@@ -1,0 +1,346 @@
+//! `koppel run` end to end: the demo pipeline on small synthetic data, the
+//! package passes `koppel check`, two runs give byte-identical tables, a
+//! crashed run resumes, tampering is detected, bad pipeline files fail before
+//! any work, and no BSN appears outside the ingest quarantine.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+#[allow(dead_code)]
+mod support;
+
+use support::{bsns_in_file, files, koppel, synth, text};
+
+/// A data set, a key and a pipeline file (the demo pipeline with its paths
+/// pointed at the temporary directory).
+struct Setup {
+    dir: tempfile::TempDir,
+    bsns: HashSet<String>,
+}
+
+impl Setup {
+    fn new(persons: u64) -> Setup {
+        let dir = tempfile::tempdir().unwrap();
+        let bsns = synth(&dir.path().join("synth"), persons, 3, 7);
+        std::fs::create_dir(dir.path().join("secrets")).unwrap();
+        let key = dir.path().join("secrets/koppel.key");
+        let out = koppel(&["key", "new", "--out", key.to_str().unwrap()], &[]);
+        assert!(out.status.success(), "{}", text(&out));
+        let setup = Setup { dir, bsns };
+        setup.write_pipeline("demo.toml", |t| t);
+        setup
+    }
+
+    fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    /// Writes the repository's demo pipeline, re-pointed at this directory
+    /// and edited by `edit`.
+    fn write_pipeline(&self, name: &str, edit: impl Fn(String) -> String) -> PathBuf {
+        let demo =
+            std::fs::read_to_string(support::repo_root().join("pipelines/demo.toml")).unwrap();
+        let config = support::repo_root().join("config");
+        let text = demo.replace("../demo-out/", "./").replace(
+            "config_dir = \"../config\"",
+            &format!("config_dir = {:?}", config.to_str().unwrap()),
+        );
+        let path = self.path(name);
+        std::fs::write(&path, edit(text)).unwrap();
+        path
+    }
+
+    fn run(&self, pipeline: &str, extra: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+        let path = self.path(pipeline);
+        let mut args = vec!["run", path.to_str().unwrap(), "--quiet"];
+        args.extend_from_slice(extra);
+        koppel(&args, env)
+    }
+
+    /// Every BSN found in the run directory outside the ingest quarantine.
+    fn bsns_in_run(&self, run: &Path) -> Vec<(PathBuf, String)> {
+        let mut found = Vec::new();
+        for file in files(run, &[run.join("ingest/quarantine")]) {
+            for bsn in bsns_in_file(&file, &self.bsns) {
+                found.push((file.clone(), bsn));
+            }
+        }
+        found
+    }
+}
+
+fn stage_actions(run_dir: &Path) -> Vec<(String, String)> {
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run_dir.join("run.json")).unwrap()).unwrap();
+    summary["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["stage"].as_str().unwrap().to_string(),
+                s["action"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+fn tables_of(run: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    for rel in ["link/analysis.parquet", "aggregate/tables.json"] {
+        out.push((rel.to_string(), std::fs::read(run.join(rel)).unwrap()));
+    }
+    for dir in ["protect/tables", "export/package/tables"] {
+        for file in files(&run.join(dir), &[]) {
+            out.push((
+                file.strip_prefix(run).unwrap().display().to_string(),
+                std::fs::read(&file).unwrap(),
+            ));
+        }
+    }
+    out
+}
+
+#[test]
+fn demo_pipeline_end_to_end_checked_deterministic_and_free_of_bsns() {
+    let setup = Setup::new(40_000);
+    let out = setup.run("demo.toml", &[], &[("RUST_LOG", "info")]);
+    let log = text(&out);
+    assert!(out.status.success(), "{log}");
+    assert!(log.contains("researcher package:"), "{log}");
+    let run = setup.path("run");
+    let package = run.join("export/package");
+
+    // The package passes the independent check.
+    let check = koppel(&["check", package.to_str().unwrap()], &[]);
+    assert!(check.status.success(), "{}", text(&check));
+
+    // Every stage ran and wrote a manifest with hashes and row counts.
+    for stage in ["ingest", "link", "aggregate", "protect", "export"] {
+        let manifest: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(run.join(stage).join("manifest.json")).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(manifest["stage"], stage);
+        assert!(
+            manifest["outputs"]
+                .as_array()
+                .is_some_and(|o| !o.is_empty()),
+            "{stage}"
+        );
+        assert_eq!(manifest["key_id"].as_str().map(str::len), Some(16));
+    }
+    let ingest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("ingest/manifest.json")).unwrap())
+            .unwrap();
+    let rows = &ingest["rows"];
+    for kind in ["persons", "benefits", "employment", "trajectories"] {
+        let read = rows[format!("{kind}_read")].as_u64().unwrap();
+        let accepted = rows[format!("{kind}_accepted")].as_u64().unwrap();
+        let rejected = rows[format!("{kind}_rejected")].as_u64().unwrap();
+        assert!(read > 0 && read == accepted + rejected, "{kind}: {rows}");
+    }
+    assert!(
+        rows["trajectories_rejected"].as_u64().unwrap() > 0,
+        "synth injects faults"
+    );
+
+    // No BSN anywhere outside the quarantine, nor in the logs.
+    let found = setup.bsns_in_run(&run);
+    assert!(found.is_empty(), "BSNs in the run directory: {found:?}");
+    let in_log = support::bsns_in_bytes(log.as_bytes(), &setup.bsns);
+    assert!(in_log.is_empty(), "BSNs in the log: {in_log:?}");
+    // ...while the quarantine does hold rejected rows (so the scan can see).
+    let quarantined: usize = files(&run.join("ingest/quarantine"), &[])
+        .iter()
+        .map(|f| bsns_in_file(f, &setup.bsns).len())
+        .sum();
+    assert!(
+        quarantined > 0,
+        "the scan finds BSNs where they are expected"
+    );
+
+    // `koppel verify` agrees with the manifests.
+    let verify = koppel(&["verify", run.to_str().unwrap()], &[]);
+    assert!(verify.status.success(), "{}", text(&verify));
+
+    // A second run into another directory gives byte-identical tables.
+    let other = setup.path("run2");
+    let out = setup.run("demo.toml", &["--run-dir", other.to_str().unwrap()], &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    let (a, b) = (tables_of(&run), tables_of(&other));
+    assert_eq!(a.len(), b.len());
+    for ((name_a, bytes_a), (name_b, bytes_b)) in a.iter().zip(&b) {
+        assert_eq!(name_a, name_b);
+        assert!(bytes_a == bytes_b, "{name_a} differs between two runs");
+    }
+
+    // A rerun with nothing changed skips every stage.
+    let out = setup.run("demo.toml", &[], &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        stage_actions(&run).iter().all(|(_, a)| a == "skipped"),
+        "{:?}",
+        stage_actions(&run)
+    );
+}
+
+#[test]
+fn a_crashed_run_resumes_and_tampering_is_detected() {
+    let setup = Setup::new(15_000);
+    let run = setup.path("run");
+
+    // Killed right after the link stage completed.
+    let out = setup.run("demo.toml", &[], &[("KOPPEL_CRASH_AFTER", "link")]);
+    assert!(!out.status.success());
+    assert!(run.join("link/manifest.json").is_file());
+    assert!(!run.join("aggregate").exists());
+
+    // Killed in the middle of the aggregate stage: partial output stays in a
+    // temporary directory.
+    let out = setup.run("demo.toml", &[], &[("KOPPEL_CRASH_IN", "aggregate")]);
+    assert!(!out.status.success());
+    assert!(run.join(".aggregate.tmp").exists());
+    assert!(!run.join("aggregate").exists());
+    let actions = stage_actions_from_log(&text(&out));
+    assert!(
+        actions.contains("ingest up to date") && actions.contains("link up to date"),
+        "{actions}"
+    );
+
+    // Resume: ingest and link are not redone; the rest runs.
+    let out = setup.run("demo.toml", &[], &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    let actions = stage_actions(&run);
+    assert_eq!(
+        actions,
+        [
+            ("ingest".to_string(), "skipped".to_string()),
+            ("link".into(), "skipped".into()),
+            ("aggregate".into(), "ran".into()),
+            ("protect".into(), "ran".into()),
+            ("export".into(), "ran".into()),
+        ]
+    );
+    assert!(!run.join(".aggregate.tmp").exists());
+
+    // Tamper with an intermediate file: verify reports it, the next run
+    // reruns that stage (and nothing upstream of it).
+    let analysis = run.join("link/analysis.parquet");
+    let mut bytes = std::fs::read(&analysis).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x55;
+    std::fs::write(&analysis, bytes).unwrap();
+    let verify = koppel(&["verify", run.to_str().unwrap()], &[]);
+    assert_eq!(verify.status.code(), Some(1), "{}", text(&verify));
+    assert!(
+        text(&verify).contains("link/analysis.parquet"),
+        "{}",
+        text(&verify)
+    );
+
+    let out = setup.run("demo.toml", &[], &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    let actions = stage_actions(&run);
+    assert_eq!(actions[0].1, "skipped", "{actions:?}");
+    assert_eq!(actions[1].1, "ran", "{actions:?}");
+    let verify = koppel(&["verify", run.to_str().unwrap()], &[]);
+    assert!(verify.status.success(), "{}", text(&verify));
+    // The deterministic link output equals the original again, so the later
+    // stages find their inputs unchanged and are skipped.
+    assert!(
+        actions[2..].iter().all(|(_, a)| a == "skipped"),
+        "{actions:?}"
+    );
+}
+
+fn stage_actions_from_log(log: &str) -> String {
+    log.lines()
+        .filter(|l| l.contains("up to date"))
+        .map(|l| {
+            let stage = ["ingest", "link", "aggregate", "protect", "export"]
+                .into_iter()
+                .find(|s| l.contains(s))
+                .unwrap_or("?");
+            format!("{stage} up to date")
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[test]
+fn bad_pipeline_files_fail_before_any_work() {
+    let setup = Setup::new(3_000);
+    let expect_refused = |name: &str, needle: &str| {
+        let out = setup.run(name, &[], &[]);
+        let log = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{name}: {log}");
+        assert!(log.contains(needle), "{name}: expected {needle:?} in {log}");
+        assert!(!setup.path("run").exists(), "{name}: work started");
+    };
+
+    setup.write_pipeline("unknown_key.toml", |t| {
+        t.replace("[cohort]", "colour = \"red\"\n[cohort]")
+    });
+    expect_refused("unknown_key.toml", "unknown field `colour`");
+
+    setup.write_pipeline("missing_input.toml", |t| {
+        t.replace("uploads/*.csv", "uploadz/*.csv")
+    });
+    expect_refused("missing_input.toml", "uploadz/*.csv");
+
+    setup.write_pipeline("bad_cohort.toml", |t| {
+        t.replace("kind = \"outflow\"", "kind = \"outflw\"")
+    });
+    expect_refused("bad_cohort.toml", "outflw");
+
+    setup.write_pipeline("loosened.toml", |t| {
+        t.replace("min_count = 10", "min_count = 3")
+    });
+    expect_refused("loosened.toml", "override_reason");
+
+    // A key readable by others.
+    let open_key = setup.path("secrets/open.key");
+    std::fs::copy(setup.path("secrets/koppel.key"), &open_key).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&open_key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    setup.write_pipeline("open_key.toml", |t| {
+        t.replace("secrets/koppel.key", "secrets/open.key")
+    });
+    expect_refused("open_key.toml", "chmod 600");
+
+    // Pre-pseudonymised inputs made under another key.
+    let other_key = setup.path("secrets/other.key");
+    let out = koppel(&["key", "new", "--out", other_key.to_str().unwrap()], &[]);
+    assert!(out.status.success());
+    let pseudonymised = setup.path("other_persons.parquet");
+    let out = koppel(
+        &[
+            "pseudonymise",
+            "--key",
+            other_key.to_str().unwrap(),
+            "--in",
+            setup
+                .path("synth/registers/persons.parquet")
+                .to_str()
+                .unwrap(),
+            "--out",
+            pseudonymised.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let id = text(&koppel(&["key", "id", other_key.to_str().unwrap()], &[]));
+    let id = id.trim();
+    setup.write_pipeline("mixed_keys.toml", |t| {
+        t.replace("persons = [\"./synth/registers/persons.parquet\"]\n", "")
+            .replace(
+                "[cohort]",
+                &format!("[inputs.pseudonymised]\nkey_id = \"{id}\"\npersons = [\"other_persons.parquet\"]\n\n[cohort]"),
+            )
+    });
+    expect_refused("mixed_keys.toml", "key id");
+}
