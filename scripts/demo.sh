@@ -13,9 +13,12 @@ cargo build -q -p koppel-cli
 koppel=target/debug/koppel
 
 mkdir -p "$out"
-if [ ! -f "$out/synth/registers/persons.parquet" ]; then
-  echo "== synthetic registers and uploads (100,000 persons, 3 municipalities)"
-  "$koppel" synth --out "$out/synth" --persons 100000 --municipalities 3 --seed 1
+persons=400000
+if [ "$(cat "$out/synth/.persons" 2>/dev/null)" != "$persons" ]; then
+  echo "== synthetic registers and uploads ($persons persons, 3 municipalities)"
+  rm -rf "$out/synth"
+  "$koppel" synth --out "$out/synth" --persons "$persons" --municipalities 3 --seed 1
+  echo "$persons" > "$out/synth/.persons"
 fi
 
 if [ ! -f "$out/secrets/koppel.key" ]; then

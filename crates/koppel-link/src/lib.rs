@@ -434,13 +434,22 @@ pub fn link(
     // Stage 1: the cohort (small), collected once.
     let cohort = collect(cohort_plan(&frames, config), "cohort")?;
     summary.cohort_candidates = cohort.height() as u64;
-    tracing::info!(candidates = cohort.height(), "link: cohort selected");
+    tracing::info!(
+        candidates = cohort.height(),
+        seconds = started.elapsed().as_secs_f64(),
+        "link: cohort selected"
+    );
 
     // Stage 2: outcomes of the cohort persons.
     let analysis = outcomes_plan(&frames, cohort.clone().lazy(), config, bands)?;
     let mut df = collect(analysis, "outcomes")?;
     df.rechunk_mut();
     summary.cohort_persons = df.height() as u64;
+    tracing::info!(
+        persons = df.height(),
+        seconds = started.elapsed().as_secs_f64(),
+        "link: outcomes derived"
+    );
     summary.without_person_record = summary.cohort_candidates - summary.cohort_persons;
 
     let dups = collect(
@@ -497,6 +506,10 @@ pub fn link(
 
     // Linkage quality.
     let quality = collect(linkage_quality_plan(&frames, config), "linkage quality")?;
+    tracing::info!(
+        seconds = started.elapsed().as_secs_f64(),
+        "link: linkage quality counted"
+    );
     let names = quality
         .column("municipality")
         .map_err(perr("linkage quality"))?
