@@ -637,7 +637,9 @@ table.data th,table.data td{border-bottom:1px solid var(--line);padding:4px 8px;
 table.data th{background:var(--soft);font-weight:600}
 table.data .num{text-align:right;white-space:nowrap;font-variant-numeric:tabular-nums}
 table.data tr.total td{font-weight:600}
-table.compare td.num{min-width:110px}
+table.compare{font-size:12.5px}
+table.compare td.num{min-width:92px}
+table.compare th.num{white-space:normal;max-width:7em}
 span.pct{color:var(--muted);font-size:12px}
 .fig.sup{color:#8a8a8a}
 dl.defs{display:grid;grid-template-columns:minmax(140px,max-content) 1fr;gap:4px 16px;margin:6px 0}
