@@ -77,10 +77,12 @@ fn main() {
             .filter(|i| i.required > 0.0 && i.width() < 1e-6)
             .count();
         println!(
-            "{method:>6}: secondary {} cells, value {:.0}; protect {:.2}s; audit {:.2}s ({} suppressed, {} LPs): {} violations ({} exactly disclosed)",
+            "{method:>6}: secondary {} cells, value {:.0}; protect {:.2}s ({} rounds, {} LPs); audit {:.2}s ({} suppressed, {} LPs): {} violations ({} exactly disclosed)",
             stats.cells,
             stats.total_value,
             protect_time.as_secs_f64(),
+            stats.rounds,
+            stats.lps_solved,
             audit_time.as_secs_f64(),
             report.intervals.len(),
             report.lps_solved,

@@ -120,6 +120,21 @@ fn find(parent: &mut [usize], mut i: usize) -> usize {
     i
 }
 
+/// Components with at least this many targets get seed LPs first.
+const SEED_MIN_TARGETS: usize = 4;
+
+fn add_rows(problem: &mut Problem, vars: &[microlp::Variable], rows: &[Row]) {
+    for row in rows {
+        let expr: Vec<_> = row.terms.iter().map(|&(l, c)| (vars[l], c)).collect();
+        if row.lo == row.hi {
+            problem.add_constraint(expr.as_slice(), ComparisonOp::Eq, row.lo);
+        } else {
+            problem.add_constraint(expr.as_slice(), ComparisonOp::Ge, row.lo);
+            problem.add_constraint(expr.as_slice(), ComparisonOp::Le, row.hi);
+        }
+    }
+}
+
 /// Components of suppressed cells (each sorted), in order of their first cell.
 pub fn components(cells: &CellSet, published: &[Option<f64>]) -> Vec<Vec<usize>> {
     let n = cells.len();
@@ -201,6 +216,53 @@ pub fn audit_component(
     // interval from inside. A cell whose seen range already meets its
     // requirement needs no LP of its own (its interval is at least that).
     let mut seen = vec![(f64::INFINITY, f64::NEG_INFINITY); component.len()];
+    // Seed points: a few LPs whose objectives move many targets at once
+    // (all up, all down, alternate halves) usually certify most targets'
+    // requirements, so only the rest need their own pair of LPs. Variables
+    // are capped here (at the sum of every known value, plus one) so the
+    // seeds are bounded; a capped solution is still feasible without the
+    // cap, so the inner bounds stay sound.
+    let needing = targets.iter().filter(|&&t| required[t] > 0.0).count();
+    if needing >= SEED_MIN_TARGETS {
+        let cap = 1.0
+            + published
+                .iter()
+                .flatten()
+                .filter(|v| v.is_finite())
+                .map(|v| v.abs())
+                .sum::<f64>();
+        let signs: [fn(usize) -> f64; 4] = [
+            |_| 1.0,
+            |_| -1.0,
+            |i| if i % 2 == 0 { 1.0 } else { -1.0 },
+            |i| if i % 2 == 0 { -1.0 } else { 1.0 },
+        ];
+        for sign in signs {
+            let mut objective = vec![0.0; component.len()];
+            for (i, &target) in targets.iter().enumerate() {
+                if required[target] > 0.0 {
+                    objective[local(target).expect("target in component")] = sign(i);
+                }
+            }
+            let mut problem = Problem::new(OptimizationDirection::Maximize);
+            let vars: Vec<_> = objective
+                .iter()
+                .map(|&c| problem.add_var(c, (0.0, cap)))
+                .collect();
+            add_rows(&mut problem, &vars, &rows);
+            lps += 1;
+            if let Ok(solution) = problem.solve().and_then(|o| {
+                o.into_solution()
+                    .map_err(|_| microlp::Error::InternalError("interrupted".into()))
+            }) {
+                for (l, v) in vars.iter().enumerate() {
+                    let x = solution.var_value(*v);
+                    seen[l].0 = seen[l].0.min(x);
+                    seen[l].1 = seen[l].1.max(x);
+                }
+            }
+        }
+    }
     for &target in targets {
         let t = local(target).expect("target in component");
         let key = &cells.keys[target];
@@ -227,15 +289,7 @@ pub fn audit_component(
             let vars: Vec<_> = (0..component.len())
                 .map(|i| problem.add_var(if i == t { 1.0 } else { 0.0 }, (0.0, f64::INFINITY)))
                 .collect();
-            for row in &rows {
-                let expr: Vec<_> = row.terms.iter().map(|&(l, c)| (vars[l], c)).collect();
-                if row.lo == row.hi {
-                    problem.add_constraint(expr.as_slice(), ComparisonOp::Eq, row.lo);
-                } else {
-                    problem.add_constraint(expr.as_slice(), ComparisonOp::Ge, row.lo);
-                    problem.add_constraint(expr.as_slice(), ComparisonOp::Le, row.hi);
-                }
-            }
+            add_rows(&mut problem, &vars, &rows);
             lps += 1;
             bounds[k] = match problem.solve() {
                 Ok(outcome) => match outcome.into_solution() {

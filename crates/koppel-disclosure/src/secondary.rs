@@ -66,6 +66,12 @@ struct State<'a> {
     count: Vec<usize>,
     /// Value below which a published cell gives little protection room.
     useful: f64,
+    /// Per cell, the number of relations it is the total of: 0 for inner
+    /// cells, more for margins (a grand total shared by linked tables is the
+    /// total of many). Complements are taken from the lowest depth first, so
+    /// margins (the figures readers use most) are suppressed only when no
+    /// inner cell can do.
+    depth: Vec<usize>,
 }
 
 impl State<'_> {
@@ -106,6 +112,7 @@ impl State<'_> {
                 .min_by(|&a, &b| {
                     let key = |c: usize| {
                         (
+                            self.depth[c],
                             self.net_lonely(c, Some(r)),
                             (self.cells.values[c] < self.useful) as u8,
                         )
@@ -143,11 +150,16 @@ pub fn suppress_secondary(
         .iter()
         .map(|r| r.members().filter(|&m| status[m].is_suppressed()).count())
         .collect();
+    let mut depth = vec![0usize; cells.len()];
+    for relation in &cells.relations {
+        depth[relation.total] += 1;
+    }
     let mut state = State {
         cells,
         status,
         count,
         useful,
+        depth,
     };
     let mut stats = SecondaryStats::default();
     let mut cache: HashMap<Vec<usize>, Vec<CellInterval>> = HashMap::new();
@@ -199,6 +211,7 @@ pub fn suppress_secondary(
             let score = |state: &State, c: usize| {
                 (
                     (cells.values[c] < deficit) as u8,
+                    state.depth[c],
                     state.net_lonely(c, None),
                     cells.values[c],
                     c,
@@ -208,10 +221,10 @@ pub fn suppress_secondary(
                 pool.filter(|&m| state.status[m] == Status::Published)
                     .min_by(|&a, &b| {
                         let (ka, kb) = (score(state, a), score(state, b));
-                        (ka.0, ka.1)
-                            .cmp(&(kb.0, kb.1))
-                            .then(ka.2.total_cmp(&kb.2))
-                            .then(ka.3.cmp(&kb.3))
+                        (ka.0, ka.1, ka.2)
+                            .cmp(&(kb.0, kb.1, kb.2))
+                            .then(ka.3.total_cmp(&kb.3))
+                            .then(ka.4.cmp(&kb.4))
                     })
             };
             let mut near = cells.memberships[p]
