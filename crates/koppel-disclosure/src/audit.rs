@@ -123,14 +123,19 @@ fn find(parent: &mut [usize], mut i: usize) -> usize {
 /// Components with at least this many targets get seed LPs first.
 const SEED_MIN_TARGETS: usize = 4;
 
+/// Adds the rows as constraints. A band `lo <= sum <= hi` becomes one
+/// equation `sum - s = 0` with a bounded variable `s` in `[lo, hi]`: the
+/// simplex handles bounds natively, whereas a pair of inequalities doubles
+/// the rows and made the rounded-package audit several times slower.
 fn add_rows(problem: &mut Problem, vars: &[microlp::Variable], rows: &[Row]) {
     for row in rows {
-        let expr: Vec<_> = row.terms.iter().map(|&(l, c)| (vars[l], c)).collect();
+        let mut expr: Vec<_> = row.terms.iter().map(|&(l, c)| (vars[l], c)).collect();
         if row.lo == row.hi {
             problem.add_constraint(expr.as_slice(), ComparisonOp::Eq, row.lo);
         } else {
-            problem.add_constraint(expr.as_slice(), ComparisonOp::Ge, row.lo);
-            problem.add_constraint(expr.as_slice(), ComparisonOp::Le, row.hi);
+            let band = problem.add_var(0.0, (row.lo, row.hi));
+            expr.push((band, -1.0));
+            problem.add_constraint(expr.as_slice(), ComparisonOp::Eq, 0.0);
         }
     }
 }
@@ -266,25 +271,22 @@ pub fn audit_component(
     for &target in targets {
         let t = local(target).expect("target in component");
         let key = &cells.keys[target];
-        if required[target] > 0.0 && seen[t].1 - seen[t].0 >= required[target] {
-            out.push(CellInterval {
-                cell: target,
-                key: key.clone(),
-                lower: seen[t].0.max(0.0),
-                upper: seen[t].1,
-                required: required[target],
-                exact: false,
-            });
-            continue;
-        }
         let mut bounds = [0.0f64; 2];
+        // A target whose seen range (points from earlier LPs) already meets
+        // its requirement needs no LP of its own. Maximise first: the seeds
+        // usually found a low value, so one LP often certifies the target.
+        let mut certified = false;
         for (k, direction) in [
-            OptimizationDirection::Minimize,
             OptimizationDirection::Maximize,
+            OptimizationDirection::Minimize,
         ]
         .into_iter()
         .enumerate()
         {
+            if required[target] > 0.0 && seen[t].1 - seen[t].0 >= required[target] {
+                certified = true;
+                break;
+            }
             let mut problem = Problem::new(direction);
             let vars: Vec<_> = (0..component.len())
                 .map(|i| problem.add_var(if i == t { 1.0 } else { 0.0 }, (0.0, f64::INFINITY)))
@@ -320,6 +322,17 @@ pub fn audit_component(
                 }
             };
         }
+        if certified {
+            out.push(CellInterval {
+                cell: target,
+                key: key.clone(),
+                lower: seen[t].0.max(0.0),
+                upper: seen[t].1,
+                required: required[target],
+                exact: false,
+            });
+            continue;
+        }
         let clean = |v: f64| {
             if v.is_finite() {
                 let r = v.round();
@@ -335,8 +348,8 @@ pub fn audit_component(
         out.push(CellInterval {
             cell: target,
             key: key.clone(),
-            lower: clean(bounds[0]).max(0.0),
-            upper: clean(bounds[1]),
+            lower: clean(bounds[1]).max(0.0),
+            upper: clean(bounds[0]),
             required: required[target],
             exact: true,
         });

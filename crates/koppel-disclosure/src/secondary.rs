@@ -9,7 +9,8 @@
 //!    protection width; zeros give none below), then the smallest value.
 //! 2. **Interval check.** The feasible interval of every primary cell is
 //!    computed by LP (component by component, cached while a component does
-//!    not change).
+//!    not change). Suppressing more cells only widens intervals, so a cell
+//!    found wide enough once is not checked again.
 //! 3. **Repair.** For every primary cell whose interval is still too narrow,
 //!    one more cell is suppressed: a published cell sharing a relation with it
 //!    (or, failing that, with its component), preferring cells whose value
@@ -163,6 +164,10 @@ pub fn suppress_secondary(
     };
     let mut stats = SecondaryStats::default();
     let mut cache: HashMap<Vec<usize>, Vec<CellInterval>> = HashMap::new();
+    // Suppressing more cells only removes equations from the attacker's
+    // system, so an interval once wide enough stays wide enough: certified
+    // cells are not checked again.
+    let mut certified = vec![false; cells.len()];
     let mut queue: VecDeque<usize> = (0..cells.relations.len())
         .filter(|&r| state.count[r] == 1)
         .collect();
@@ -177,7 +182,7 @@ pub fn suppress_secondary(
             let targets: Vec<usize> = component
                 .iter()
                 .copied()
-                .filter(|&c| required[c] > 0.0)
+                .filter(|&c| required[c] > 0.0 && !certified[c])
                 .collect();
             if targets.is_empty() {
                 continue;
@@ -192,12 +197,13 @@ pub fn suppress_secondary(
                     intervals
                 }
             };
-            violations.extend(
-                intervals
-                    .into_iter()
-                    .filter(|i| i.is_violation())
-                    .map(|i| (i, ci)),
-            );
+            for interval in intervals {
+                if interval.is_violation() {
+                    violations.push((interval, ci));
+                } else {
+                    certified[interval.cell] = true;
+                }
+            }
         }
         if violations.is_empty() {
             break;

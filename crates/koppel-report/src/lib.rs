@@ -180,7 +180,7 @@ pub struct PackageSummary {
     pub tables: usize,
     /// Rows read back by the check.
     pub rows: usize,
-    /// Suppressed cells audited by LP in the check.
+    /// Primary cells audited by LP in the check.
     pub audited: usize,
     /// Figures in the report (each one a published cell, or `.`).
     pub figures: usize,
