@@ -8,13 +8,14 @@ use polars::io::parquet::write::BatchedWriter as ParquetBatchedWriter;
 use polars::prelude::*;
 use polars_parquet::write::ZstdLevel;
 
-/// Zstd level of every Parquet file koppel writes. Level 1: pseudonyms (hex
-/// of a keyed hash) do not compress at all, and the other columns (codes,
-/// dates, small numbers) compress nearly as well as at the default level 3,
-/// at a fraction of the CPU time on the ingest hot path.
-const PARQUET_ZSTD_LEVEL: i32 = 1;
-
 use crate::TableFormat;
+
+/// Zstd level of the Parquet files a [`TableWriter`] writes (ingest and
+/// `koppel pseudonymise` output). Level 1: pseudonyms (hex of a keyed hash)
+/// do not compress at all, and the other columns (codes, dates, small
+/// numbers) compress nearly as well as at the default level 3, at a fraction
+/// of the CPU time on the ingest hot path.
+const PARQUET_ZSTD_LEVEL: i32 = 1;
 
 /// Why an output could not be written.
 #[derive(Debug, thiserror::Error)]
