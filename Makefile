@@ -61,14 +61,14 @@ bench-synth:
 	bash scripts/measure.sh "synth 50k" 50000 target/debug/koppel synth --out target/bench/synth-50k --persons 50000
 	bash scripts/measure.sh "synth national" 18000000 target/debug/koppel synth --out target/bench/synth-national --persons 18000000 --municipalities 50
 
-# Disclosure control: 4-dimensional table sets (1,680 and 3,024 cells with
-# margins) protected by the audit-driven greedy and by the naive baseline,
-# both LP-audited. Larger sets: pass four sizes (see BENCHMARKS.md: the LP
-# solver is the limit at ~12,000 cells).
+# Disclosure control: 4-dimensional table sets (1,680, 3,024 and 11,880
+# cells with margins) protected by the audit-driven greedy and by the naive
+# baseline, both LP-audited. Other sizes: pass four dimension sizes.
 bench-disclosure:
 	$(CARGO) build --release -p koppel-disclosure --example bench_disclosure
 	target/release/examples/bench_disclosure 4 5 6 7
 	target/release/examples/bench_disclosure 5 6 7 8
+	target/release/examples/bench_disclosure 8 9 10 11
 
 # National scale: koppel synth --persons 18000000 (once), then the outflow
 # pipeline (every stage, --force) in release; koppel run prints per-stage wall

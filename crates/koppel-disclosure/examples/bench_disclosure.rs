@@ -1,7 +1,8 @@
 //! Benchmark: a 4-dimensional table with every margin protected by the
 //! audit-driven greedy, compared with the naive baseline, both run through
-//! the LP audit. Run: `make bench-disclosure` (shapes 4×5×6×7 and 5×6×7×8),
-//! or pass four dimension sizes. See BENCHMARKS.md for the scale limit.
+//! the LP audit. Run: `make bench-disclosure` (shapes 4×5×6×7, 5×6×7×8 and
+//! 8×9×10×11, the last 11,880 cells with margins), or pass four dimension
+//! sizes. Figures in BENCHMARKS.md.
 
 use std::time::Instant;
 

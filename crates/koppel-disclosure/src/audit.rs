@@ -7,16 +7,20 @@
 //! (two suppressed cells are connected when they share a relation); each
 //! component is one LP whose variables are its suppressed cells, whose
 //! constraints are the relations touching it (published cells enter as
-//! constants) and whose bounds are `x >= 0`. For each cell the LP is solved
-//! twice (minimise, maximise).
+//! constants) and whose bounds are `x >= 0`. The formulation is written here;
+//! solving it is left to the table-agnostic helper [`crate::lp`], which
+//! presolves the LP exactly (substituting two-member relations, turning
+//! one-member relations into bounds, dropping linearly dependent equations),
+//! certifies targets from the points its LPs visit and computes the exact
+//! minimum and maximum of every other target: a cell whose interval is
+//! narrower than required is always reported with its exact interval.
 //!
 //! With rounded published values the relations only hold approximately: a
 //! `slack` per published cell (the largest rounding error) turns each
 //! equation into a band, which can only widen the intervals the attacker gets.
 
-use microlp::{ComparisonOp, OptimizationDirection, Problem};
-
 use crate::cells::CellSet;
+use crate::lp::{ranges, LinearRow, LpError, Model, Options};
 
 /// The feasible interval of one suppressed cell.
 #[derive(Debug, Clone, PartialEq)]
@@ -105,39 +109,12 @@ pub enum Scope {
     Required,
 }
 
-/// One linear constraint of a component LP: `lo <= sum(coef * var) <= hi`.
-struct Row {
-    terms: Vec<(usize, f64)>,
-    lo: f64,
-    hi: f64,
-}
-
 fn find(parent: &mut [usize], mut i: usize) -> usize {
     while parent[i] != i {
         parent[i] = parent[parent[i]];
         i = parent[i];
     }
     i
-}
-
-/// Components with at least this many targets get seed LPs first.
-const SEED_MIN_TARGETS: usize = 4;
-
-/// Adds the rows as constraints. A band `lo <= sum <= hi` becomes one
-/// equation `sum - s = 0` with a bounded variable `s` in `[lo, hi]`: the
-/// simplex handles bounds natively, whereas a pair of inequalities doubles
-/// the rows and made the rounded-package audit several times slower.
-fn add_rows(problem: &mut Problem, vars: &[microlp::Variable], rows: &[Row]) {
-    for row in rows {
-        let mut expr: Vec<_> = row.terms.iter().map(|&(l, c)| (vars[l], c)).collect();
-        if row.lo == row.hi {
-            problem.add_constraint(expr.as_slice(), ComparisonOp::Eq, row.lo);
-        } else {
-            let band = problem.add_var(0.0, (row.lo, row.hi));
-            expr.push((band, -1.0));
-            problem.add_constraint(expr.as_slice(), ComparisonOp::Eq, 0.0);
-        }
-    }
 }
 
 /// Components of suppressed cells (each sorted), in order of their first cell.
@@ -172,6 +149,12 @@ pub fn components(cells: &CellSet, published: &[Option<f64>]) -> Vec<Vec<usize>>
 
 /// Computes the feasible interval of the suppressed cells of one component.
 /// `targets` are the cells (members of `component`) to bound.
+///
+/// The component's LP has one variable per suppressed cell (bounds
+/// `[0, inf)`) and one row per relation touching it, published members
+/// entering as constants; with `slack > 0` a row with `k` published members
+/// is the band `rhs ± k · slack`. [`crate::lp::ranges`] presolves and solves
+/// it.
 pub fn audit_component(
     cells: &CellSet,
     published: &[Option<f64>],
@@ -187,7 +170,11 @@ pub fn audit_component(
         .collect();
     relation_ids.sort_unstable();
     relation_ids.dedup();
-    let mut rows = Vec::with_capacity(relation_ids.len());
+    let mut model = Model {
+        lower: vec![0.0; component.len()],
+        upper: vec![f64::INFINITY; component.len()],
+        rows: Vec::with_capacity(relation_ids.len()),
+    };
     for &r in &relation_ids {
         let relation = &cells.relations[r];
         let mut terms = Vec::new();
@@ -209,152 +196,67 @@ pub fn audit_component(
         }
         let rhs = -constant;
         let band = slack * known as f64;
-        rows.push(Row {
+        model.rows.push(LinearRow {
             terms,
             lo: rhs - band,
             hi: rhs + band,
         });
     }
-    let mut out = Vec::with_capacity(targets.len());
-    let mut lps = 0;
-    // Every LP solution is a feasible point: its values bound every cell's
-    // interval from inside. A cell whose seen range already meets its
-    // requirement needs no LP of its own (its interval is at least that).
-    let mut seen = vec![(f64::INFINITY, f64::NEG_INFINITY); component.len()];
-    // Seed points: a few LPs whose objectives move many targets at once
-    // (all up, all down, alternate halves) usually certify most targets'
-    // requirements, so only the rest need their own pair of LPs. Variables
-    // are capped here (at the sum of every known value, plus one) so the
-    // seeds are bounded; a capped solution is still feasible without the
-    // cap, so the inner bounds stay sound.
-    let needing = targets.iter().filter(|&&t| required[t] > 0.0).count();
-    if needing >= SEED_MIN_TARGETS {
-        let cap = 1.0
-            + published
-                .iter()
-                .flatten()
-                .filter(|v| v.is_finite())
-                .map(|v| v.abs())
-                .sum::<f64>();
-        let signs: [fn(usize) -> f64; 4] = [
-            |_| 1.0,
-            |_| -1.0,
-            |i| if i % 2 == 0 { 1.0 } else { -1.0 },
-            |i| if i % 2 == 0 { -1.0 } else { 1.0 },
-        ];
-        for sign in signs {
-            let mut objective = vec![0.0; component.len()];
-            for (i, &target) in targets.iter().enumerate() {
-                if required[target] > 0.0 {
-                    objective[local(target).expect("target in component")] = sign(i);
-                }
-            }
-            let mut problem = Problem::new(OptimizationDirection::Maximize);
-            let vars: Vec<_> = objective
-                .iter()
-                .map(|&c| problem.add_var(c, (0.0, cap)))
-                .collect();
-            add_rows(&mut problem, &vars, &rows);
-            lps += 1;
-            if let Ok(solution) = problem.solve().and_then(|o| {
-                o.into_solution()
-                    .map_err(|_| microlp::Error::InternalError("interrupted".into()))
-            }) {
-                for (l, v) in vars.iter().enumerate() {
-                    let x = solution.var_value(*v);
-                    seen[l].0 = seen[l].0.min(x);
-                    seen[l].1 = seen[l].1.max(x);
-                }
-            }
+    let locals: Vec<usize> = targets
+        .iter()
+        .map(|&t| local(t).expect("target in component"))
+        .collect();
+    let needs: Vec<f64> = targets.iter().map(|&t| required[t]).collect();
+    // Seed LPs cap the variables; any cap is sound, one above every
+    // possible value keeps the seeds feasible.
+    let seed_cap = 1.0
+        + published
+            .iter()
+            .flatten()
+            .filter(|v| v.is_finite())
+            .map(|v| v.abs())
+            .sum::<f64>();
+    let options = Options {
+        seed_cap,
+        ..Options::default()
+    };
+    let outcome = ranges(&model, &locals, &needs, &options).map_err(|e| match e {
+        LpError::Infeasible => AuditError::Inconsistent {
+            key: cells.keys[component[0]].clone(),
+        },
+        LpError::Solver { target, reason } => AuditError::Solver {
+            key: cells.keys[targets[target]].clone(),
+            reason,
+        },
+    })?;
+    let clean = |v: f64| {
+        let r = v.round();
+        if v.is_finite() && (v - r).abs() < 1e-6 {
+            r
+        } else {
+            v
         }
-    }
-    for &target in targets {
-        let t = local(target).expect("target in component");
-        let key = &cells.keys[target];
-        let mut bounds = [0.0f64; 2];
-        // A target whose seen range (points from earlier LPs) already meets
-        // its requirement needs no LP of its own. Maximise first: the seeds
-        // usually found a low value, so one LP often certifies the target.
-        let mut certified = false;
-        for (k, direction) in [
-            OptimizationDirection::Maximize,
-            OptimizationDirection::Minimize,
-        ]
-        .into_iter()
-        .enumerate()
-        {
-            if required[target] > 0.0 && seen[t].1 - seen[t].0 >= required[target] {
-                certified = true;
-                break;
-            }
-            let mut problem = Problem::new(direction);
-            let vars: Vec<_> = (0..component.len())
-                .map(|i| problem.add_var(if i == t { 1.0 } else { 0.0 }, (0.0, f64::INFINITY)))
-                .collect();
-            add_rows(&mut problem, &vars, &rows);
-            lps += 1;
-            bounds[k] = match problem.solve() {
-                Ok(outcome) => match outcome.into_solution() {
-                    Ok(solution) => {
-                        for (l, v) in vars.iter().enumerate() {
-                            let x = solution.var_value(*v);
-                            seen[l].0 = seen[l].0.min(x);
-                            seen[l].1 = seen[l].1.max(x);
-                        }
-                        solution.var_value(vars[t])
-                    }
-                    Err(_) => {
-                        return Err(AuditError::Solver {
-                            key: key.clone(),
-                            reason: "interrupted".into(),
-                        })
-                    }
-                },
-                Err(microlp::Error::Unbounded) => f64::INFINITY,
-                Err(microlp::Error::Infeasible) => {
-                    return Err(AuditError::Inconsistent { key: key.clone() })
-                }
-                Err(e) => {
-                    return Err(AuditError::Solver {
-                        key: key.clone(),
-                        reason: e.to_string(),
-                    })
-                }
-            };
-        }
-        if certified {
-            out.push(CellInterval {
-                cell: target,
-                key: key.clone(),
-                lower: seen[t].0.max(0.0),
-                upper: seen[t].1,
-                required: required[target],
-                exact: false,
-            });
-            continue;
-        }
-        let clean = |v: f64| {
-            if v.is_finite() {
-                let r = v.round();
-                if (v - r).abs() < 1e-6 {
-                    r
-                } else {
-                    v
-                }
+    };
+    let out = targets
+        .iter()
+        .zip(&outcome.ranges)
+        .map(|(&target, range)| {
+            let (lower, upper) = if range.exact {
+                (clean(range.lower), clean(range.upper))
             } else {
-                v
+                (range.lower, range.upper)
+            };
+            CellInterval {
+                cell: target,
+                key: cells.keys[target].clone(),
+                lower: lower.max(0.0),
+                upper,
+                required: required[target],
+                exact: range.exact,
             }
-        };
-        out.push(CellInterval {
-            cell: target,
-            key: key.clone(),
-            lower: clean(bounds[1]).max(0.0),
-            upper: clean(bounds[0]),
-            required: required[target],
-            exact: true,
-        });
-    }
-    Ok((out, lps))
+        })
+        .collect();
+    Ok((out, outcome.lps))
 }
 
 /// Audits a cell set: for each suppressed cell (`published[i] == None`) in

@@ -1,6 +1,7 @@
 //! koppel-disclosure.
 pub mod audit;
 pub mod cells;
+pub mod lp;
 pub mod package;
 pub mod rules;
 pub mod secondary;

@@ -9,7 +9,9 @@
 //!    protection width; zeros give none below), then the smallest value.
 //! 2. **Interval check.** The feasible interval of every primary cell is
 //!    computed by LP (component by component, cached while a component does
-//!    not change). Suppressing more cells only widens intervals, so a cell
+//!    not change; the LPs are presolved, see [`crate::lp`]: right after a
+//!    closure every relation has two suppressed members, so the whole
+//!    system collapses by substitution and needs no LP at all). Suppressing more cells only widens intervals, so a cell
 //!    found wide enough once is not checked again.
 //! 3. **Repair.** For every primary cell whose interval is still too narrow,
 //!    one more cell is suppressed: a published cell sharing a relation with it

@@ -2,7 +2,7 @@
 
 use koppel_disclosure::audit::{audit, Scope};
 use koppel_disclosure::cells::{CellSet, Relation, Status};
-use koppel_disclosure::secondary::suppress_secondary;
+use koppel_disclosure::secondary::{naive_baseline, suppress_secondary};
 use proptest::prelude::*;
 
 /// Primary (0 < v < min), secondary suppression, then the independent audit.
@@ -219,5 +219,53 @@ proptest! {
         let cells = CellSet::grid(&shape, &inner);
         let status = protect(&cells, 10.0);
         prop_assert!(status.iter().all(|s| *s == Status::Published));
+    }
+}
+
+#[test]
+fn audit_finds_every_primary_disclosed_by_the_naive_baseline_in_4d() {
+    // Row/column complements only: the other dimensions' relations undo
+    // them, and the presolve (or the LP) must find every primary exactly.
+    let shape = [3, 4, 5, 6];
+    let n: usize = shape.iter().product();
+    let inner: Vec<f64> = (0..n as u64)
+        .map(|i| {
+            let h = i.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 33;
+            match h % 20 {
+                0 => (1 + h % 9) as f64,
+                _ => (10 + h % 90) as f64,
+            }
+        })
+        .collect();
+    let cells = CellSet::grid(&shape, &inner);
+    let mut status: Vec<Status> = cells
+        .values
+        .iter()
+        .map(|&v| {
+            if v > 0.0 && v < 10.0 {
+                Status::Primary
+            } else {
+                Status::Published
+            }
+        })
+        .collect();
+    let required: Vec<f64> = status
+        .iter()
+        .map(|s| if *s == Status::Primary { 10.0 } else { 0.0 })
+        .collect();
+    let primaries = required.iter().filter(|&&r| r > 0.0).count();
+    assert!(primaries > 5);
+    naive_baseline(&cells, &mut status);
+    let published: Vec<Option<f64>> = status
+        .iter()
+        .zip(&cells.values)
+        .map(|(s, v)| (!s.is_suppressed()).then_some(*v))
+        .collect();
+    let report = audit(&cells, &published, &required, 0.0, Scope::Required).unwrap();
+    assert_eq!(report.violations().len(), primaries);
+    for v in report.violations() {
+        assert!(v.exact);
+        assert_eq!(v.lower, cells.values[v.cell]);
+        assert_eq!(v.upper, cells.values[v.cell]);
     }
 }
