@@ -923,6 +923,18 @@ pub fn ranges(
                         certified = true;
                         break;
                     }
+                    // A point at the variable's own bound already proves
+                    // that side: no LP needed.
+                    let root = component.vars[l];
+                    let (own, at) = if b == 0 {
+                        (red.upper[root], seen[l].1)
+                    } else {
+                        (red.lower[root], seen[l].0)
+                    };
+                    if own.is_finite() && (at - own).abs() <= tol(own) {
+                        bounds[b] = own;
+                        continue;
+                    }
                     let mut found = None;
                     if options.warm && !warm_failed {
                         if warm.is_none() {
