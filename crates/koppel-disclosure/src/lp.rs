@@ -35,7 +35,7 @@
 //! **Fewer LPs.** Every LP solution is a feasible point, so the range of
 //! values seen over all solutions of a component is an inner bound of every
 //! variable's interval: a target whose seen range already meets its required
-//! width needs no LP of its own. Components with several targets first get a
+//! width needs no LP of its own. Components with many targets first get a
 //! few *seed* LPs that move all targets at once (all up, all down, alternate
 //! halves), with variables capped so that they are bounded; a capped solution
 //! is still feasible without the cap.
@@ -571,8 +571,9 @@ fn find(parent: &mut [usize], mut i: usize) -> usize {
     i
 }
 
-/// Components with at least this many targets get seed LPs first.
-const SEED_MIN_TARGETS: usize = 4;
+/// Components with at least this many targets get seed LPs first (a seed is
+/// a cold LP; for fewer targets their warm re-solves cost less).
+const SEED_MIN_TARGETS: usize = 24;
 
 /// One component LP: its roots (sorted) and rows.
 struct Component<'a> {
