@@ -35,8 +35,9 @@ pub struct CellInterval {
     pub upper: f64,
     /// The width the rules require (0 for cells without a requirement).
     pub required: f64,
-    /// `true`: the exact interval (two LPs); `false`: an inner bound from
-    /// other LP solutions that already meets the requirement.
+    /// `true`: the exact interval; `false`: an inner bound (values seen in
+    /// LP solutions). The audit reports an inner bound only when it already
+    /// meets the requirement; every violation it reports is exact.
     pub exact: bool,
 }
 
@@ -163,6 +164,28 @@ pub fn audit_component(
     component: &[usize],
     targets: &[usize],
 ) -> Result<(Vec<CellInterval>, usize), AuditError> {
+    component_intervals(
+        cells,
+        published,
+        required,
+        slack,
+        component,
+        targets,
+        usize::MAX,
+    )
+}
+
+/// [`audit_component`] with [`crate::lp::Options::prove_limit`]: for the
+/// suppression code, which may not need every shortfall proven exactly.
+pub(crate) fn component_intervals(
+    cells: &CellSet,
+    published: &[Option<f64>],
+    required: &[f64],
+    slack: f64,
+    component: &[usize],
+    targets: &[usize],
+    prove_limit: usize,
+) -> Result<(Vec<CellInterval>, usize), AuditError> {
     let local = |cell: usize| component.binary_search(&cell).ok();
     let mut relation_ids: Vec<usize> = component
         .iter()
@@ -218,6 +241,7 @@ pub fn audit_component(
             .sum::<f64>();
     let options = Options {
         seed_cap,
+        prove_limit,
         ..Options::default()
     };
     let outcome = ranges(&model, &locals, &needs, &options).map_err(|e| match e {

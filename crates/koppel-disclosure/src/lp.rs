@@ -87,6 +87,11 @@ pub struct Options {
     pub seeds: bool,
     /// Keep one LP per component alive across targets (see [`WarmLp`]).
     pub warm: bool,
+    /// Prove the exact interval of targets whose inner bound falls short of
+    /// their requirement only when a component has at most this many of
+    /// them after the seeds; otherwise report the inner bounds (`exact ==
+    /// false`). The audit proves all (`usize::MAX`).
+    pub prove_limit: usize,
     /// Cap on unbounded variables in seed LPs (any value is sound).
     pub seed_cap: f64,
 }
@@ -97,6 +102,7 @@ impl Default for Options {
             presolve: true,
             seeds: true,
             warm: true,
+            prove_limit: usize::MAX,
             seed_cap: 1e9,
         }
     }
@@ -110,7 +116,8 @@ pub struct Range {
     /// Largest value (`inf` when unbounded above).
     pub upper: f64,
     /// `true`: the exact interval; `false`: an inner bound (values seen in
-    /// feasible points) that already meets the target's required width.
+    /// feasible points), which meets the target's required width unless
+    /// [`Options::prove_limit`] left a shortfall unproven.
     pub exact: bool,
 }
 
@@ -904,12 +911,20 @@ pub fn ranges(
         let mut exact: Vec<Option<(f64, f64)>> = vec![None; component.vars.len()];
         let mut warm: Option<WarmLp> = None;
         let mut warm_failed = false;
+        let open = group
+            .iter()
+            .zip(&resolved)
+            .filter(|&(&j, &(r, s, _))| {
+                !(required[j] > 0.0 && s.abs() * (seen[r].1 - seen[r].0) >= required[j])
+            })
+            .count();
+        let prove = open <= options.prove_limit;
         for (k, &i) in group.iter().enumerate() {
             let (l, scale, offset) = resolved[k];
             let wide = |seen: &[(f64, f64)]| {
                 required[i] > 0.0 && scale.abs() * (seen[l].1 - seen[l].0) >= required[i]
             };
-            if exact[l].is_none() && !wide(&seen) {
+            if exact[l].is_none() && !wide(&seen) && prove {
                 let mut bounds = [0.0f64; 2];
                 let mut certified = false;
                 // Maximise first: seeds usually found a low value already.

@@ -114,6 +114,16 @@ proptest! {
             prop_assert!(g.lower >= e.lower - 1e-6 && g.upper <= e.upper + 1e-6, "{e:?} {g:?}");
             prop_assert_eq!(g.upper - g.lower < 10.0 - 1e-6, e.upper - e.lower < 10.0 - 1e-6);
         }
+        // Unproven shortfalls (prove_limit 0) are still inner bounds, and a
+        // target found wide enough is wide enough.
+        let lazy = Options { prove_limit: 0, ..Options::default() };
+        let got = ranges(&model, &targets, &required, &lazy).unwrap();
+        for (e, g) in expected.ranges.iter().zip(&got.ranges) {
+            prop_assert!(g.lower >= e.lower - 1e-6 && g.upper <= e.upper + 1e-6, "{e:?} {g:?}");
+            if g.upper - g.lower >= 10.0 {
+                prop_assert!(e.upper - e.lower >= 10.0 - 1e-6);
+            }
+        }
     }
 }
 
