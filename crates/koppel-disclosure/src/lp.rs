@@ -646,19 +646,18 @@ impl Component<'_> {
 /// the previous optimal basis instead of searching for a feasible one again
 /// (which is most of the work of a cold solve on a large component).
 ///
-/// Two auxiliary variables `z` (maximised) and `z'` (minimised) in
-/// `[-cap, cap]`, and for every target root `y` two rows `z - y - e = 0` and
+/// For every target root `y`: auxiliary variables `z` (maximised) and `z'`
+/// (minimised) in `[-cap, cap]`, and two rows `z - y - e = 0` and
 /// `z' - y - f = 0` with `e, f` in `[-2 cap, 2 cap]`. With every `e, f` free
-/// the rows are slack; fixing `e = 0` makes `z = y`, so the optimum of `z` is
-/// the maximum of `y` (up to the cap: an optimum at the cap is solved again
-/// cold); likewise `f = 0` gives the minimum.
+/// the rows are slack (`z = cap`, `z' = -cap`); fixing `e = 0` makes `z = y`,
+/// so the optimum gives the maximum of `y` (up to the cap: an optimum at the
+/// cap is solved again cold); likewise `f = 0` gives the minimum. Releasing
+/// the pin again moves only that root's `z` back to its cap.
 struct WarmLp {
     solution: Option<microlp::Solution>,
     x: Vec<microlp::Variable>,
-    z: microlp::Variable,
-    z_min: microlp::Variable,
-    /// Per local root: its `(e, f)` variables.
-    aux: Vec<Option<(microlp::Variable, microlp::Variable)>>,
+    /// Per local root: its `(e, z, f, z')` variables.
+    aux: Vec<Option<[microlp::Variable; 4]>>,
     cap: f64,
 }
 
@@ -676,13 +675,13 @@ impl WarmLp {
             .iter()
             .map(|&v| problem.add_var(0.0, (red.lower[v], red.upper[v])))
             .collect();
-        let z = problem.add_var(1.0, (-cap, cap));
-        let z_min = problem.add_var(-1.0, (-cap, cap));
         let mut aux = vec![None; component.vars.len()];
         for &l in roots {
             if aux[l].is_some() {
                 continue;
             }
+            let z = problem.add_var(1.0, (-cap, cap));
+            let z_min = problem.add_var(-1.0, (-cap, cap));
             let e = problem.add_var(0.0, (-2.0 * cap, 2.0 * cap));
             let f = problem.add_var(0.0, (-2.0 * cap, 2.0 * cap));
             problem.add_constraint([(z, 1.0), (x[l], -1.0), (e, -1.0)], ComparisonOp::Eq, 0.0);
@@ -691,15 +690,13 @@ impl WarmLp {
                 ComparisonOp::Eq,
                 0.0,
             );
-            aux[l] = Some((e, f));
+            aux[l] = Some([e, z, f, z_min]);
         }
         component.add_rows(&mut problem, &x, local);
         let solution = problem.solve()?.into_solution().map_err(interrupted)?;
         Ok(WarmLp {
             solution: Some(solution),
             x,
-            z,
-            z_min,
             aux,
             cap,
         })
@@ -712,14 +709,10 @@ impl WarmLp {
         l: usize,
         maximise: bool,
     ) -> Result<Option<(f64, Vec<f64>)>, microlp::Error> {
-        let (Some((e, f)), Some(solution)) = (self.aux[l], self.solution.take()) else {
+        let (Some([e, z, f, z_min]), Some(solution)) = (self.aux[l], self.solution.take()) else {
             return Ok(None);
         };
-        let (pin, objective) = if maximise {
-            (e, self.z)
-        } else {
-            (f, self.z_min)
-        };
+        let (pin, objective) = if maximise { (e, z) } else { (f, z_min) };
         let fixed = solution
             .fix_var(pin, 0.0)?
             .into_solution()
