@@ -16,7 +16,7 @@
 //!    not checked again. When a component has more than 32 primaries that
 //!    the seed LPs do not certify, their shortfall is taken from the inner
 //!    bound instead of being proven by LPs one by one (they all get a
-//!    complement anyway; at 11,880 cells this takes 5 rounds and 25 LPs
+//!    complement anyway; at 11,880 cells this takes 5 rounds and 23 LPs
 //!    instead of 11 rounds and 454 LPs, for 3% more information loss); with
 //!    fewer, each is proven exactly.
 //! 3. **Repair.** For every primary cell whose interval is still too narrow,
