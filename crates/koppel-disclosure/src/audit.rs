@@ -252,6 +252,10 @@ pub(crate) fn component_intervals(
             key: cells.keys[targets[target]].clone(),
             reason,
         },
+        LpError::Invalid(reason) => AuditError::Solver {
+            key: cells.keys[component[0]].clone(),
+            reason,
+        },
     })?;
     let clean = |v: f64| {
         let r = v.round();

@@ -146,6 +146,11 @@ pub enum LpError {
         /// The solver's message.
         reason: String,
     },
+    /// The model holds a number no LP can take (NaN anywhere, an infinite
+    /// coefficient, an infinite right-hand side on an equation), or the
+    /// inputs disagree in length or index a missing variable.
+    #[error("invalid model: {0}")]
+    Invalid(String),
 }
 
 /// A variable as an affine function of a root variable, or a constant.
@@ -742,6 +747,47 @@ fn map_range(scale: f64, offset: f64, lo: f64, hi: f64) -> (f64, f64) {
     }
 }
 
+/// Checks that every number can enter an LP and every index exists (a NaN
+/// constant would otherwise make a consistency check pass silently).
+fn validate(model: &Model, targets: &[usize], required: &[f64]) -> Result<(), LpError> {
+    let n = model.lower.len();
+    if model.upper.len() != n || required.len() != targets.len() {
+        return Err(LpError::Invalid("input lengths disagree".to_string()));
+    }
+    if targets.iter().any(|&t| t >= n) {
+        return Err(LpError::Invalid("a target is not a variable".to_string()));
+    }
+    for (lo, hi) in model.lower.iter().zip(&model.upper) {
+        if lo.is_nan() || hi.is_nan() || *lo == f64::INFINITY || *hi == f64::NEG_INFINITY {
+            return Err(LpError::Invalid(format!("variable bounds [{lo}, {hi}]")));
+        }
+    }
+    for row in &model.rows {
+        if row.lo.is_nan()
+            || row.hi.is_nan()
+            || row.lo == f64::INFINITY
+            || row.hi == f64::NEG_INFINITY
+        {
+            return Err(LpError::Invalid(format!(
+                "row bounds [{}, {}]",
+                row.lo, row.hi
+            )));
+        }
+        if row.lo == row.hi && !row.lo.is_finite() {
+            return Err(LpError::Invalid(format!(
+                "equation right-hand side {}",
+                row.lo
+            )));
+        }
+        if row.terms.iter().any(|&(v, a)| v >= n || !a.is_finite()) {
+            return Err(LpError::Invalid(
+                "a row term is not a finite coefficient on a variable".to_string(),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// The interval of each target variable; `required[i]` (same length as
 /// `targets`) is the width target `i` needs: a target whose inner bound
 /// (values seen in LP solutions) already reaches it gets no LP of its own
@@ -753,6 +799,7 @@ pub fn ranges(
     required: &[f64],
     options: &Options,
 ) -> Result<Outcome, LpError> {
+    validate(model, targets, required)?;
     let mut red = if options.presolve {
         presolve(model)?
     } else {

@@ -184,3 +184,29 @@ fn chains_of_two_member_relations_collapse_without_lp() {
         assert!(close(g.0, e.0) && close(g.1, e.1), "{got:?}");
     }
 }
+
+#[test]
+fn nan_constants_are_refused_not_dropped() {
+    let model = Model {
+        lower: vec![0.0; 2],
+        upper: vec![f64::INFINITY; 2],
+        rows: vec![
+            LinearRow {
+                terms: vec![(0, 1.0), (1, 1.0)],
+                lo: 10.0,
+                hi: 10.0,
+            },
+            LinearRow {
+                terms: vec![(0, 1.0)],
+                lo: f64::NAN,
+                hi: f64::NAN,
+            },
+        ],
+    };
+    for options in [Options::default(), plain()] {
+        assert!(matches!(
+            ranges(&model, &[0, 1], &[0.0, 0.0], &options),
+            Err(LpError::Invalid(_))
+        ));
+    }
+}
