@@ -164,19 +164,12 @@ pub fn audit_component(
     component: &[usize],
     targets: &[usize],
 ) -> Result<(Vec<CellInterval>, usize), AuditError> {
-    component_intervals(
-        cells,
-        published,
-        required,
-        slack,
-        component,
-        targets,
-        usize::MAX,
-    )
+    component_intervals(cells, published, required, slack, component, targets, None)
 }
 
-/// [`audit_component`] with [`crate::lp::Options::prove_limit`]: for the
-/// suppression code, which may not need every shortfall proven exactly.
+/// [`audit_component`], or with `greedy = Some(prove_limit)` for the
+/// suppression code, which knows the values are consistent and may not need
+/// every shortfall proven exactly ([`crate::lp::Options::prove_limit`]).
 pub(crate) fn component_intervals(
     cells: &CellSet,
     published: &[Option<f64>],
@@ -184,7 +177,7 @@ pub(crate) fn component_intervals(
     slack: f64,
     component: &[usize],
     targets: &[usize],
-    prove_limit: usize,
+    greedy: Option<usize>,
 ) -> Result<(Vec<CellInterval>, usize), AuditError> {
     let local = |cell: usize| component.binary_search(&cell).ok();
     let mut relation_ids: Vec<usize> = component
@@ -241,7 +234,8 @@ pub(crate) fn component_intervals(
             .sum::<f64>();
     let options = Options {
         seed_cap,
-        prove_limit,
+        prove_limit: greedy.unwrap_or(usize::MAX),
+        check_consistency: greedy.is_none(),
         ..Options::default()
     };
     let outcome = ranges(&model, &locals, &needs, &options).map_err(|e| match e {
@@ -249,7 +243,7 @@ pub(crate) fn component_intervals(
             key: cells.keys[component[0]].clone(),
         },
         LpError::Solver { target, reason } => AuditError::Solver {
-            key: cells.keys[targets[target]].clone(),
+            key: cells.keys[target.map_or(component[0], |t| targets[t])].clone(),
             reason,
         },
         LpError::Invalid(reason) => AuditError::Solver {

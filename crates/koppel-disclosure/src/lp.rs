@@ -92,6 +92,11 @@ pub struct Options {
     /// them after the seeds; otherwise report the inner bounds (`exact ==
     /// false`). The audit proves all (`usize::MAX`).
     pub prove_limit: usize,
+    /// Solve one feasibility LP for each component of the presolved model
+    /// that holds no target needing an LP, so that contradicting constants
+    /// are always reported as [`LpError::Infeasible`] (the presolve finds
+    /// most contradictions itself).
+    pub check_consistency: bool,
     /// Cap on unbounded variables in seed LPs (any value is sound).
     pub seed_cap: f64,
 }
@@ -103,6 +108,7 @@ impl Default for Options {
             seeds: true,
             warm: true,
             prove_limit: usize::MAX,
+            check_consistency: true,
             seed_cap: 1e9,
         }
     }
@@ -138,11 +144,12 @@ pub enum LpError {
     /// No point satisfies the constraints.
     #[error("the constraints have no solution")]
     Infeasible,
-    /// The solver failed while bounding a target (position in `targets`).
+    /// The solver failed (while bounding a target: its position in
+    /// `targets`).
     #[error("solver failed: {reason}")]
     Solver {
-        /// Position of the target being bounded.
-        target: usize,
+        /// Position of the target being bounded, if any.
+        target: Option<usize>,
         /// The solver's message.
         reason: String,
     },
@@ -864,14 +871,14 @@ pub fn ranges(
             }
         }
     }
-    if groups.is_empty() {
+    if groups.is_empty() && !options.check_consistency {
         return Ok(outcome);
     }
     let mut members: std::collections::BTreeMap<usize, Component> = Default::default();
     for (v, &used) in in_rows.iter().enumerate() {
         if used {
             let c = find(&mut parent, v);
-            if groups.contains_key(&c) {
+            if options.check_consistency || groups.contains_key(&c) {
                 members
                     .entry(c)
                     .or_insert_with(|| Component {
@@ -892,6 +899,34 @@ pub fn ranges(
         }
     }
     let mut local = vec![usize::MAX; n];
+    // Components without targets: one feasibility LP each, so that
+    // contradicting values are reported however few LPs the targets need.
+    for (c, component) in &members {
+        if groups.contains_key(c) {
+            continue;
+        }
+        for (l, &v) in component.vars.iter().enumerate() {
+            local[v] = l;
+        }
+        outcome.lps += 1;
+        let objective = vec![0.0; component.vars.len()];
+        match component.solve(
+            &red,
+            &local,
+            OptimizationDirection::Maximize,
+            &objective,
+            None,
+        ) {
+            Ok(_) | Err(microlp::Error::Unbounded) => {}
+            Err(microlp::Error::Infeasible) => return Err(LpError::Infeasible),
+            Err(e) => {
+                return Err(LpError::Solver {
+                    target: None,
+                    reason: e.to_string(),
+                })
+            }
+        }
+    }
     for (c, group) in &groups {
         let component = &members[c];
         for (l, &v) in component.vars.iter().enumerate() {
@@ -1050,7 +1085,7 @@ pub fn ranges(
                         Err(microlp::Error::Infeasible) => return Err(LpError::Infeasible),
                         Err(e) => {
                             return Err(LpError::Solver {
-                                target: i,
+                                target: Some(i),
                                 reason: e.to_string(),
                             })
                         }

@@ -209,7 +209,7 @@ pub fn suppress_secondary(
                         0.0,
                         &component,
                         &targets,
-                        PROVE_LIMIT,
+                        Some(PROVE_LIMIT),
                     )?;
                     stats.lps_solved += lps;
                     cache.insert(component.clone(), intervals.clone());

@@ -210,3 +210,35 @@ fn nan_constants_are_refused_not_dropped() {
         ));
     }
 }
+
+#[test]
+fn contradictions_away_from_the_targets_are_still_found() {
+    // x0 = 3 is settled by presolve; x1 + x2 + x3 = 5 and x1 + x2 - x3 = 7
+    // need x3 = -1 < 0: only an LP sees that.
+    let row = |terms: &[(usize, f64)], k: f64| LinearRow {
+        terms: terms.to_vec(),
+        lo: k,
+        hi: k,
+    };
+    let model = Model {
+        lower: vec![0.0; 4],
+        upper: vec![f64::INFINITY; 4],
+        rows: vec![
+            row(&[(0, 1.0)], 3.0),
+            row(&[(1, 1.0), (2, 1.0), (3, 1.0)], 5.0),
+            row(&[(1, 1.0), (2, 1.0), (3, -1.0)], 7.0),
+        ],
+    };
+    for options in [Options::default(), plain()] {
+        assert_eq!(
+            ranges(&model, &[0], &[0.0], &options),
+            Err(LpError::Infeasible)
+        );
+    }
+    let lax = Options {
+        check_consistency: false,
+        ..Options::default()
+    };
+    let out = ranges(&model, &[0], &[0.0], &lax).unwrap();
+    assert_eq!((out.ranges[0].lower, out.ranges[0].upper), (3.0, 3.0));
+}
