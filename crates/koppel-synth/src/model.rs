@@ -14,6 +14,14 @@
 //! finished. Each instrument changes the hazard of leaving for work
 //! differently and differently per group (young people, migrants, segment),
 //! so that the analysis stages have a real, modest effect to find.
+//!
+//! Leaving assistance: for work (a new job, often flex and short; some
+//! short-hours jobs are topped up by a new episode, assistance with work),
+//! or for other reasons, after which the person looks for work with a raised
+//! job-finding rate while the assistance hazard stays raised for six months
+//! (enforcement, other reasons). A return within 31 days merges with the old
+//! episode under DESIGN §5; later returns within six months are the
+//! re-entries of DESIGN §8 (see the crate docs for the calibration).
 
 use koppel_pseudonym::bsn::{complete_with_check_digit, synthetic_bsn, Bsn};
 
@@ -168,7 +176,7 @@ impl InstrumentKind {
 /// docs and `tests/calibration.rs`).
 mod tune {
     /// Yearly hazard of entering assistance from non-work, per unit of risk.
-    pub const ENTRY: f64 = 0.0160;
+    pub const ENTRY: f64 = 0.0185;
     /// Chance per unit of risk of entering assistance when WW runs out.
     pub const ENTRY_WW: f64 = 0.027;
     /// Chance per unit of risk of entering assistance when a job ends.
@@ -176,14 +184,36 @@ mod tune {
     /// Chance that a short-hours job after assistance is topped up by a new
     /// assistance episode while it continues (assistance with work).
     pub const TOP_UP: f64 = 0.12;
-    /// Monthly exit hazard to work, by segment.
-    pub const EXIT_WORK: [f64; 4] = [0.072, 0.033, 0.0065, 0.034];
+    /// Monthly exit hazard to work, by segment (with [`EXIT_OTHER`]: a third
+    /// of leavers leave for work, about 10–11% of the stock a year).
+    pub const EXIT_WORK: [f64; 4] = [0.059, 0.027, 0.0053, 0.028];
     /// Monthly hazard of other exits, by segment.
-    pub const EXIT_OTHER: [f64; 4] = [0.045, 0.024, 0.0105, 0.025];
+    pub const EXIT_OTHER: [f64; 4] = [0.054, 0.028, 0.011, 0.029];
     /// Monthly hazard of starting part-time work alongside assistance.
     pub const SIDE_JOB: [f64; 4] = [0.048, 0.017, 0.005, 0.014];
     /// Monthly hazard of starting a trajectory (served clients).
     pub const TRAJECTORY: [f64; 4] = [0.24, 0.32, 0.18, 0.12];
+    /// Multiplier of the assistance hazard in the six months after an
+    /// episode ended by enforcement. The `REENTRY_*` multipliers, the
+    /// job-finding rates of leavers ([`EXIT_SEARCH`], [`LEAVER_SEARCH`]),
+    /// [`TOP_UP`] and the short post-assistance jobs drive re-entry within six
+    /// months (DESIGN §8: 8–9% of leavers, 2.6–2.9% of the stock). Returns
+    /// within 31 days merge with the old episode (DESIGN §5) and do not count.
+    pub const REENTRY_ENFORCEMENT: f64 = 2.5;
+    /// Multiplier of the assistance hazard in the six months after an
+    /// episode ended for other reasons.
+    pub const REENTRY_OTHER: f64 = 1.6;
+    /// Multiplier of the assistance hazard in the year after an episode
+    /// ended because of a partner's income (1: none beyond the person's own
+    /// risk).
+    pub const REENTRY_PARTNER: f64 = 1.0;
+    /// Multiplier of the job-finding rate of job losers, of those whose WW
+    /// ran out and of those who left assistance for a partner's income.
+    pub const LEAVER_SEARCH: f64 = 1.7;
+    /// Multiplier of the job-finding rate after assistance ended by
+    /// enforcement or for other reasons: many of them find work within
+    /// months (state `werk` six months after outflow) rather than return.
+    pub const EXIT_SEARCH: f64 = 2.6;
 }
 
 /// Person-level traits that drive the career.
@@ -420,8 +450,9 @@ fn traits(p: &Person, rng: &mut Rand) -> Traits {
 
 #[derive(Clone, Copy, Debug)]
 enum State {
-    /// Not working, not on benefit; `boost` raises the assistance hazard until the given day.
-    NonWork { boost: f64, until: Day },
+    /// Not working, not on benefit; `boost` raises the assistance hazard until
+    /// the given day, `search` multiplies the job-finding rate.
+    NonWork { boost: f64, until: Day, search: f64 },
     /// Start a new job now (`after_assistance` jobs are more often flex and short).
     Work { after_assistance: bool },
     /// Unemployment benefit after a job of the given length (days).
@@ -528,6 +559,7 @@ impl<'a> Sim<'a> {
                 State::NonWork {
                     boost: 0.0,
                     until: sim_start + (years * 365.25) as Day,
+                    search: 1.0,
                 }
             } else if self.rng.chance((0.75 * self.traits.employability).min(0.9)) {
                 State::Work {
@@ -537,6 +569,7 @@ impl<'a> Sim<'a> {
                 State::NonWork {
                     boost: 1.0,
                     until: sim_start,
+                    search: 1.0,
                 }
             };
             let mut t = sim_start;
@@ -562,7 +595,11 @@ impl<'a> Sim<'a> {
     /// Advance from state `s` at day `t`; returns the next day and state.
     fn step(&mut self, t: Day, s: State, career_end: Day) -> (Day, State) {
         match s {
-            State::NonWork { boost, until } => self.non_work(t, boost, until, career_end),
+            State::NonWork {
+                boost,
+                until,
+                search,
+            } => self.non_work(t, boost, until, search, career_end),
             State::Work { after_assistance } => self.work(t, after_assistance, career_end),
             State::Ww { job_days } => self.ww(t, job_days, career_end),
             State::Assistance { from_ww } => self.assistance(t, from_ww, career_end),
@@ -570,7 +607,14 @@ impl<'a> Sim<'a> {
         }
     }
 
-    fn non_work(&mut self, t: Day, boost: f64, until: Day, career_end: Day) -> (Day, State) {
+    fn non_work(
+        &mut self,
+        t: Day,
+        boost: f64,
+        until: Day,
+        search: f64,
+        career_end: Day,
+    ) -> (Day, State) {
         let age = self.age(t);
         let mut job_rate = 1.3 * self.traits.employability;
         if age >= 55.0 {
@@ -581,10 +625,8 @@ impl<'a> Sim<'a> {
         {
             job_rate *= 0.8;
         }
-        if boost > 1.0 {
-            // Recent leavers search actively.
-            job_rate *= 1.7;
-        }
+        // Recent leavers and job losers search actively.
+        job_rate *= search;
         let entry = tune::ENTRY * self.traits.risk * if age < 27.0 { 1.2 } else { 1.0 };
         // Time to assistance: piecewise constant hazard (boosted until `until`).
         let boosted_days = (until - t).max(0);
@@ -713,6 +755,7 @@ impl<'a> Sim<'a> {
             State::NonWork {
                 boost: 2.0,
                 until: next + 183,
+                search: tune::LEAVER_SEARCH,
             },
         )
     }
@@ -772,6 +815,7 @@ impl<'a> Sim<'a> {
             State::NonWork {
                 boost: 1.5,
                 until: end + 365,
+                search: tune::LEAVER_SEARCH,
             },
         )
     }
@@ -1038,22 +1082,25 @@ impl<'a> Sim<'a> {
                         BenefitEnd::Enforcement => (
                             next,
                             State::NonWork {
-                                boost: 6.0,
+                                boost: tune::REENTRY_ENFORCEMENT,
                                 until: next + 183,
+                                search: tune::EXIT_SEARCH,
                             },
                         ),
                         BenefitEnd::Other => (
                             next,
                             State::NonWork {
-                                boost: 4.0,
+                                boost: tune::REENTRY_OTHER,
                                 until: next + 183,
+                                search: tune::EXIT_SEARCH,
                             },
                         ),
                         BenefitEnd::PartnerIncome => (
                             next,
                             State::NonWork {
-                                boost: 1.5,
+                                boost: tune::REENTRY_PARTNER,
                                 until: next + 365,
+                                search: tune::LEAVER_SEARCH,
                             },
                         ),
                         _ => (
@@ -1061,6 +1108,7 @@ impl<'a> Sim<'a> {
                             State::NonWork {
                                 boost: 1.0,
                                 until: next,
+                                search: 1.0,
                             },
                         ),
                     };

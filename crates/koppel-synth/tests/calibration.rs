@@ -299,8 +299,8 @@ fn generated_registers_match_design_section_8() {
     check(
         "stock share of residents",
         f.stock_share,
-        0.020,
-        0.026,
+        0.021,
+        0.025,
         &mut failures,
     );
     // ~10 million jobs at any time for 17.9 million residents.
@@ -338,8 +338,8 @@ fn generated_registers_match_design_section_8() {
     check(
         "outflow share of stock",
         f.outflow_share,
-        0.29,
-        0.36,
+        0.30,
+        0.35,
         &mut failures,
     );
     // Duration mix (mid-size municipality 2019: <0.5y 15%, >5y 37%).
@@ -361,36 +361,39 @@ fn generated_registers_match_design_section_8() {
             f.mean_duration_months
         ));
     }
-    // Re-entry within 6 months: 8–9% of leavers, 2.6–2.9% of stock. The
-    // outflow-cohort table below has 20% on assistance at 6 months, which
-    // cannot hold together with 8–9% re-entry under DESIGN §5 (assistance at
-    // R + 6 months implies a new episode within 6 months): we aim between.
+    // Re-entry within 6 months (national benchmark, issue #3): 8–9% of
+    // leavers, 2.6–2.9% of stock. §8's one-municipality outflow table below
+    // has 20% on assistance 6 months after leaving, which cannot hold
+    // together with that: under DESIGN §5, assistance at R + 6 months means a
+    // new episode started in (R, R + 6 months], i.e. a re-entry, so
+    // bijstand + bijstand_met_werk at 6 months ≤ re-entry. The national
+    // re-entry figure wins; the state mix follows it (checked below).
     check(
         "re-entry 6m, of leavers",
         f.reentry_of_leavers,
-        0.07,
-        0.14,
+        0.075,
+        0.10,
         &mut failures,
     );
     check(
         "re-entry 6m, of stock",
         f.reentry_of_stock,
-        0.02,
-        0.045,
+        0.024,
+        0.032,
         &mut failures,
     );
     check(
         "part-time work in stock",
         f.part_time_of_stock,
-        0.075,
-        0.115,
+        0.085,
+        0.10,
         &mut failures,
     );
     check(
         "outflow to work, of stock",
         f.outflow_to_work_of_stock,
-        0.08,
-        0.14,
+        0.09,
+        0.12,
         &mut failures,
     );
     check(
@@ -409,7 +412,10 @@ fn generated_registers_match_design_section_8() {
         &mut failures,
     );
     // 6 months after outflow (one municipality 2015: werk 41%, bijstand 16%,
-    // bijstand met werk 4%, WW 3%, overig 35%).
+    // bijstand met werk 4%, WW 3%, overig 35%). Assistance at 6 months is
+    // bounded by re-entry (see above), so the ~13 points the municipal table
+    // has on assistance beyond that land in werk and overig, roughly in the
+    // table's proportion (41 : 35).
     let names = [
         "state 6m: werk",
         "state 6m: bijstand",
@@ -418,11 +424,11 @@ fn generated_registers_match_design_section_8() {
         "state 6m: overig",
     ];
     let ranges = [
-        (0.35, 0.50),
-        (0.05, 0.18),
-        (0.01, 0.06),
-        (0.01, 0.07),
-        (0.28, 0.45),
+        (0.40, 0.50),
+        (0.03, 0.09),
+        (0.005, 0.04),
+        (0.01, 0.05),
+        (0.35, 0.45),
     ];
     for k in 0..5 {
         check(
@@ -432,6 +438,15 @@ fn generated_registers_match_design_section_8() {
             ranges[k].1,
             &mut failures,
         );
+    }
+    // DESIGN §5 consistency: whoever is on assistance 6 months after leaving
+    // re-entered within those 6 months.
+    if f.state6[1] + f.state6[2] > f.reentry_of_leavers {
+        failures.push(format!(
+            "assistance at 6 months ({:.2}%) exceeds re-entry ({:.2}%)",
+            100.0 * (f.state6[1] + f.state6[2]),
+            100.0 * f.reentry_of_leavers
+        ));
     }
     assert!(
         failures.is_empty(),
