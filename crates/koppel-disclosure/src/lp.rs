@@ -42,7 +42,7 @@
 //!
 //! **Warm re-solves.** Most of a cold simplex solve on a large component is
 //! spent finding a feasible basis. The exact bounds of a component's
-//! targets are therefore computed on one LP kept alive ([`WarmLp`]): each
+//! targets are therefore computed on one LP kept alive (`WarmLp` below): each
 //! target's maximum and minimum is a re-solve from the previous optimal
 //! basis, which takes a fraction of the pivots.
 //!
@@ -85,7 +85,8 @@ pub struct Options {
     pub presolve: bool,
     /// Run seed LPs in components with several targets.
     pub seeds: bool,
-    /// Keep one LP per component alive across targets (see [`WarmLp`]).
+    /// Keep one LP per component alive across targets and re-solve it for
+    /// each exact bound (module documentation, *Warm re-solves*).
     pub warm: bool,
     /// Prove the exact interval of targets whose inner bound falls short of
     /// their requirement only when a component has at most this many of
