@@ -10,9 +10,18 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 
-use koppel_io::{create_private_file, Batch, ReadError, TableReader, TableWriter, WriteError};
+use koppel_io::{
+    create_private_file, Batch, RawCsvReader, ReadError, TableFormat, TableReader, TableWriter,
+    WriteError,
+};
+use koppel_pseudonym::pseudonym::PSEUDONYM_LEN;
 use koppel_pseudonym::{KeyId, Pseudonymiser};
 use polars::prelude::*;
+
+mod raw_csv;
+
+/// Length of a pseudonym written as hex text.
+const PSEUDONYM_HEX_LEN: usize = 2 * PSEUDONYM_LEN;
 
 /// Name of the column that replaces the identifier column.
 pub const PSEUDONYM_COLUMN: &str = "pseudonym";
@@ -113,40 +122,67 @@ pub enum PseudonymiseError {
 /// The identifier column is replaced, in place, by [`PSEUDONYM_COLUMN`]; every
 /// other column is kept. Parquet output carries the key id in its key-value
 /// metadata ([`KEY_ID_METADATA`]). `rows_read = pseudonymised + rejected` always holds.
+/// CSV input is processed undecoded, row ranges in parallel (see
+/// `raw_csv`); Parquet input batch by batch as frames.
 pub fn pseudonymise_file(
     pseudonymiser: &Pseudonymiser,
     input: &Path,
     output: &Path,
     options: &PseudonymiseOptions,
 ) -> Result<PseudonymiseSummary, PseudonymiseError> {
+    pseudonymise_file_with(pseudonymiser, input, output, options, true)
+}
+
+/// [`pseudonymise_file`], with the raw CSV path switchable (off: CSV input
+/// goes through the generic frame path, which the tests compare it with).
+fn pseudonymise_file_with(
+    pseudonymiser: &Pseudonymiser,
+    input: &Path,
+    output: &Path,
+    options: &PseudonymiseOptions,
+    raw_csv_path: bool,
+) -> Result<PseudonymiseSummary, PseudonymiseError> {
     if same_file(input, output) {
         return Err(PseudonymiseError::SameFile(output.to_path_buf()));
     }
+    koppel_io::output_format(output)?;
+    let metadata = vec![
+        (
+            KEY_ID_METADATA.to_string(),
+            pseudonymiser.key_id().to_string(),
+        ),
+        (SPEC_METADATA.to_string(), "v1".to_string()),
+    ];
+    let mut summary = PseudonymiseSummary {
+        key_id: Some(pseudonymiser.key_id().clone()),
+        ..Default::default()
+    };
+    if raw_csv_path && TableFormat::from_path(input) == Some(TableFormat::Csv) {
+        let reader = RawCsvReader::open(input, options.batch_rows)?;
+        let id = identifier_column(input, reader.columns(), options)?;
+        let mut rejects = match &options.rejects {
+            Some(path) => Some(RejectsWriter::create(path)?),
+            None => None,
+        };
+        raw_csv::pseudonymise_csv(
+            pseudonymiser,
+            reader,
+            id,
+            output,
+            &metadata,
+            &mut rejects,
+            &mut summary,
+        )?;
+        if let Some(rejects) = rejects {
+            rejects.finish()?;
+        }
+        log_summary(pseudonymiser, input, output, &summary);
+        return Ok(summary);
+    }
+
     let reader = TableReader::open(input, options.batch_rows)?;
     let columns = reader.columns().to_vec();
-    if columns
-        .iter()
-        .any(|c| c.eq_ignore_ascii_case(PSEUDONYM_COLUMN))
-    {
-        return Err(PseudonymiseError::AlreadyPseudonymised {
-            path: input.to_path_buf(),
-        });
-    }
-    let id_column = options
-        .columns
-        .iter()
-        .find_map(|wanted| {
-            columns
-                .iter()
-                .find(|c| *c == wanted)
-                .or_else(|| columns.iter().find(|c| c.eq_ignore_ascii_case(wanted)))
-        })
-        .cloned()
-        .ok_or_else(|| PseudonymiseError::MissingColumn {
-            path: input.to_path_buf(),
-            column: options.columns.join("' or '"),
-            found: columns.join(", "),
-        })?;
+    let id_column = columns[identifier_column(input, &columns, options)?].clone();
     let delimiter = reader.delimiter();
     let table_error = |e: PolarsError| PseudonymiseError::Table {
         path: input.to_path_buf(),
@@ -157,18 +193,7 @@ pub fn pseudonymise_file(
         Some(path) => Some(RejectsWriter::create(path)?),
         None => None,
     };
-    let metadata = vec![
-        (
-            KEY_ID_METADATA.to_string(),
-            pseudonymiser.key_id().to_string(),
-        ),
-        (SPEC_METADATA.to_string(), "v1".to_string()),
-    ];
     let mut writer: Option<TableWriter> = None;
-    let mut summary = PseudonymiseSummary {
-        key_id: Some(pseudonymiser.key_id().clone()),
-        ..Default::default()
-    };
 
     // Read ahead on a separate thread: parse batch n+1 while batch n is hashed and written.
     let (sender, receiver) = mpsc::sync_channel::<Result<Batch, ReadError>>(1);
@@ -245,6 +270,48 @@ pub fn pseudonymise_file(
     if let Some(rejects) = rejects {
         rejects.finish()?;
     }
+    log_summary(pseudonymiser, input, output, &summary);
+    Ok(summary)
+}
+
+/// Index of the identifier column: the first of `options.columns` present,
+/// matched exactly, else case-insensitively. Refuses an input that already
+/// has a pseudonym column.
+fn identifier_column(
+    input: &Path,
+    columns: &[String],
+    options: &PseudonymiseOptions,
+) -> Result<usize, PseudonymiseError> {
+    if columns
+        .iter()
+        .any(|c| c.eq_ignore_ascii_case(PSEUDONYM_COLUMN))
+    {
+        return Err(PseudonymiseError::AlreadyPseudonymised {
+            path: input.to_path_buf(),
+        });
+    }
+    options
+        .columns
+        .iter()
+        .find_map(|wanted| {
+            columns
+                .iter()
+                .position(|c| c == wanted)
+                .or_else(|| columns.iter().position(|c| c.eq_ignore_ascii_case(wanted)))
+        })
+        .ok_or_else(|| PseudonymiseError::MissingColumn {
+            path: input.to_path_buf(),
+            column: options.columns.join("' or '"),
+            found: columns.join(", "),
+        })
+}
+
+fn log_summary(
+    pseudonymiser: &Pseudonymiser,
+    input: &Path,
+    output: &Path,
+    summary: &PseudonymiseSummary,
+) {
     tracing::info!(
         key_id = %pseudonymiser.key_id(),
         input = %input.display(),
@@ -254,7 +321,6 @@ pub fn pseudonymise_file(
         rejected = summary.rejected,
         "pseudonymised"
     );
-    Ok(summary)
 }
 
 impl PseudonymiseSummary {

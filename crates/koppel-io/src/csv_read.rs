@@ -247,6 +247,38 @@ impl RawBatch {
         join_fields(&fields, self.delimiter)
     }
 
+    /// The delimiter of the file the rows came from.
+    pub fn delimiter(&self) -> u8 {
+        self.delimiter
+    }
+
+    /// The first column of well-formed row `row` whose bytes cannot be
+    /// decoded as text ([`decode_field`] gives `None`), if any. Only a UTF-8
+    /// file can hold such a field; an ASCII row never does.
+    pub fn undecodable_column(&self, row: usize) -> Option<usize> {
+        if self.encoding != TextEncoding::Utf8 {
+            return None;
+        }
+        let (bytes, _) = self.row_bytes(row);
+        if bytes.is_ascii() {
+            return None;
+        }
+        (0..self.width).find(|&c| std::str::from_utf8(self.field(row, c)).is_err())
+    }
+
+    /// The malformed-row record of well-formed row `row`, whose column
+    /// `column_name` cannot be decoded (see [`RawBatch::undecodable_column`]).
+    pub fn encoding_malformed(&self, row: usize, column_name: &str) -> MalformedRow {
+        MalformedRow {
+            row: self.rows[row],
+            code: "encoding",
+            reason: format!(
+                "column '{column_name}' is not valid UTF-8 text (the file mixes encodings)"
+            ),
+            original: self.original_row(row),
+        }
+    }
+
     /// Convert to a frame of String columns (empty fields null), moving rows
     /// with undecodable text to `malformed`.
     fn into_batch(self, columns: &[String]) -> Result<Batch, PolarsError> {
@@ -257,24 +289,13 @@ impl RawBatch {
         let mut rows = Vec::with_capacity(self.rows.len());
         let mut malformed = self.malformed.clone();
         let mut fields: Vec<Cow<'_, str>> = Vec::with_capacity(self.width);
-        'rows: for (r, &line) in self.rows.iter().enumerate() {
-            fields.clear();
-            for (c, name) in columns.iter().enumerate() {
-                match decode_field(self.field(r, c), self.encoding) {
-                    Some(text) => fields.push(text),
-                    None => {
-                        malformed.push(MalformedRow {
-                            row: line,
-                            code: "encoding",
-                            reason: format!(
-                                "column '{name}' is not valid UTF-8 text (the file mixes encodings)"
-                            ),
-                            original: self.original_row(r),
-                        });
-                        continue 'rows;
-                    }
-                }
+        for (r, &line) in self.rows.iter().enumerate() {
+            if let Some(c) = self.undecodable_column(r) {
+                malformed.push(self.encoding_malformed(r, &columns[c]));
+                continue;
             }
+            fields.clear();
+            fields.extend((0..self.width).map(|c| lossy(self.field(r, c), self.encoding)));
             for (builder, text) in builders.iter_mut().zip(&fields) {
                 if text.is_empty() {
                     builder.append_null();

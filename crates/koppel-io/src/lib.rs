@@ -19,6 +19,7 @@
 //! consumers that decode and validate in parallel (the ingest stage).
 
 mod csv_read;
+mod csv_write;
 mod error;
 mod parquet_read;
 mod write;
@@ -31,9 +32,10 @@ pub use csv_read::{
     decode_field, sniff_csv, CsvDialect, RawBatch, RawCsvReader, TextEncoding, MAX_HEADER_BYTES,
     MAX_RECORD_BYTES,
 };
+pub use csv_write::push_csv_field;
 pub use error::ReadError;
 pub use parquet_read::read_parquet_metadata;
-pub use write::{create_private_file, TableWriter, WriteError};
+pub use write::{create_private_file, output_format, AtomicFile, TableWriter, WriteError};
 
 /// File formats koppel reads and writes, chosen by extension.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -46,13 +46,77 @@ enum Sink {
     Parquet(Box<ParquetBatchedWriter<File>>),
 }
 
+/// The format koppel writes to `path`, by its extension: `.csv` (comma,
+/// UTF-8) or `.parquet`/`.pq`; anything else is refused.
+pub fn output_format(path: &Path) -> Result<TableFormat, WriteError> {
+    match TableFormat::from_path(path) {
+        Some(TableFormat::Csv) if path.extension().is_none_or(|e| e != "tsv") => {
+            Ok(TableFormat::Csv)
+        }
+        Some(TableFormat::Parquet) => Ok(TableFormat::Parquet),
+        _ => Err(WriteError::UnknownFormat(path.to_path_buf())),
+    }
+}
+
+/// A file written under a temporary name next to its target and renamed
+/// into place by [`AtomicFile::commit`]. Dropped uncommitted, the temporary
+/// file is removed and the target is untouched, so a failed or interrupted
+/// run never leaves a half-written output under the final name.
+pub struct AtomicFile {
+    temporary: PathBuf,
+    target: PathBuf,
+    committed: bool,
+}
+
+impl AtomicFile {
+    /// Create the temporary file for `path`; returns the guard and the open file.
+    pub fn create(path: &Path) -> Result<(AtomicFile, File), WriteError> {
+        let file_name = path
+            .file_name()
+            .map_or_else(|| "output".into(), |n| n.to_string_lossy().into_owned());
+        let temporary = path.with_file_name(format!(".{file_name}.partial-{}", std::process::id()));
+        let file = File::create(&temporary).map_err(|source| WriteError::Io {
+            path: temporary.clone(),
+            source,
+        })?;
+        let guard = AtomicFile {
+            temporary,
+            target: path.to_path_buf(),
+            committed: false,
+        };
+        Ok((guard, file))
+    }
+
+    /// The final path.
+    pub fn target(&self) -> &Path {
+        &self.target
+    }
+
+    /// Rename the (closed or flushed) temporary file into place.
+    pub fn commit(mut self) -> Result<(), WriteError> {
+        fs::rename(&self.temporary, &self.target).map_err(|source| WriteError::Io {
+            path: self.target.clone(),
+            source,
+        })?;
+        self.committed = true;
+        Ok(())
+    }
+}
+
+impl Drop for AtomicFile {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = fs::remove_file(&self.temporary);
+        }
+    }
+}
+
 /// Writes a table batch by batch into a temporary file next to the target,
 /// renamed into place by [`TableWriter::finish`]. Dropped unfinished, the
 /// temporary file is removed and the target is untouched.
 pub struct TableWriter {
     sink: Option<Sink>,
-    temporary: PathBuf,
-    target: PathBuf,
+    file: AtomicFile,
     rows: u64,
 }
 
@@ -64,21 +128,8 @@ impl TableWriter {
         schema: &Schema,
         metadata: &[(String, String)],
     ) -> Result<TableWriter, WriteError> {
-        let format = match TableFormat::from_path(path) {
-            Some(TableFormat::Csv) if path.extension().is_none_or(|e| e != "tsv") => {
-                TableFormat::Csv
-            }
-            Some(TableFormat::Parquet) => TableFormat::Parquet,
-            _ => return Err(WriteError::UnknownFormat(path.to_path_buf())),
-        };
-        let file_name = path
-            .file_name()
-            .map_or_else(|| "output".into(), |n| n.to_string_lossy().into_owned());
-        let temporary = path.with_file_name(format!(".{file_name}.partial-{}", std::process::id()));
-        let file = File::create(&temporary).map_err(|source| WriteError::Io {
-            path: temporary.clone(),
-            source,
-        })?;
+        let format = output_format(path)?;
+        let (guard, file) = AtomicFile::create(path)?;
         let encode = |e: PolarsError| WriteError::Encode {
             path: path.to_path_buf(),
             reason: e.to_string(),
@@ -107,8 +158,7 @@ impl TableWriter {
         };
         Ok(TableWriter {
             sink: Some(sink),
-            temporary,
-            target: path.to_path_buf(),
+            file: guard,
             rows: 0,
         })
     }
@@ -133,26 +183,14 @@ impl TableWriter {
             None => Ok(()),
         };
         result.map_err(|e| self.encode_error(e))?;
-        fs::rename(&self.temporary, &self.target).map_err(|source| WriteError::Io {
-            path: self.target.clone(),
-            source,
-        })?;
+        self.file.commit()?;
         Ok(self.rows)
     }
 
     fn encode_error(&self, e: PolarsError) -> WriteError {
         WriteError::Encode {
-            path: self.target.clone(),
+            path: self.file.target().to_path_buf(),
             reason: e.to_string(),
-        }
-    }
-}
-
-impl Drop for TableWriter {
-    fn drop(&mut self) {
-        if self.sink.is_some() {
-            self.sink = None;
-            let _ = fs::remove_file(&self.temporary);
         }
     }
 }
