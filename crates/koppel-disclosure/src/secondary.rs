@@ -183,6 +183,10 @@ pub fn suppress_secondary(
     let mut queue: VecDeque<usize> = (0..cells.relations.len())
         .filter(|&r| state.count[r] == 1)
         .collect();
+    // Repairs sized from inner bounds may report shortfalls that an exact LP
+    // would not: when no cell can be added, prove every interval exactly
+    // before declaring a cell unprotectable.
+    let mut exact_only = false;
     loop {
         stats.rounds += 1;
         state.close(std::mem::take(&mut queue));
@@ -209,7 +213,7 @@ pub fn suppress_secondary(
                         0.0,
                         &component,
                         &targets,
-                        Some(PROVE_LIMIT),
+                        (!exact_only).then_some(PROVE_LIMIT),
                     )?;
                     stats.lps_solved += lps;
                     cache.insert(component.clone(), intervals.clone());
@@ -276,6 +280,11 @@ pub fn suppress_secondary(
             }
         }
         if !added_any {
+            if !exact_only {
+                exact_only = true;
+                cache.clear();
+                continue;
+            }
             let p = stuck.unwrap_or_default();
             return Err(SuppressionError::Unprotectable {
                 key: cells.keys[p].clone(),
