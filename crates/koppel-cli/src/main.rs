@@ -8,6 +8,12 @@ use clap::{Parser, Subcommand};
 mod commands;
 mod logging;
 
+/// mimalloc instead of the system allocator: polars and the batch pipelines
+/// allocate and free large column buffers all the time, which glibc's malloc
+/// hands back to the kernel and faults in again (zeroed) on every batch.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// koppel: privacy-preserving linkage of social-assistance data into
 /// disclosure-controlled cohort outcomes.
 #[derive(Parser)]

@@ -160,7 +160,30 @@ pub fn decode_field(raw: &[u8], encoding: TextEncoding) -> Option<Cow<'_, str>> 
     Some(encoding_rs::WINDOWS_1252.decode_without_bom_handling(raw).0)
 }
 
-/// Undecoded rows of a CSV file, stored column-wise in one byte buffer.
+/// A run of rows of a [`RawBatch`] whose bytes read as text as they stand
+/// (see [`RawBatch::rows_text`]): fields are borrowed without per-field
+/// decoding.
+#[derive(Debug, Clone, Copy)]
+pub struct RowsText<'a> {
+    batch: &'a RawBatch,
+    text: &'a str,
+    /// Offset of `text` in the batch's byte buffer.
+    offset: usize,
+}
+
+impl<'a> RowsText<'a> {
+    /// Field `col` of row `row` (a row of the run), or `None` when a
+    /// multi-byte character straddles the field's edge (decode it with
+    /// [`decode_field`] instead).
+    pub fn field(&self, row: usize, col: usize) -> Option<&'a str> {
+        let i = row * self.batch.width + col;
+        let start = (self.batch.bounds[i] as usize).checked_sub(self.offset)?;
+        let end = (self.batch.bounds[i + 1] as usize).checked_sub(self.offset)?;
+        self.text.get(start..end)
+    }
+}
+
+/// Undecoded rows of a CSV file, stored row by row in one byte buffer.
 #[derive(Debug)]
 pub struct RawBatch {
     width: usize,
@@ -232,6 +255,24 @@ impl RawBatch {
             &self.data[start..end],
             &self.bounds[first..=first + self.width],
         )
+    }
+
+    /// Rows `rows` as text, when their bytes read as they stand: a UTF-8
+    /// file whose rows are all valid UTF-8, or ASCII in either encoding.
+    /// `None` otherwise (decode each field with [`decode_field`]).
+    pub fn rows_text(&self, rows: std::ops::Range<usize>) -> Option<RowsText<'_>> {
+        let start = self.bounds[rows.start * self.width] as usize;
+        let end = self.bounds[rows.end * self.width] as usize;
+        let bytes = &self.data[start..end];
+        if self.encoding == TextEncoding::Windows1252 && !bytes.is_ascii() {
+            return None;
+        }
+        let text = std::str::from_utf8(bytes).ok()?;
+        Some(RowsText {
+            batch: self,
+            text,
+            offset: start,
+        })
     }
 
     /// Rows of input this batch accounts for (well-formed plus malformed).
@@ -378,17 +419,24 @@ struct Parser {
     skip_lf: bool,
     /// Bytes that end an unquoted run: the delimiter, CR and LF.
     special: [bool; 256],
+    /// Take [`Parser::unquoted_record`] where it applies (tests compare it
+    /// with the state machine alone).
+    fast_path: bool,
 }
 
 impl Parser {
     fn new(source: File, delimiter: u8) -> Parser {
+        Parser::with_buffer(source, delimiter, READ_BUFFER)
+    }
+
+    fn with_buffer(source: File, delimiter: u8, buffer: usize) -> Parser {
         let mut special = [false; 256];
         special[usize::from(delimiter)] = true;
         special[usize::from(b'\r')] = true;
         special[usize::from(b'\n')] = true;
         Parser {
             source,
-            buf: vec![0; READ_BUFFER],
+            buf: vec![0; buffer.max(1)],
             pos: 0,
             end: 0,
             eof: false,
@@ -396,7 +444,53 @@ impl Parser {
             line: 1,
             skip_lf: false,
             special,
+            fast_path: true,
         }
+    }
+
+    /// The fast path of [`Parser::next_record`]: a whole record that is in
+    /// the buffer, holds no quote and fits `limit` is split at its delimiters
+    /// directly. `None` (nothing consumed) leaves the record to the state
+    /// machine.
+    fn unquoted_record(
+        &mut self,
+        data: &mut Vec<u8>,
+        bounds: &mut Vec<u32>,
+        limit: usize,
+    ) -> Option<RecordInfo> {
+        if self.skip_lf && self.pos < self.end {
+            self.skip_lf = false;
+            if self.buf[self.pos] == b'\n' {
+                self.pos += 1;
+            }
+        }
+        if self.skip_lf {
+            return None;
+        }
+        let window = &self.buf[self.pos..self.end];
+        let eol = memchr::memchr2(b'\n', b'\r', window)?;
+        let line = &window[..eol];
+        if line.len() > limit || memchr::memchr(b'"', line).is_some() {
+            return None;
+        }
+        let mut info = RecordInfo {
+            line: self.line,
+            ..RecordInfo::default()
+        };
+        let mut field_start = 0;
+        for delimiter in memchr::memchr_iter(self.delimiter, line) {
+            data.extend_from_slice(&line[field_start..delimiter]);
+            bounds.push(data.len() as u32);
+            info.fields += 1;
+            field_start = delimiter + 1;
+        }
+        data.extend_from_slice(&line[field_start..]);
+        bounds.push(data.len() as u32);
+        info.fields += 1;
+        self.skip_lf = window[eol] == b'\r';
+        self.pos += eol + 1;
+        self.line += 1;
+        Some(info)
     }
 
     /// Make sure at least one byte is buffered; false at end of file.
@@ -433,6 +527,11 @@ impl Parser {
         bounds: &mut Vec<u32>,
         limit: usize,
     ) -> std::io::Result<Option<RecordInfo>> {
+        if self.fast_path {
+            if let Some(info) = self.unquoted_record(data, bounds, limit) {
+                return Ok(Some(info));
+            }
+        }
         let start = data.len();
         let mut info = RecordInfo::default();
         let mut started = false;
@@ -578,6 +677,8 @@ pub struct RawCsvReader {
     finished: bool,
     /// Blank lines before the header.
     leading_blank_lines: u64,
+    /// A used batch whose buffers the next batch reuses.
+    spare: Option<RawBatch>,
 }
 
 impl RawCsvReader {
@@ -659,6 +760,7 @@ impl RawCsvReader {
             batch_rows: batch_rows.max(1),
             finished: false,
             leading_blank_lines,
+            spare: None,
         })
     }
 
@@ -677,14 +779,34 @@ impl RawCsvReader {
         &self.dialect
     }
 
+    /// Hand back a batch read from this reader once it is used: the next
+    /// batch reuses its buffers instead of allocating (and faulting in)
+    /// fresh ones.
+    pub fn recycle(&mut self, batch: RawBatch) {
+        self.spare = Some(batch);
+    }
+
     fn read_batch(&mut self) -> Result<Option<RawBatch>, ReadError> {
         let width = self.columns.len();
-        let mut batch = RawBatch::new(
-            width,
-            self.dialect.encoding,
-            self.dialect.delimiter,
-            self.batch_rows.min(1 << 20),
-        );
+        let mut batch = match self.spare.take() {
+            Some(mut spare) if spare.width == width => {
+                spare.encoding = self.dialect.encoding;
+                spare.delimiter = self.dialect.delimiter;
+                spare.data.clear();
+                spare.bounds.clear();
+                spare.bounds.push(0);
+                spare.rows.clear();
+                spare.malformed.clear();
+                spare.blank_lines = 0;
+                spare
+            }
+            _ => RawBatch::new(
+                width,
+                self.dialect.encoding,
+                self.dialect.delimiter,
+                self.batch_rows.min(1 << 20),
+            ),
+        };
         batch.blank_lines = std::mem::take(&mut self.leading_blank_lines);
         while batch.rows.len() + batch.malformed.len() < self.batch_rows
             && batch.data.len() < MAX_BATCH_BYTES
@@ -825,6 +947,58 @@ mod tests {
         Vec<(u64, Vec<String>)>,
         Vec<(u64, &'static str)>,
     );
+
+    /// Every record of `bytes` as (fields, start line, too long, unclosed
+    /// quote), parsed with or without the unquoted fast path.
+    fn records(
+        bytes: &[u8],
+        buffer: usize,
+        limit: usize,
+        fast_path: bool,
+    ) -> Vec<(Vec<Vec<u8>>, u64, bool, bool)> {
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        file.write_all(bytes).unwrap();
+        let mut parser = Parser::with_buffer(File::open(file.path()).unwrap(), b',', buffer);
+        parser.fast_path = fast_path;
+        let mut out = Vec::new();
+        loop {
+            let (mut data, mut bounds) = (Vec::new(), vec![0]);
+            let Some(info) = parser.next_record(&mut data, &mut bounds, limit).unwrap() else {
+                break;
+            };
+            assert_eq!(bounds.len(), info.fields + 1);
+            let fields = bounds
+                .windows(2)
+                .map(|w| data[w[0] as usize..w[1] as usize].to_vec())
+                .collect();
+            out.push((fields, info.line, info.too_long, info.unclosed_quote));
+        }
+        out
+    }
+
+    proptest::proptest! {
+        /// The unquoted fast path reads every input exactly as the state
+        /// machine does: fields, line numbers, line endings split across
+        /// reads, quotes, over-long records.
+        #[test]
+        fn fast_path_agrees_with_the_state_machine(
+            text in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    b"a".as_slice(), b"xyz", b",", b";", b"\"", b"\r", b"\n", b"\r\n", b" ",
+                    "\u{e9}".as_bytes(),
+                ]),
+                0..120,
+            ),
+            buffer in 1usize..48,
+            limit in 1usize..40,
+        ) {
+            let bytes = text.concat();
+            proptest::prop_assert_eq!(
+                records(&bytes, buffer, limit, true),
+                records(&bytes, buffer, limit, false)
+            );
+        }
+    }
 
     fn read_all(bytes: &[u8]) -> Read {
         let mut file = tempfile::NamedTempFile::new().unwrap();

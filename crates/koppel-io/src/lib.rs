@@ -29,8 +29,8 @@ use std::path::{Path, PathBuf};
 use polars::prelude::*;
 
 pub use csv_read::{
-    decode_field, sniff_csv, CsvDialect, RawBatch, RawCsvReader, TextEncoding, MAX_HEADER_BYTES,
-    MAX_RECORD_BYTES,
+    decode_field, sniff_csv, CsvDialect, RawBatch, RawCsvReader, RowsText, TextEncoding,
+    MAX_HEADER_BYTES, MAX_RECORD_BYTES,
 };
 pub use csv_write::push_csv_field;
 pub use error::ReadError;

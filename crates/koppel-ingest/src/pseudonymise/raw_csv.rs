@@ -9,13 +9,14 @@
 //! the same file as the generic frame path writes (tests compare them), with
 //! the reader thread doing nothing but parse.
 
+use std::borrow::Cow;
 use std::io::{BufWriter, Write};
 use std::path::Path;
 use std::sync::mpsc;
 
 use koppel_io::{
-    decode_field, push_csv_field, AtomicFile, RawBatch, RawCsvReader, ReadError, TableFormat,
-    TableWriter, WriteError,
+    decode_field, push_csv_field, AtomicFile, RawBatch, RawCsvReader, ReadError, RowsText,
+    TableFormat, TableWriter, TextEncoding, WriteError,
 };
 use koppel_pseudonym::Pseudonymiser;
 use polars::prelude::*;
@@ -41,7 +42,7 @@ struct Reject {
 
 /// What one row range of a batch gave.
 #[derive(Default)]
-struct Part {
+struct Part<'a> {
     /// CSV output: the kept rows, serialised.
     csv: Vec<u8>,
     /// Parquet output: the kept rows (index within the batch) and their pseudonyms.
@@ -49,6 +50,8 @@ struct Part {
     rejects: Vec<Reject>,
     /// Rows kept (in `csv` or `kept`).
     rows: u64,
+    /// Parquet output: the range's fields as text, when they need no decoding.
+    text: Option<RowsText<'a>>,
 }
 
 /// Where the kept rows go.
@@ -58,6 +61,15 @@ enum Output {
         writer: BufWriter<std::fs::File>,
     },
     Parquet,
+}
+
+/// A written output, to be completed once every row succeeded.
+enum Finish {
+    Csv {
+        file: AtomicFile,
+        writer: BufWriter<std::fs::File>,
+    },
+    Parquet(TableWriter),
 }
 
 /// Everything the row workers need.
@@ -96,7 +108,7 @@ pub(super) fn pseudonymise_csv(
         path: output.to_path_buf(),
         source,
     };
-    let mut sink = match koppel_io::output_format(output)? {
+    let sink = match koppel_io::output_format(output)? {
         TableFormat::Csv => {
             let (file, handle) = AtomicFile::create(output)?;
             let mut writer = BufWriter::with_capacity(1 << 20, handle);
@@ -126,38 +138,56 @@ pub(super) fn pseudonymise_csv(
 
     std::thread::scope(|scope| -> Result<(), PseudonymiseError> {
         // Parse batch n+1 while batch n is processed ...
+        // Used batches go back to the reader, which reuses their buffers.
         let (batch_sender, batches) = mpsc::sync_channel::<Result<RawBatch, ReadError>>(1);
+        let (recycle_sender, recycled) = mpsc::channel::<RawBatch>();
         scope.spawn(move || {
-            for batch in reader {
+            let mut reader = reader;
+            loop {
+                if let Some(used) = recycled.try_iter().last() {
+                    reader.recycle(used);
+                }
+                let Some(batch) = reader.next() else { break };
                 if batch_sender.send(batch).is_err() {
                     break;
                 }
             }
         });
-        // ... and encode Parquet for batch n-1 while batch n is processed.
+        // ... and write (CSV) or encode (Parquet) batch n-1 while batch n is
+        // processed.
+        let (csv_sender, csv_parts) = mpsc::sync_channel::<Vec<Vec<u8>>>(1);
         let (frame_sender, frames) = mpsc::sync_channel::<DataFrame>(1);
-        let parquet_writer = match sink {
+        let writer_thread = match sink {
             Output::Parquet => {
+                drop(csv_parts);
                 let mut writer = TableWriter::create(output, &schema, metadata)?;
-                Some(scope.spawn(move || -> Result<TableWriter, WriteError> {
+                scope.spawn(move || -> Result<Finish, WriteError> {
                     for frame in frames {
                         writer.write(&frame)?;
                     }
-                    Ok(writer)
-                }))
+                    Ok(Finish::Parquet(writer))
+                })
             }
-            Output::Csv { .. } => {
+            Output::Csv { file, mut writer } => {
                 drop(frames);
-                None
+                scope.spawn(move || -> Result<Finish, WriteError> {
+                    for parts in csv_parts {
+                        for part in parts {
+                            writer.write_all(&part).map_err(write_error)?;
+                        }
+                    }
+                    Ok(Finish::Csv { file, writer })
+                })
             }
         };
 
-        let mut frame_sender = Some(frame_sender);
+        let mut csv_sender = job.csv.then_some(csv_sender);
+        let mut frame_sender = (!job.csv).then_some(frame_sender);
         let result = (|| -> Result<(), PseudonymiseError> {
             for batch in batches {
                 let batch = batch?;
                 summary.rows_read += batch.rows_read();
-                let parts: Vec<Part> = (0..batch.len())
+                let mut parts: Vec<Part> = (0..batch.len())
                     .step_by(CHUNK_ROWS)
                     .collect::<Vec<_>>()
                     .into_par_iter()
@@ -174,16 +204,11 @@ pub(super) fn pseudonymise_csv(
                         original: m.original.clone(),
                     })
                     .collect();
-                let mut kept = Vec::new();
-                for part in parts {
+                let mut csv = Vec::with_capacity(parts.len());
+                for part in &mut parts {
                     summary.pseudonymised += part.rows;
-                    batch_rejects.extend(part.rejects);
-                    match &mut sink {
-                        Output::Csv { writer, .. } => {
-                            writer.write_all(&part.csv).map_err(write_error)?
-                        }
-                        Output::Parquet => kept.extend(part.kept),
-                    }
+                    batch_rejects.append(&mut part.rejects);
+                    csv.push(std::mem::take(&mut part.csv));
                 }
                 batch_rejects.sort_by_key(|r| r.row);
                 for reject in &batch_rejects {
@@ -192,33 +217,40 @@ pub(super) fn pseudonymise_csv(
                         rejects.write(reject.row, reject.code, &reject.reason, &reject.original)?;
                     }
                 }
-                if let (Output::Parquet, Some(sender)) = (&sink, &frame_sender) {
+                // A failed send means the writer stopped: its error is
+                // reported below.
+                if let Some(sender) = &csv_sender {
+                    if sender.send(csv).is_err() {
+                        break;
+                    }
+                }
+                if let Some(sender) = &frame_sender {
                     let frame = job
-                        .frame(&batch, &kept)
+                        .frame(&batch, &parts)
                         .map_err(|e| PseudonymiseError::Table {
                             path: input.clone(),
                             reason: e.to_string(),
                         })?;
                     if sender.send(frame).is_err() {
-                        // The writer stopped: its error is reported below.
                         break;
                     }
                 }
+                drop(parts);
+                // The reader may have finished: then the batch is just freed.
+                let _ = recycle_sender.send(batch);
             }
             Ok(())
         })();
-        // Closing the channel ends the writer thread.
+        // Closing the channels ends the writer thread.
+        csv_sender.take();
         frame_sender.take();
-        let written = match parquet_writer {
-            Some(handle) => Some(handle.join().map_err(|_| PseudonymiseError::Table {
-                path: output.to_path_buf(),
-                reason: "the Parquet writer thread failed".to_string(),
-            })?),
-            None => None,
-        };
+        let written = writer_thread.join().map_err(|_| PseudonymiseError::Table {
+            path: output.to_path_buf(),
+            reason: "the writer thread failed".to_string(),
+        })?;
         result?;
-        match (sink, written) {
-            (Output::Csv { file, mut writer }, _) => {
+        match written? {
+            Finish::Csv { file, mut writer } => {
                 writer.flush().map_err(write_error)?;
                 let handle = writer
                     .into_inner()
@@ -227,10 +259,9 @@ pub(super) fn pseudonymise_csv(
                 drop(handle);
                 file.commit()?;
             }
-            (Output::Parquet, Some(writer)) => {
-                writer?.finish()?;
+            Finish::Parquet(writer) => {
+                writer.finish()?;
             }
-            (Output::Parquet, None) => {}
         }
         Ok(())
     })
@@ -238,12 +269,15 @@ pub(super) fn pseudonymise_csv(
 
 impl Job<'_> {
     /// Check, pseudonymise and (for CSV output) serialise rows `start..end`.
-    fn rows(&self, batch: &RawBatch, start: usize, end: usize) -> Part {
+    fn rows<'a>(&self, batch: &'a RawBatch, start: usize, end: usize) -> Part<'a> {
         let encoding = batch.encoding();
         let mut part = Part::default();
         if self.csv {
             part.csv
                 .reserve((end - start) * (batch.width() * 12 + PSEUDONYM_HEX_LEN));
+        } else {
+            part.kept.reserve(end - start);
+            part.text = batch.rows_text(start..end);
         }
         for r in start..end {
             if let Some(c) = batch.undecodable_column(r) {
@@ -274,12 +308,19 @@ impl Job<'_> {
                 part.kept.push((r as u32, hex));
                 continue;
             }
+            // The bytes are the UTF-8 text as they stand when the file is
+            // UTF-8 (the row passed `undecodable_column`) or the row is
+            // ASCII; only Windows-1252 text with accents needs decoding.
+            let (row_bytes, _) = batch.row_bytes(r);
+            let as_is = encoding == TextEncoding::Utf8 || row_bytes.is_ascii();
             for c in 0..batch.width() {
                 if c > 0 {
                     part.csv.push(OUTPUT_DELIMITER);
                 }
                 if c == self.id {
                     part.csv.extend_from_slice(&hex);
+                } else if as_is {
+                    push_csv_field(&mut part.csv, batch.field(r, c), OUTPUT_DELIMITER);
                 } else {
                     let text = decode_field(batch.field(r, c), encoding).unwrap_or_default();
                     push_csv_field(&mut part.csv, text.as_bytes(), OUTPUT_DELIMITER);
@@ -290,40 +331,44 @@ impl Job<'_> {
         part
     }
 
-    /// The kept rows of `batch` as a frame of String columns (empty fields
-    /// null), the identifier column replaced by the pseudonyms; one column
-    /// per parallel task.
-    fn frame(
-        &self,
-        batch: &RawBatch,
-        kept: &[(u32, [u8; PSEUDONYM_HEX_LEN])],
-    ) -> PolarsResult<DataFrame> {
+    /// The kept rows of `batch` (listed in `parts`) as a frame of String
+    /// columns (empty fields null), the identifier column replaced by the
+    /// pseudonyms; one column per parallel task.
+    fn frame(&self, batch: &RawBatch, parts: &[Part]) -> PolarsResult<DataFrame> {
         let encoding = batch.encoding();
+        let height = parts.iter().map(|part| part.kept.len()).sum();
         let columns: Vec<Column> = (0..batch.width())
             .into_par_iter()
             .map(|c| {
                 if c == self.id {
-                    let values = kept
-                        .iter()
-                        .map(|(_, hex)| std::str::from_utf8(hex).unwrap_or_default());
+                    let values = parts.iter().flat_map(|part| {
+                        part.kept
+                            .iter()
+                            .map(|(_, hex)| std::str::from_utf8(hex).unwrap_or_default())
+                    });
                     return StringChunked::from_iter_values(PSEUDONYM_COLUMN.into(), values)
                         .into_column();
                 }
                 let mut builder =
-                    StringChunkedBuilder::new(self.columns[c].as_str().into(), kept.len());
-                for &(r, _) in kept {
-                    let text =
-                        decode_field(batch.field(r as usize, c), encoding).unwrap_or_default();
-                    if text.is_empty() {
-                        builder.append_null();
-                    } else {
-                        builder.append_value(text.as_ref());
+                    StringChunkedBuilder::new(self.columns[c].as_str().into(), height);
+                for part in parts {
+                    for &(r, _) in &part.kept {
+                        let r = r as usize;
+                        let text = match part.text.and_then(|text| text.field(r, c)) {
+                            Some(text) => Cow::Borrowed(text),
+                            None => decode_field(batch.field(r, c), encoding).unwrap_or_default(),
+                        };
+                        if text.is_empty() {
+                            builder.append_null();
+                        } else {
+                            builder.append_value(text.as_ref());
+                        }
                     }
                 }
                 builder.finish().into_column()
             })
             .collect();
-        DataFrame::new(kept.len(), columns)
+        DataFrame::new(height, columns)
     }
 }
 
