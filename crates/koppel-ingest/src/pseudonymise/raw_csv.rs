@@ -225,12 +225,12 @@ pub(super) fn pseudonymise_csv(
                     }
                 }
                 if let Some(sender) = &frame_sender {
-                    let frame = job
-                        .frame(&batch, &parts)
-                        .map_err(|e| PseudonymiseError::Table {
-                            path: input.clone(),
-                            reason: e.to_string(),
-                        })?;
+                    let frame =
+                        job.frame(&batch, &parts)
+                            .map_err(|e| PseudonymiseError::Table {
+                                path: input.clone(),
+                                reason: e.to_string(),
+                            })?;
                     if sender.send(frame).is_err() {
                         break;
                     }
