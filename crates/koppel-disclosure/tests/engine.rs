@@ -269,3 +269,38 @@ fn audit_finds_every_primary_disclosed_by_the_naive_baseline_in_4d() {
         assert_eq!(v.upper, cells.values[v.cell]);
     }
 }
+
+/// Tables dense with small cells, so that one component holds far more
+/// primaries than the greedy certifies exactly per round (its repairs are
+/// then sized from inner bounds): protection must still succeed and pass
+/// the audit, and never give up on a cell whose exact interval is wide
+/// enough.
+#[test]
+fn dense_small_cells_in_large_components_are_protected() {
+    for (shape, seed, small_share) in [
+        (vec![4, 5, 6, 3], 1u64, 4),
+        (vec![6, 6, 5], 2, 3),
+        (vec![3, 4, 5, 6], 3, 5),
+        (vec![8, 9], 4, 2),
+    ] {
+        let n: usize = shape.iter().product();
+        let inner: Vec<f64> = (0..n as u64)
+            .map(|i| {
+                let h = (i ^ seed.wrapping_mul(0x2545_f491_4f6c_dd1d))
+                    .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+                    >> 33;
+                if h % small_share == 0 {
+                    (1 + h % 9) as f64
+                } else {
+                    (10 + h % 60) as f64
+                }
+            })
+            .collect();
+        let primaries = inner.iter().filter(|&&v| v < 10.0).count();
+        assert!(primaries > 32, "{shape:?}: only {primaries} primaries");
+        let cells = CellSet::grid(&shape, &inner);
+        let status = protect(&cells, 10.0);
+        let kept_primary = status.iter().filter(|s| **s == Status::Primary).count();
+        assert_eq!(kept_primary, primaries, "{shape:?}");
+    }
+}
