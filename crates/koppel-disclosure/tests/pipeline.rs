@@ -97,6 +97,47 @@ fn protects_linked_tables_and_package_passes_check() {
     assert!(report.audited > 0);
 }
 
+/// Regression (8b1fae9): a small cohort where the age × sex × household table
+/// links three two-way tables. The greedy's inner-bound repair once found a
+/// cell whose every neighbour was already suppressed and gave up with
+/// "cannot be protected", although its exact interval was wide enough.
+#[test]
+fn linked_tables_with_a_three_way_table_are_protected() {
+    let t = |name: &str, dims: &[&str], measure: Measure| TableSpec {
+        name: name.into(),
+        dims: dims.iter().map(|d| d.to_string()).collect(),
+        measure,
+        horizons: vec![6, 12],
+    };
+    let specs = vec![
+        t("states_age_sex", &["age_band", "sex"], Measure::States),
+        t(
+            "states_age_household",
+            &["age_band", "household_type"],
+            Measure::States,
+        ),
+        t(
+            "states_age_sex_household",
+            &["age_band", "sex", "household_type"],
+            Measure::States,
+        ),
+        t(
+            "reentry_household",
+            &["household_type"],
+            Measure::Flag("reentry_6m".into()),
+        ),
+    ];
+    let tables = build_tables(&persons(60), &specs).unwrap();
+    let rules = Rules::default();
+    let p = protect(&tables, &rules).unwrap();
+    assert!(p.summary.primary > 0, "fixture should have small cells");
+    let dir = tempfile::tempdir().unwrap();
+    write_package(dir.path(), &p, &rules).unwrap();
+    let report = check_package(dir.path(), None).unwrap();
+    assert!(report.violations.is_empty(), "{:?}", report.violations);
+    assert!(report.audited > 0);
+}
+
 #[test]
 fn check_flags_a_tampered_package_and_errors_on_garbage() {
     let tables = build_tables(&persons(600), &specs()[..1]).unwrap();
