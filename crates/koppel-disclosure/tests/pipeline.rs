@@ -45,13 +45,18 @@ pub fn persons(n: usize) -> LazyFrame {
     .lazy()
 }
 
-fn specs() -> Vec<TableSpec> {
-    let t = |name: &str, dims: &[&str], measure: Measure| TableSpec {
+/// A table spec over horizons 6 and 12.
+fn spec(name: &str, dims: &[&str], measure: Measure) -> TableSpec {
+    TableSpec {
         name: name.into(),
         dims: dims.iter().map(|d| d.to_string()).collect(),
         measure,
         horizons: vec![6, 12],
-    };
+    }
+}
+
+fn specs() -> Vec<TableSpec> {
+    let t = spec;
     vec![
         t("states_age_sex", &["age_band", "sex"], Measure::States),
         t(
@@ -103,12 +108,7 @@ fn protects_linked_tables_and_package_passes_check() {
 /// "cannot be protected", although its exact interval was wide enough.
 #[test]
 fn linked_tables_with_a_three_way_table_are_protected() {
-    let t = |name: &str, dims: &[&str], measure: Measure| TableSpec {
-        name: name.into(),
-        dims: dims.iter().map(|d| d.to_string()).collect(),
-        measure,
-        horizons: vec![6, 12],
-    };
+    let t = spec;
     let specs = vec![
         t("states_age_sex", &["age_band", "sex"], Measure::States),
         t(
