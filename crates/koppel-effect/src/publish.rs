@@ -210,20 +210,17 @@ pub fn publish(
                 .copied()
         };
         if r.outcome == "werk" && r.horizon_months > 0 {
-            let axis = format!("{}|states|{}", base(r), window(r));
-            for s in STATES {
-                if let Some(j) = at(s) {
-                    b.relate(keys[i].n, &axis, keys[j].yes);
+            // Only complete partitions are relations.
+            let states: Option<Vec<usize>> = STATES.iter().map(|s| at(s)).collect();
+            if let Some(states) = states {
+                let axis = format!("{}|states|{}", base(r), window(r));
+                for j in &states {
+                    b.relate(keys[i].n, &axis, keys[*j].yes);
                 }
-            }
-            if let Some(off) = at("off_assistance") {
-                for s in ["werk", "ww", "overig"] {
-                    if let Some(j) = at(s) {
-                        b.relate(
-                            keys[off].yes,
-                            &format!("{}|off|{}", base(r), window(r)),
-                            keys[j].yes,
-                        );
+                if let Some(off) = at("off_assistance") {
+                    let axis = format!("{}|off|{}", base(r), window(r));
+                    for j in [states[2], states[3], states[4]] {
+                        b.relate(keys[off].yes, &axis, keys[j].yes);
                     }
                 }
             }
@@ -467,5 +464,72 @@ impl Published {
         )
         .map_err(err)?;
         Ok((effects, balance, support))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::SelectionCounts;
+
+    fn row(dim: &str, level: &str, outcome: &str, n: u64, yes: u64) -> EffectRow {
+        EffectRow {
+            instrument: "wep".into(),
+            dimension: dim.into(),
+            level: level.into(),
+            horizon_months: 12,
+            outcome: outcome.into(),
+            treated_n: n,
+            control_n: 200,
+            treated_with: yes,
+            treated_share: yes as f64 / n as f64,
+            control_share: 0.2,
+            effect_pp: 3.04,
+            se_pp: 1.0,
+            ci_low_pp: 1.06,
+            ci_high_pp: 4.96,
+            naive_pp: Some(9.96),
+        }
+    }
+
+    #[test]
+    fn small_estimates_and_small_counts_are_withheld() {
+        let rules = Rules::parse(include_str!("../../../config/disclosure.toml")).unwrap();
+        // Total 120 = 70 (M) + 50 (V); werk 30 = 26 + 4: V's 4 is primary.
+        let effects = vec![
+            row(TOTAL, TOTAL, "werk", 120, 30),
+            row("sex", "M", "werk", 70, 26),
+            row("sex", "V", "werk", 50, 4),
+            row("sex", "X", "werk", 40, 12),
+        ];
+        let mut effects = effects;
+        effects.pop();
+        let support = vec![SupportRow {
+            instrument: "wep".into(),
+            members: vec!["wep".into()],
+            counts: SelectionCounts {
+                treated: 130,
+                matched: 120,
+                unmatched: 10,
+                ..SelectionCounts::default()
+            },
+        }];
+        let p = publish(&effects, &[], &support, 60, &rules).unwrap();
+        let total = &p.effects[0];
+        assert_eq!(total.status, "published");
+        assert_eq!(total.treated_n, Some(120.0));
+        assert_eq!(total.treated_share, Some(25.0));
+        assert_eq!(total.effect_pp, Some(3.0));
+        assert_eq!(total.ci_high_pp, Some(5.0));
+        assert_eq!(total.naive_pp, Some(10.0));
+        // M: werk 26 is published, but its complement V is primary, so M
+        // (= total - V) must be withheld too.
+        assert_eq!(p.effects[1].status, "suppressed");
+        assert_eq!(p.effects[1].effect_pp, None);
+        // V: below min_effect_n and a primary count.
+        assert_eq!(p.effects[2].status, "suppressed");
+        assert!(p.protection.primary >= 1);
+        assert_eq!(p.support[0].status, "published");
+        assert_eq!(p.support[0].matched, Some(120.0));
     }
 }

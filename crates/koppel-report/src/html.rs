@@ -710,6 +710,13 @@ pub fn render(
     if !mags.is_empty() {
         toc.push(("wages", r.ui("wage_section")));
     }
+    let effects = ctx
+        .effects
+        .as_ref()
+        .map(|e| crate::effects::section_or_note(e, &ctx.labels, ctx.lang));
+    if effects.is_some() {
+        toc.push(("effects", crate::effects::title(ctx.lang).into()));
+    }
     toc.push(("linkage", r.ui("linkage_section")));
     toc.push(("definitions", r.ui("definitions_section")));
     toc.push(("files", r.ui("package_section")));
@@ -820,6 +827,7 @@ pub fn render(
                             }
                         }
                     }
+                    @if let Some(e) = &effects { (e) }
                     section #linkage {
                         h2 { (r.ui("linkage_section")) }
                         @if let Some(q) = quality {

@@ -74,6 +74,7 @@ use sha2::{Digest, Sha256};
 
 mod csv_out;
 mod defs;
+pub mod effects;
 mod html;
 pub mod labels;
 pub mod model;
@@ -143,6 +144,9 @@ pub struct ReportContext {
     /// Labels (default: the embedded `config/` files; a pipeline passes
     /// [`Labels::from_config_dir`]).
     pub labels: Labels,
+    /// Published effect tables (written to `effects/`, drawn in the report's
+    /// effects section), if the pipeline estimated effects.
+    pub effects: Option<effects::EffectTables>,
 }
 
 impl ReportContext {
@@ -156,6 +160,7 @@ impl ReportContext {
             linkage_quality: None,
             manifest_extra: serde_json::Value::Null,
             labels: Labels::default(),
+            effects: None,
         }
     }
 }
@@ -314,6 +319,9 @@ fn write_inner(
     }
     std::fs::create_dir_all(dir).map_err(io_err(dir))?;
     write_package(dir, protected, rules)?;
+    if let Some(e) = &ctx.effects {
+        effects::write_effect_tables(dir, e)?;
+    }
     let views = views(protected, "tables")?;
     for v in &views {
         csv_out::write(
