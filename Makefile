@@ -1,5 +1,5 @@
 # koppel — the two set-up commands are `make demo` and `make test` (see README).
-.PHONY: all build test fmt lint demo bench bench-pseudonym bench-synth bench-disclosure bench-pipeline bench-ingest clean
+.PHONY: all build test fmt lint demo bench bench-pseudonym bench-synth bench-disclosure bench-pipeline bench-ingest bench-effect clean
 
 CARGO ?= cargo
 HAS_NEXTEST := $(shell $(CARGO) nextest --version >/dev/null 2>&1 && echo yes)
@@ -95,6 +95,15 @@ bench-ingest:
 	target/release/examples/bench_ingest target/bench/upload-nl-10m.csv 10000000
 	bash scripts/measure.sh "koppel validate 10M rows CSV" 10000000 \
 	  sh -c 'target/release/koppel validate --kind trajectories --max-problems 1000 target/bench/upload-nl-10m.csv >/dev/null; test $$? -le 1'
+
+# The effect stage at national scale on the ingest output of bench-pipeline
+# (run it first): every instrument, starts 2019-2022. Targets: <= 2 minutes,
+# peak <= 8 GiB.
+bench-effect:
+	$(CARGO) build --release -p koppel-effect --example bench_effect
+	test -d target/bench/runs/outflow-cohort/ingest || $(MAKE) bench-pipeline
+	bash scripts/measure.sh "effect stage national (starts 2019-2022)" 18000000 \
+	  target/release/examples/bench_effect target/bench/runs/outflow-cohort 2019-01-01 2022-12-31
 
 clean:
 	$(CARGO) clean
