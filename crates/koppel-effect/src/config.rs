@@ -25,7 +25,7 @@ pub enum Covariate {
     EducationLevel,
     /// Assistance duration band (completed months of the episode; `config/bands.toml`).
     DurationBand,
-    /// Segment of the latest trajectory started in the history window, or `unknown`.
+    /// Segment of the latest trajectory that ran in the history window, or `unknown`.
     Segment,
     /// Any trajectory overlapping the history window (`yes` / `no`).
     PriorTrajectory,

@@ -155,11 +155,13 @@ pub fn pool(h: &Histories, config: &EffectConfig, bands: &Bands) -> Result<Pool,
                 let window = add_months(tc, -hist);
                 let age = a.birth.map(|b| completed_months(b, tc) / 12);
                 let dur = completed_months(ep, tc);
+                // Trajectories that ran in the history window: the latest
+                // (by start, then end) gives the segment.
                 let latest = trajs
                     .iter()
-                    .filter(|t| t.start >= window && t.start < tc)
-                    .max_by_key(|t| t.start);
-                let prior = trajs.iter().any(|t| t.start < tc && t.end >= window);
+                    .filter(|t| t.start < tc && t.end >= window)
+                    .max_by_key(|t| (t.start, t.end));
+                let prior = latest.is_some();
                 let wd = work_days(jobs, window, tc - 1);
                 let cov = [
                     region_of[s.municipality as usize],
