@@ -537,3 +537,90 @@ fn balance_summary(df: &DataFrame) -> Result<Vec<(String, f64, f64)>, ReportErro
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tables() -> EffectTables {
+        let effects = df! {
+            "instrument" => ["loonkostensubsidie", "loonkostensubsidie", "training", "loonkostensubsidie"],
+            "dimension" => ["Total", "sex", "Total", "Total"],
+            "level" => ["Total", "V", "Total", "Total"],
+            "horizon_months" => [12i32, 12, 12, -12],
+            "outcome" => ["werk", "werk", "werk", "werk_placebo"],
+            "treated_n" => [Some(120.0), None, Some(300.0), Some(120.0)],
+            "control_n" => [Some(400.0), None, Some(900.0), Some(400.0)],
+            "treated_share" => [Some(31.0), None, Some(12.0), Some(20.0)],
+            "control_share" => [Some(14.0), None, Some(10.0), Some(21.0)],
+            "effect_pp" => [Some(17.2), None, Some(2.1), Some(-0.6)],
+            "ci_low_pp" => [Some(9.8), None, Some(-1.5), Some(-4.0)],
+            "ci_high_pp" => [Some(24.6), None, Some(5.7), Some(2.8)],
+            "naive_pp" => [Some(28.4), None, Some(6.3), Some(12.0)],
+            "status" => ["published", "suppressed", "published", "published"],
+        }
+        .unwrap();
+        let balance = df! {
+            "instrument" => ["loonkostensubsidie", "loonkostensubsidie"],
+            "variable" => ["sex=V", "work_days"],
+            "smd_before" => [Some(0.21), Some(0.45)],
+            "smd_after" => [Some(0.0), Some(0.03)],
+        }
+        .unwrap();
+        let support = df! {
+            "instrument" => ["loonkostensubsidie", "training"],
+            "treated" => [Some(150.0), Some(320.0)],
+            "matched" => [Some(120.0), Some(300.0)],
+            "unmatched" => [Some(30.0), Some(20.0)],
+            "status" => ["published", "published"],
+        }
+        .unwrap();
+        EffectTables {
+            effects,
+            balance,
+            support,
+            min_effect_n: 50,
+        }
+    }
+
+    #[test]
+    fn the_section_shows_published_estimates_only_in_both_languages() {
+        let t = tables();
+        let labels = Labels::default();
+        let nl = section(&t, &labels, Lang::Nl).unwrap().into_string();
+        assert!(nl.contains("Effecten van trajecten"));
+        assert!(nl.contains("+17,2"), "Dutch decimal comma");
+        assert!(nl.contains("+28,4"), "naive difference");
+        assert!(nl.contains("Leeswijzer"));
+        assert!(nl.contains("placebo"));
+        assert!(nl.contains("<svg class=\"chart forest\""));
+        // The suppressed subgroup row is nowhere.
+        assert!(!nl.contains("data-t=\"effects/effects\" data-r=\"1\""));
+        let en = section(&t, &labels, Lang::En).unwrap().into_string();
+        assert!(en.contains("Effects of trajectories"));
+        assert!(en.contains("+17.2"));
+        assert!(en.contains("What matching cannot rule out"));
+        // Every traced figure names a published row.
+        for part in en.split("data-t=\"effects/effects\" data-r=\"").skip(1) {
+            let row: usize = part[..part.find('"').unwrap()].parse().unwrap();
+            assert!([0, 2, 3].contains(&row));
+        }
+    }
+
+    #[test]
+    fn tables_are_written_as_parquet_and_csv() {
+        let dir = tempfile::tempdir().unwrap();
+        let written = write_effect_tables(dir.path(), &tables()).unwrap();
+        assert_eq!(written.len(), 6);
+        let csv = std::fs::read_to_string(dir.path().join("effects/effects.csv")).unwrap();
+        let mut lines = csv.lines();
+        assert_eq!(
+            lines.next().unwrap(),
+            "instrument,dimension,level,horizon_months,outcome,treated_n,control_n,treated_share,control_share,effect_pp,ci_low_pp,ci_high_pp,naive_pp,status"
+        );
+        assert_eq!(
+            lines.nth(1).unwrap(),
+            "loonkostensubsidie,sex,V,12,werk,.,.,.,.,.,.,.,.,suppressed"
+        );
+    }
+}
