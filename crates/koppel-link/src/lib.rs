@@ -13,6 +13,24 @@
 //! Everything is a polars lazy plan ([`analysis_plan`], [`cohort_plan`],
 //! [`outcomes_plan`], [`linkage_quality_plan`]); [`link`] runs them on files.
 //!
+//! # Memory: the registers are read for the cohort only
+//!
+//! [`link`] never holds a register in memory. It streams each input file
+//! once ([`reduce`]): the uploads whole; the benefits register first
+//! through a filter on dates and types that yields the cohort candidates
+//! (a superset of the cohort, see [`reduce::cohort_candidates`]), then
+//! every register batch by batch, keeping only the rows of candidates
+//! (employment) or of candidates and upload persons (persons, benefits —
+//! linkage quality needs those), and counting rows, ignored rows and the
+//! latest dates in the same pass. The plans then run in memory on those
+//! rows. So memory grows with the cohort and the uploads, not with the
+//! registers, and linkage quality needs no second pass over a register.
+//! The alternative — partitioning the registers by pseudonym and running
+//! per-person passes over sorted spells — would need the registers sorted
+//! or spilled to disk first; the cohort is 0.7 % of the persons register at
+//! national scale, so reducing first is both simpler and cheaper.
+//! Figures (national scale, 18 M persons): see BENCHMARKS.md.
+//!
 //! # Decisions (beyond DESIGN §5)
 //!
 //! - **Persons register match.** A cohort candidate without a record in the
@@ -21,9 +39,11 @@
 //!   [`LinkSummary::without_person_record`]. Several records for one
 //!   pseudonym: the first by birth date, then the other columns, is used;
 //!   counted in [`LinkSummary::duplicate_person_records`].
-//! - **Death and emigration.** Persons stay in the cohort. At a horizon on or
-//!   after their death or emigration date their state is `overig` (whatever
-//!   the registers say) and they have no job.
+//! - **Death and emigration.** Persons stay in the cohort. At a horizon H
+//!   with a death or emigration date before H their state is `overig`
+//!   (whatever the registers say) and they have no job. A death or
+//!   emigration on H itself does not count: on that day the person is still
+//!   in the population, and the registers show spells covering it.
 //! - **Assistance / work / WW at a date** use spells (a day inside a bridged
 //!   gap between two spells is not a day on assistance); re-entry uses
 //!   episodes.
@@ -44,9 +64,11 @@
 
 pub mod config;
 pub mod plan;
+pub mod reduce;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 use polars::prelude::*;
@@ -56,6 +78,9 @@ pub use config::{Band, Bands, CivilDate, Cohort, LinkConfig, BUILTIN_BANDS};
 pub use plan::{
     analysis_plan, cohort_plan, linkage_quality_plan, normalise, outcomes_plan, LinkFrames, KINDS,
     NONE, PSEUDONYM, STATES, UNKNOWN,
+};
+pub use reduce::{
+    cohort_candidates, persons_matching, read_for_persons, Keep, PassCounts, PersonSet, Reduced,
 };
 
 /// Parquet key-value metadata key of the pseudonymisation key id.
@@ -347,31 +372,6 @@ fn u64s(df: &DataFrame, name: &str) -> Result<Vec<u64>, LinkError> {
         .collect())
 }
 
-/// Last observed day in the benefit and employment registers.
-fn observed_data_until(frames: &LinkFrames) -> Result<Option<i32>, LinkError> {
-    let maxes = |f: &LazyFrame| {
-        f.clone().select([
-            col("start_date").cast(DataType::Int32).max().alias("s"),
-            col("end_date").cast(DataType::Int32).max().alias("e"),
-        ])
-    };
-    let df = collect(
-        concat(
-            [maxes(&frames.benefits), maxes(&frames.employment)],
-            UnionArgs::default(),
-        )
-        .map_err(perr("data end"))?
-        .select([col("s").max(), col("e").max()]),
-        "data end",
-    )?;
-    let get = |name: &str| {
-        df.column(name)
-            .ok()
-            .and_then(|c| c.i32().ok().and_then(|c| c.get(0)))
-    };
-    Ok(get("s").max(get("e")))
-}
-
 /// Run the link stage: check key ids, build the cohort and its outcomes,
 /// write the analysis file atomically to `out` (Parquet, one row per
 /// cohort person sorted by pseudonym; metadata: key id, pseudonym spec,
@@ -393,39 +393,46 @@ pub fn link(
         cohort: config.cohort.describe(),
         ..LinkSummary::default()
     };
-    let frame_of = |kind: &str| match kind {
-        "persons" => frames.persons.clone(),
-        "benefits" => frames.benefits.clone(),
-        "employment" => frames.employment.clone(),
-        _ => frames.trajectories.clone(),
+    // One streaming pass per input, reduced to the persons that matter:
+    // the uploads whole (the trajectory cohort and linkage quality need
+    // them), the registers to the cohort candidates and upload persons.
+    let (traj, traj_counts) =
+        reduce::reduce_frame("trajectories", frames.trajectories, &Keep::All)?;
+    let candidates =
+        reduce::cohort_candidates(frames.benefits.clone(), traj.clone().lazy(), config)?;
+    let mut wide = PersonSet::from_column(traj.column(PSEUDONYM).map_err(perr("uploads"))?)?;
+    wide.extend(&candidates);
+    tracing::info!(
+        candidates = candidates.len(),
+        with_upload_persons = wide.len(),
+        seconds = started.elapsed().as_secs_f64(),
+        "link: persons to read selected"
+    );
+    let (candidates, wide) = (Arc::new(candidates), Arc::new(wide));
+    let mut counts = BTreeMap::from([("trajectories", traj_counts)]);
+    let mut read = |kind: &'static str, frame: LazyFrame, keep: Keep| {
+        let (df, c) = reduce::reduce_frame(kind, frame, &keep)?;
+        counts.insert(kind, c);
+        Ok::<_, LinkError>(df.lazy())
     };
-    let counts = concat(
-        KINDS
-            .iter()
-            .map(|kind| {
-                frame_of(kind).select([
-                    lit(*kind).alias("kind"),
-                    len().cast(DataType::UInt64).alias("rows"),
-                    plan::invalid_rows(kind)
-                        .sum()
-                        .cast(DataType::UInt64)
-                        .alias("ignored"),
-                ])
-            })
-            .collect::<Vec<_>>(),
-        UnionArgs::default(),
-    )
-    .map_err(perr("counting input rows"))?;
-    let counts = collect(counts, "counting input rows")?;
-    let rows = u64s(&counts, "rows")?;
-    let ignored = u64s(&counts, "ignored")?;
-    for (i, kind) in KINDS.iter().enumerate() {
-        summary.input_rows.insert(kind.to_string(), rows[i]);
-        summary.ignored_rows.insert(kind.to_string(), ignored[i]);
-        if ignored[i] > 0 {
+    let frames = LinkFrames {
+        persons: read("persons", frames.persons, Keep::Persons(wide.clone()))?,
+        benefits: read("benefits", frames.benefits, Keep::Persons(wide))?,
+        employment: read("employment", frames.employment, Keep::Persons(candidates))?,
+        trajectories: traj.lazy(),
+    };
+    tracing::info!(
+        seconds = started.elapsed().as_secs_f64(),
+        "link: inputs read"
+    );
+    for kind in KINDS {
+        let c = &counts[kind];
+        summary.input_rows.insert(kind.to_string(), c.rows);
+        summary.ignored_rows.insert(kind.to_string(), c.ignored);
+        if c.ignored > 0 {
             tracing::warn!(
                 kind,
-                rows = ignored[i],
+                rows = c.ignored,
                 "link: rows without pseudonym or valid dates ignored"
             );
         }
@@ -473,7 +480,11 @@ pub fn link(
     // Censoring: horizons after the last day the registers cover.
     let until = match config.data_until {
         Some(d) => Some(d.0),
-        None => observed_data_until(&frames)?,
+        None => ["benefits", "employment"]
+            .iter()
+            .flat_map(|k| [counts[k].max_start, counts[k].max_end])
+            .max()
+            .flatten(),
     };
     if let Some(until) = until {
         summary.data_until = CivilDate(until).to_string();

@@ -499,6 +499,9 @@ pub(crate) fn dedup_persons(persons: LazyFrame) -> LazyFrame {
     )
 }
 
+/// The analysis file of `cohort`, joined on the pseudonym from its parts:
+/// the person frame with the dimensions, the states per horizon, the
+/// episode flags and the trajectory exposure.
 fn outcomes_from(p: &Prepared, cohort: LazyFrame, config: &LinkConfig, bands: &Bands) -> LazyFrame {
     let ids = cohort.clone().select([col(PSEUDONYM)]).cache();
     // Everything below works on the cohort's own records only.
@@ -506,6 +509,42 @@ fn outcomes_from(p: &Prepared, cohort: LazyFrame, config: &LinkConfig, bands: &B
         .assist
         .clone()
         .semi_join(ids.clone(), col(PSEUDONYM), col(PSEUDONYM));
+    let base = base_frame(p, cohort, &ids, &assist, bands);
+    let states = horizon_states(p, &base, &ids, &assist, config, bands);
+    let (reentry, assisted) = episode_flags(&base, &assist, config);
+    let (last, mix) = exposure(p, &base, ids, config);
+    let mut out = base;
+    for &k in &config.horizons {
+        let wide = states.clone().filter(col("k").eq(lit(k))).select([
+            col(PSEUDONYM),
+            col("state").alias(format!("state_{k}m")),
+            col("sector").alias(format!("sector_{k}m")),
+            col("contract").alias(format!("contract_{k}m")),
+            col("hours_band").alias(format!("hours_band_{k}m")),
+            col("wage").alias(format!("wage_{k}m")),
+        ]);
+        out = left(out, wide, &[PSEUDONYM]);
+    }
+    let work12 = states
+        .filter(col("k").eq(lit(12u32)))
+        .select([col(PSEUDONYM), col("working").alias("work_12")]);
+    out = left(out, work12, &[PSEUDONYM]);
+    for flags in [reentry, assisted, last, mix] {
+        out = left(out, flags, &[PSEUDONYM]);
+    }
+    out.select(output_columns(config))
+        .sort([PSEUDONYM], SortMultipleOptions::default())
+}
+
+/// One row per cohort person with a persons-register record: the cohort's
+/// and the register's columns, `municipality`, `age_band`, `duration_band`.
+fn base_frame(
+    p: &Prepared,
+    cohort: LazyFrame,
+    ids: &LazyFrame,
+    assist: &LazyFrame,
+    bands: &Bands,
+) -> LazyFrame {
     let persons = dedup_persons(p.persons.clone().semi_join(
         ids.clone(),
         col(PSEUDONYM),
@@ -538,7 +577,7 @@ fn outcomes_from(p: &Prepared, cohort: LazyFrame, config: &LinkConfig, bands: &B
         col("municipality").alias("spell_municipality"),
     ]);
 
-    let base = left(
+    left(
         inner(cohort, persons, &[PSEUDONYM]),
         spell_muni,
         &[PSEUDONYM],
@@ -568,10 +607,21 @@ fn outcomes_from(p: &Prepared, cohort: LazyFrame, config: &LinkConfig, bands: &B
             ))
             .alias("duration_band"),
     ])
-    .cache();
+    .cache()
     // Age in completed years: floor of months / 12 (the bands are integers,
     // so comparing months / 12 with them is the same as comparing the floor).
+}
 
+/// Per cohort person and horizon `k` (plus 12 months, for durable outflow
+/// to work): `state`, `working` and the job columns at H = R + k months.
+fn horizon_states(
+    p: &Prepared,
+    base: &LazyFrame,
+    ids: &LazyFrame,
+    assist: &LazyFrame,
+    config: &LinkConfig,
+    bands: &Bands,
+) -> LazyFrame {
     // Horizon points: one row per person and horizon (plus 12 months for
     // durable outflow to work).
     let mut ks: Vec<u32> = config.horizons.clone();
@@ -637,13 +687,15 @@ fn outcomes_from(p: &Prepared, cohort: LazyFrame, config: &LinkConfig, bands: &B
         p.ww.clone()
             .semi_join(ids.clone(), col(PSEUDONYM), col(PSEUDONYM));
     let keys = [PSEUDONYM, "k"];
+    // Gone: died or emigrated before H. On the day itself the person is
+    // still in the population (the registers show spells covering it).
     let gone = col("death")
-        .lt_eq(col("H"))
+        .lt(col("H"))
         .fill_null(false)
-        .or(col("emigration").lt_eq(col("H")).fill_null(false));
+        .or(col("emigration").lt(col("H")).fill_null(false));
     let assist_at = covering(assist.clone(), "a");
     let ww_at = covering(ww, "u");
-    let states = left(
+    left(
         left(left(points, assist_at, &keys), ww_at, &keys),
         job_at,
         &keys,
@@ -686,25 +738,17 @@ fn outcomes_from(p: &Prepared, cohort: LazyFrame, config: &LinkConfig, bands: &B
             .then(col("monthly_wage"))
             .otherwise(lit(NULL).cast(DataType::Float64))
             .alias("wage"),
-    ]);
+    ])
+}
 
-    let mut out = base.clone();
-    for &k in &config.horizons {
-        let wide = states.clone().filter(col("k").eq(lit(k))).select([
-            col(PSEUDONYM),
-            col("state").alias(format!("state_{k}m")),
-            col("sector").alias(format!("sector_{k}m")),
-            col("contract").alias(format!("contract_{k}m")),
-            col("hours_band").alias(format!("hours_band_{k}m")),
-            col("wage").alias(format!("wage_{k}m")),
-        ]);
-        out = left(out, wide, &[PSEUDONYM]);
-    }
-    let work12 = states
-        .filter(col("k").eq(lit(12u32)))
-        .select([col(PSEUDONYM), col("working").alias("work_12")]);
-    out = left(out, work12, &[PSEUDONYM]);
-
+/// The persons with `reentry` (a new assistance episode starts in (R, R +
+/// w months]) and those with `assisted_12` (assistance on some day of [R,
+/// R + 12 months]).
+fn episode_flags(
+    base: &LazyFrame,
+    assist: &LazyFrame,
+    config: &LinkConfig,
+) -> (LazyFrame, LazyFrame) {
     // Re-entry: a new episode starting in (R, R + w months].
     let w = config.reentry_months;
     let reentry = inner(
@@ -726,7 +770,7 @@ fn outcomes_from(p: &Prepared, cohort: LazyFrame, config: &LinkConfig, bands: &B
     .with_column(lit(true).alias("reentry"));
     // Durable outflow: no assistance on any day of [R, R + 12 months].
     let assisted = inner(
-        assist,
+        assist.clone(),
         base.clone().select([
             col(PSEUDONYM),
             col("R"),
@@ -742,7 +786,17 @@ fn outcomes_from(p: &Prepared, cohort: LazyFrame, config: &LinkConfig, bands: &B
     .select([col(PSEUDONYM)])
     .unique(None, UniqueKeepStrategy::Any)
     .with_column(lit(true).alias("assisted_12"));
+    (reentry, assisted)
+}
 
+/// Of the exposed cohort persons: `trajectory_last` with its `segment`,
+/// and `trajectory_mix`.
+fn exposure(
+    p: &Prepared,
+    base: &LazyFrame,
+    ids: LazyFrame,
+    config: &LinkConfig,
+) -> (LazyFrame, LazyFrame) {
     // Trajectory exposure: trajectories overlapping [R − lookback, R).
     let traj = p
         .traj
@@ -787,16 +841,11 @@ fn outcomes_from(p: &Prepared, cohort: LazyFrame, config: &LinkConfig, bands: &B
                 .otherwise(col("one_instrument"))
                 .alias("trajectory_mix"),
         ]);
-    out = left(
-        left(
-            left(left(out, reentry, &[PSEUDONYM]), assisted, &[PSEUDONYM]),
-            last,
-            &[PSEUDONYM],
-        ),
-        mix,
-        &[PSEUDONYM],
-    );
+    (last, mix)
+}
 
+/// The analysis file's columns, in order, from the joined parts.
+fn output_columns(config: &LinkConfig) -> Vec<Expr> {
     let mut select = vec![
         col(PSEUDONYM),
         date(col("R")).alias("reference_date"),
@@ -820,6 +869,7 @@ fn outcomes_from(p: &Prepared, cohort: LazyFrame, config: &LinkConfig, bands: &B
             col(format!("wage_{k}m")),
         ]);
     }
+    let w = config.reentry_months;
     let durable = col("assisted_12").fill_null(false).not();
     select.extend([
         col("reentry")
@@ -830,8 +880,7 @@ fn outcomes_from(p: &Prepared, cohort: LazyFrame, config: &LinkConfig, bands: &B
             .and(col("work_12").fill_null(false))
             .alias("durable_outflow_work"),
     ]);
-    out.select(select)
-        .sort([PSEUDONYM], SortMultipleOptions::default())
+    select
 }
 
 /// Linkage quality per upload municipality: `municipality`,

@@ -160,12 +160,19 @@ fn death_or_emigration_before_a_horizon_gives_overig_and_keeps_the_person() {
     data.person("a").death = Some(d("2023-03-15"));
     data.spell("a", "bijstand", "2021-01-01", Some("2022-06-30"));
     data.job("a", "2022-08-01", None, 20.0, "G");
-    // b emigrates exactly on R + 3 months (2022-10-01).
+    // b emigrates exactly on R + 3 months (2022-10-01): still in the
+    // population on that day, gone from the next.
     data.person("b").emigration = Some(d("2022-10-01"));
     data.spell("b", "bijstand", "2021-01-01", Some("2022-06-30"));
     data.job("b", "2022-08-01", None, 20.0, "G");
+    // c dies exactly on R + 6 months (2023-01-01) while on assistance and in
+    // work: bijstand_met_werk on that day, overig after.
+    data.person("c").death = Some(d("2023-01-01"));
+    data.spell("c", "bijstand", "2021-01-01", Some("2022-06-30"));
+    data.spell("c", "bijstand", "2022-12-01", None);
+    data.job("c", "2022-09-01", None, 36.0, "Q");
     let df = run(&data.frames(), &outflow(2022));
-    assert_eq!(df.height(), 2);
+    assert_eq!(df.height(), 3);
     assert_eq!(cell(&df, "a", "state_3m"), "werk");
     assert_eq!(cell(&df, "a", "state_6m"), "werk");
     assert_eq!(cell(&df, "a", "state_12m"), "overig");
@@ -174,8 +181,16 @@ fn death_or_emigration_before_a_horizon_gives_overig_and_keeps_the_person() {
     assert_eq!(cell(&df, "a", "state_18m"), "overig");
     assert_eq!(cell(&df, "a", "durable_outflow"), "true");
     assert_eq!(cell(&df, "a", "durable_outflow_work"), "false");
-    assert_eq!(cell(&df, "b", "state_3m"), "overig");
+    assert_eq!(cell(&df, "b", "state_3m"), "werk");
+    assert_eq!(cell(&df, "b", "sector_3m"), "G");
+    assert_eq!(cell(&df, "b", "state_6m"), "overig");
+    assert_eq!(cell(&df, "b", "sector_6m"), "none");
     assert_eq!(cell(&df, "b", "state_18m"), "overig");
+    assert_eq!(cell(&df, "c", "state_3m"), "werk");
+    assert_eq!(cell(&df, "c", "state_6m"), "bijstand_met_werk");
+    assert_eq!(cell(&df, "c", "sector_6m"), "Q");
+    assert_eq!(cell(&df, "c", "hours_band_6m"), ">=35");
+    assert_eq!(cell(&df, "c", "state_12m"), "overig");
 }
 
 #[test]

@@ -230,3 +230,84 @@ fn several_files_per_kind_are_concatenated_and_missing_columns_named() {
         "{msg}"
     );
 }
+
+/// The link stage reads only the records of possible cohort members and
+/// upload persons; at the edges of each cohort's candidate rule it gives
+/// the same file as the plan on all records.
+#[test]
+fn reading_only_candidates_changes_nothing_at_the_cohort_edges() {
+    let mut data = Data::default();
+    // 1: the stock date 2022-04-10 falls in a bridged gap (19 days).
+    data.spell(&pid(1), "bijstand", "2020-01-01", Some("2022-03-31"));
+    data.spell(&pid(1), "ioaw", "2022-04-20", Some("2022-06-30"));
+    // 2: the stock date falls in a gap that is not bridged (40 days).
+    data.spell(&pid(2), "bijstand", "2021-01-01", Some("2022-03-20"));
+    data.spell(&pid(2), "bijstand", "2022-04-30", None);
+    // 3: an episode ending in 2022 through a spell ending 2022-01-01 that
+    // bridges to an earlier one; a later episode ends in 2023.
+    data.spell(&pid(3), "bijstand", "2019-05-01", Some("2021-12-15"));
+    data.spell(&pid(3), "bijstand", "2021-12-20", Some("2022-01-01"));
+    data.spell(&pid(3), "bijstand", "2022-09-01", Some("2023-02-28"));
+    // 4: an inflow on 2022-12-31 and WW before it; 5: a spell starting on
+    // 2021-12-31 bridged into 2022 (no inflow in 2022).
+    data.spell(&pid(4), "ww", "2022-01-01", Some("2022-12-30"));
+    data.spell(&pid(4), "bijstand", "2022-12-31", None);
+    data.spell(&pid(5), "bijstand", "2021-12-31", Some("2022-01-31"));
+    data.spell(&pid(5), "bijstand", "2022-02-15", Some("2022-08-31"));
+    // 6: a trajectory ending on 2022-12-31 while on assistance; 7: only an
+    // upload and a job; 8: a job and WW only (never a candidate).
+    data.spell(&pid(6), "bijstand", "2022-06-01", None);
+    data.trajectory(&pid(6), "training", "2022-03-01", Some("2022-12-31"));
+    data.trajectory(&pid(7), "work_first", "2022-01-01", Some("2022-01-31"));
+    data.job(&pid(7), "2022-02-01", None, 30.0, "N");
+    data.job(&pid(8), "2020-01-01", None, 38.0, "K");
+    data.spell(&pid(8), "ww", "2019-01-01", Some("2019-06-30"));
+    for i in 1..=8 {
+        data.person(&pid(i));
+        data.job(
+            &pid(i),
+            "2022-10-01",
+            Some("2023-12-31"),
+            12.0 + i as f64,
+            "G",
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let frames = data.frames();
+    let inputs = write_inputs(dir.path(), &frames, "0123456789abcdef");
+    let stock = koppel_link::CivilDate::parse("2022-04-10").unwrap();
+    for (cohort, members) in [
+        (Cohort::Outflow { year: 2022 }, vec![1, 2, 3, 5]),
+        (Cohort::Inflow { year: 2022 }, vec![2, 3, 4, 6]),
+        (Cohort::Stock { date: stock }, vec![1, 5]),
+        (Cohort::Trajectory { year: 2022 }, vec![6, 7]),
+    ] {
+        let config = LinkConfig::new(cohort);
+        let out = dir.path().join("analysis.parquet");
+        let summary = link(&inputs, &config, &Bands::default(), &out).unwrap();
+        let got = LazyFrame::scan_parquet(
+            PlRefPath::new(out.to_string_lossy().as_ref()),
+            ScanArgsParquet::default(),
+        )
+        .unwrap()
+        .collect()
+        .unwrap();
+        let ids: Vec<String> = members.iter().map(|&i| pid(i)).collect();
+        let got_ids: Vec<String> = got
+            .column("pseudonym")
+            .unwrap()
+            .str()
+            .unwrap()
+            .iter()
+            .map(|p| p.unwrap().to_string())
+            .collect();
+        assert_eq!(got_ids, ids, "{}", config.cohort.describe());
+        assert!(
+            run(&frames, &config).equals_missing(&got),
+            "{}",
+            config.cohort.describe()
+        );
+        assert_eq!(summary.input_rows["employment"], 10);
+        assert_eq!(summary.data_until, "2023-12-31");
+    }
+}

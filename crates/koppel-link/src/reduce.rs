@@ -1,0 +1,313 @@
+//! Reading the inputs for a set of persons only.
+//!
+//! The registers are national (18 M persons, 12 M benefit spells, 32 M
+//! employment spells) while a cohort is small (about 120,000 persons for an
+//! outflow year). The link stage therefore never materialises a register:
+//! each input file is streamed once through the polars streaming engine and
+//! every batch is reduced, as it arrives, to the rows of the persons in a
+//! [`PersonSet`] (a hash set of pseudonyms), while the same pass counts the
+//! rows, the rows the stage ignores and the latest dates (for
+//! [`crate::LinkSummary`]). What remains is a few hundred thousand rows that
+//! the lazy plans of [`crate::plan`] then process in memory.
+//!
+//! Which persons are needed is decided first by [`persons_matching`], a
+//! streaming filter whose predicate only reads the date and type columns of
+//! the benefits register (polars decodes the pseudonym of matching rows
+//! only). For every cohort definition that predicate selects a superset of
+//! the cohort (see [`cohort_candidates`]); all spells of those persons are
+//! kept, so episodes and every outcome come out exactly as on the full
+//! registers.
+//!
+//! Other stages that read the same spells (the effect stage) use the same
+//! two functions with their own person sets: [`persons_matching`] to find
+//! the persons, [`read_for_persons`] to read their rows of every input.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use polars::prelude::*;
+
+use crate::config::{Cohort, LinkConfig};
+use crate::plan::{invalid_rows, LinkFrames, KINDS, OPEN, PSEUDONYM};
+use crate::LinkError;
+
+/// Name of the helper column that flags rows a stage ignores.
+const INVALID: &str = "__koppel_invalid";
+
+fn perr(step: &'static str) -> impl Fn(PolarsError) -> LinkError {
+    move |source| LinkError::Polars { step, source }
+}
+
+/// A set of pseudonyms, for reducing inputs to those persons.
+#[derive(Clone, Debug, Default)]
+pub struct PersonSet {
+    set: PlHashSet<String>,
+}
+
+impl PersonSet {
+    /// The distinct non-null pseudonyms of a String column.
+    pub fn from_column(column: &Column) -> Result<PersonSet, LinkError> {
+        let mut out = PersonSet::default();
+        out.extend_from_column(column)?;
+        Ok(out)
+    }
+
+    /// Add the non-null pseudonyms of a String column.
+    pub fn extend_from_column(&mut self, column: &Column) -> Result<(), LinkError> {
+        let values = column.str().map_err(perr("reading pseudonyms"))?;
+        self.set.reserve(values.len());
+        for p in values.iter().flatten() {
+            if !self.set.contains(p) {
+                self.set.insert(p.to_string());
+            }
+        }
+        Ok(())
+    }
+
+    /// Add every person of `other`.
+    pub fn extend(&mut self, other: &PersonSet) {
+        self.set.extend(other.set.iter().cloned());
+    }
+
+    /// Whether `pseudonym` is in the set.
+    pub fn contains(&self, pseudonym: &str) -> bool {
+        self.set.contains(pseudonym)
+    }
+
+    /// Number of persons.
+    pub fn len(&self) -> usize {
+        self.set.len()
+    }
+
+    /// Whether the set is empty.
+    pub fn is_empty(&self) -> bool {
+        self.set.is_empty()
+    }
+}
+
+/// Which rows a [`reduce_frame`] pass keeps.
+#[derive(Clone, Debug)]
+pub enum Keep {
+    /// Every row (small inputs such as the trajectory uploads).
+    All,
+    /// The rows of these persons (rows without a pseudonym are dropped).
+    Persons(Arc<PersonSet>),
+}
+
+/// What one pass over an input saw (all rows, not only the kept ones).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PassCounts {
+    /// Rows read.
+    pub rows: u64,
+    /// Rows the link stage ignores: no pseudonym, no start date, or an end
+    /// before the start (ingest refuses these, so normally 0).
+    pub ignored: u64,
+    /// Rows kept.
+    pub kept: u64,
+    /// Latest `start_date` (day number), spells and trajectories only.
+    pub max_start: Option<i32>,
+    /// Latest `end_date` (day number), spells and trajectories only.
+    pub max_end: Option<i32>,
+}
+
+impl PassCounts {
+    fn add(&mut self, other: &PassCounts) {
+        self.rows += other.rows;
+        self.ignored += other.ignored;
+        self.kept += other.kept;
+        self.max_start = self.max_start.max(other.max_start);
+        self.max_end = self.max_end.max(other.max_end);
+    }
+}
+
+fn column_max(df: &DataFrame, name: &str) -> PolarsResult<Option<i32>> {
+    match df.column(name) {
+        Ok(c) => Ok(c.cast(&DataType::Int32)?.i32()?.max()),
+        Err(_) => Ok(None),
+    }
+}
+
+/// One batch: count it, keep the wanted rows.
+fn reduce_batch(df: DataFrame, keep: &Keep) -> PolarsResult<(DataFrame, PassCounts)> {
+    let mut counts = PassCounts {
+        rows: df.height() as u64,
+        ignored: df.column(INVALID)?.bool()?.sum().unwrap_or(0) as u64,
+        max_start: column_max(&df, "start_date")?,
+        max_end: column_max(&df, "end_date")?,
+        kept: 0,
+    };
+    let df = df.drop(INVALID)?;
+    let kept = match keep {
+        Keep::All => df,
+        Keep::Persons(set) => {
+            let mask: BooleanChunked = df
+                .column(PSEUDONYM)?
+                .str()?
+                .iter()
+                .map(|p| p.is_some_and(|p| set.contains(p)))
+                .collect();
+            df.filter(&mask)?
+        }
+    };
+    counts.kept = kept.height() as u64;
+    Ok((kept, counts))
+}
+
+/// Stream `frame` (an input of `kind` as [`crate::plan::normalise`] gives
+/// it) once, keeping the rows `keep` selects, in input order. Memory holds
+/// one batch plus the kept rows.
+pub fn reduce_frame(
+    kind: &str,
+    frame: LazyFrame,
+    keep: &Keep,
+) -> Result<(DataFrame, PassCounts), LinkError> {
+    let schema = frame
+        .clone()
+        .collect_schema()
+        .map_err(perr("reading inputs"))?;
+    let parts: Arc<Mutex<(Vec<DataFrame>, PassCounts)>> = Arc::default();
+    let sink = {
+        let parts = parts.clone();
+        let keep = keep.clone();
+        PlanCallback::new(move |df: DataFrame| {
+            let (kept, counts) = reduce_batch(df, &keep)?;
+            let mut guard = parts.lock().expect("no panic while holding the lock");
+            guard.1.add(&counts);
+            if kept.height() > 0 {
+                guard.0.push(kept);
+            }
+            Ok(false)
+        })
+    };
+    frame
+        .with_column(invalid_rows(kind).alias(INVALID))
+        .sink_batches(sink, true, None)
+        .map_err(perr("reading inputs"))?
+        .collect_with_engine(Engine::Streaming)
+        .map_err(perr("reading inputs"))?;
+    let (frames, counts) = std::mem::take(&mut *parts.lock().expect("sink finished"));
+    let mut out = DataFrame::empty_with_schema(&schema);
+    for part in &frames {
+        out.vstack_mut(part).map_err(perr("reading inputs"))?;
+    }
+    out.rechunk_mut();
+    Ok((out, counts))
+}
+
+/// The inputs of [`read_for_persons`], reduced and in memory, plus what
+/// the passes saw per input kind.
+pub struct Reduced {
+    /// The kept rows as (in-memory) lazy frames.
+    pub frames: LinkFrames,
+    /// Per kind (`persons`, `benefits`, `employment`, `trajectories`).
+    pub counts: BTreeMap<&'static str, PassCounts>,
+}
+
+/// Read every input once, keeping per kind the rows `keep(kind)` selects.
+/// `frames` are the lazy scans (as from [`crate::scan_inputs`]).
+pub fn read_for_persons(
+    frames: &LinkFrames,
+    keep: impl Fn(&str) -> Keep,
+) -> Result<Reduced, LinkError> {
+    let mut counts = BTreeMap::new();
+    let mut out = Vec::new();
+    for kind in KINDS {
+        let frame = match kind {
+            "persons" => &frames.persons,
+            "benefits" => &frames.benefits,
+            "employment" => &frames.employment,
+            _ => &frames.trajectories,
+        };
+        let started = std::time::Instant::now();
+        let (df, c) = reduce_frame(kind, frame.clone(), &keep(kind))?;
+        tracing::debug!(
+            kind,
+            rows = c.rows,
+            kept = c.kept,
+            seconds = started.elapsed().as_secs_f64(),
+            "link: input reduced"
+        );
+        let mut total = PassCounts::default();
+        total.add(&c);
+        counts.insert(kind, total);
+        out.push(df.lazy());
+    }
+    let mut it = out.into_iter();
+    let mut next = || it.next().expect("four kinds");
+    Ok(Reduced {
+        frames: LinkFrames {
+            persons: next(),
+            benefits: next(),
+            employment: next(),
+            trajectories: next(),
+        },
+        counts,
+    })
+}
+
+/// The distinct pseudonyms of the rows of `frame` that satisfy `predicate`,
+/// streamed (with a predicate on other columns, polars decodes the
+/// pseudonyms of matching rows only).
+pub fn persons_matching(frame: LazyFrame, predicate: Expr) -> Result<PersonSet, LinkError> {
+    let df = frame
+        .filter(predicate.and(col(PSEUDONYM).is_not_null()))
+        .select([col(PSEUDONYM)])
+        .unique(None, UniqueKeepStrategy::Any)
+        .collect_with_engine(Engine::Streaming)
+        .map_err(perr("selecting persons"))?
+        .unwrap_single();
+    PersonSet::from_column(df.column(PSEUDONYM).map_err(perr("selecting persons"))?)
+}
+
+/// Persons who may belong to the cohort: a superset, so that reading all
+/// rows of these persons gives exactly the cohort of the full registers.
+///
+/// - outflow Y: an assistance spell ends in Y (an episode ends on the end
+///   of one of its spells);
+/// - inflow Y: an assistance spell starts in Y;
+/// - stock D: an assistance spell from at most `gap_days + 1` days after D
+///   to at most `gap_days + 1` days before it (D inside a spell, or inside
+///   a bridged gap next to one);
+/// - trajectory Y: a trajectory ends in Y (`trajectories` are the uploads).
+pub fn cohort_candidates(
+    benefits: LazyFrame,
+    trajectories: LazyFrame,
+    config: &LinkConfig,
+) -> Result<PersonSet, LinkError> {
+    let start = col("start_date").cast(DataType::Int32);
+    let end = col("end_date").cast(DataType::Int32).fill_null(lit(OPEN));
+    let within = |e: Expr, year: i32| {
+        let a = crate::config::days_from_civil(year, 1, 1);
+        let b = crate::config::days_from_civil(year, 12, 31);
+        e.clone().gt_eq(lit(a)).and(e.lt_eq(lit(b)))
+    };
+    let assist = config
+        .assistance_types
+        .iter()
+        .fold(lit(false), |acc, t| {
+            acc.or(col("benefit_type").eq(lit(t.clone())))
+        })
+        .and(invalid_rows("benefits").not());
+    let (frame, predicate) = match &config.cohort {
+        Cohort::Outflow { year } => (benefits, assist.and(within(end, *year))),
+        Cohort::Inflow { year } => (benefits, assist.and(within(start, *year))),
+        Cohort::Stock { date } => {
+            let slack = config.gap_days as i32 + 1;
+            (
+                benefits,
+                assist.and(
+                    start
+                        .lt_eq(lit(date.0.saturating_add(slack)))
+                        .and(end.gt_eq(lit(date.0.saturating_sub(slack)))),
+                ),
+            )
+        }
+        Cohort::Trajectory { year } => (
+            trajectories,
+            invalid_rows("trajectories")
+                .not()
+                .and(within(col("end_date").cast(DataType::Int32), *year)),
+        ),
+    };
+    persons_matching(frame, predicate)
+}
