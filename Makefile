@@ -1,5 +1,5 @@
 # koppel — the two set-up commands are `make demo` and `make test` (see README).
-.PHONY: all build test fmt lint demo bench bench-pseudonym bench-synth bench-disclosure bench-pipeline bench-ingest bench-effect clean
+.PHONY: all build test fmt lint demo bench bench-pseudonym bench-synth bench-disclosure bench-pipeline bench-ingest bench-effect bench-link-peer clean
 
 CARGO ?= cargo
 HAS_NEXTEST := $(shell $(CARGO) nextest --version >/dev/null 2>&1 && echo yes)
@@ -84,6 +84,32 @@ bench-pipeline:
 	  bash scripts/measure.sh "pipeline outflow-cohort (all stages)" 18000000 \
 	  target/release/koppel --log-format json run pipelines/outflow-cohort.toml --force --quiet
 	python3 scripts/stage_times.py target/bench/runs/outflow-cohort
+
+# The link stage side by side with an independent DuckDB SQL version of the
+# same job (bench/link_peer.py; duckdb is installed in bench/.venv, never
+# committed) on the national ingest output of bench-pipeline (made here when
+# missing): wall time and peak RSS of both, the ratio, and a check that both
+# wrote the same analysis file. Targets: koppel <= 0.67 x DuckDB's wall time,
+# peak <= 2 GiB.
+LINK_RUN := $(CURDIR)/target/bench/runs/outflow-cohort
+PEER_OUT := $(CURDIR)/target/bench/link-peer
+bench-link-peer:
+	$(CARGO) build --release -p koppel-cli
+	test -x bench/.venv/bin/python || (python3 -m venv bench/.venv && bench/.venv/bin/pip install -q duckdb)
+	test -f $(NATIONAL)/registers/persons.parquet || bash scripts/measure.sh "synth national (release)" 18000000 \
+	  target/release/koppel synth --out $(NATIONAL) --persons 18000000 --municipalities 50
+	test -f $(NATIONAL)/secrets/koppel.key || (mkdir -p $(NATIONAL)/secrets && chmod 700 $(NATIONAL)/secrets && \
+	  target/release/koppel key new --out $(NATIONAL)/secrets/koppel.key)
+	test -f $(LINK_RUN)/ingest/manifest.json || KOPPEL_DATA=$(NATIONAL) KOPPEL_KEY=$(NATIONAL)/secrets/koppel.key \
+	  KOPPEL_RUN=$(LINK_RUN) target/release/koppel run pipelines/outflow-cohort.toml --until ingest --quiet
+	mkdir -p $(PEER_OUT) && rm -f $(PEER_OUT)/figures.jsonl
+	KOPPEL_DATA=$(NATIONAL) KOPPEL_KEY=$(NATIONAL)/secrets/koppel.key KOPPEL_RUN=$(LINK_RUN) MEASURE_JSON=$(PEER_OUT)/figures.jsonl \
+	  bash scripts/measure.sh "koppel link" 0 \
+	  target/release/koppel run pipelines/outflow-cohort.toml --from link --until link --quiet
+	MEASURE_JSON=$(PEER_OUT)/figures.jsonl bash scripts/measure.sh "duckdb link" 0 \
+	  bench/.venv/bin/python bench/link_peer.py run $(LINK_RUN)/ingest $(PEER_OUT)/analysis.parquet --year 2022
+	bench/.venv/bin/python bench/link_peer.py compare $(LINK_RUN)/link/analysis.parquet $(PEER_OUT)/analysis.parquet
+	bench/.venv/bin/python bench/link_peer.py ratio $(PEER_OUT)/figures.jsonl $(LINK_RUN)/link/manifest.json
 
 # koppel validate / ingest (issue #5): validate_file and ingest_file (validate +
 # pseudonymise + Parquet) on a 10-million-row Dutch Excel-style upload
