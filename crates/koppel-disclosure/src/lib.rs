@@ -1,5 +1,5 @@
 //! koppel-disclosure: tables with margins, primary and secondary
-//! suppression, rounding, the LP audit and the package check (DESIGN.md §6).
+//! suppression, rounding, the LP audit and the package check (docs/disclosure.md).
 //!
 //! * [`cells`]: the table-independent core (cells, additive relations,
 //!   statuses); every table set becomes one [`cells::CellSet`].

@@ -155,7 +155,7 @@ fn f64_col(df: &DataFrame, name: &str) -> Result<Vec<Option<f64>>, String> {
 /// percentages only from published counts, shared cells with one status and
 /// value, and the LP audit of every primary-suppressed count cell (published
 /// values widened by the rounding error; secondary cells carry no width
-/// requirement in DESIGN §6, so they enter the LPs as unknowns only).
+/// requirement in docs/disclosure.md, so they enter the LPs as unknowns only).
 /// Magnitude tables are checked row by row only (the contributors are not in
 /// the package).
 pub fn check_package(dir: &Path, rules: Option<Rules>) -> Result<CheckReport, PackageError> {

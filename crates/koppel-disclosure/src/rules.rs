@@ -1,4 +1,4 @@
-//! Disclosure rules (DESIGN §6): defaults, parsing of `config/disclosure.toml`,
+//! Disclosure rules (docs/disclosure.md): defaults, parsing of `config/disclosure.toml`,
 //! and the tighten-only check (loosening needs `override_reason`).
 
 use serde::{Deserialize, Serialize};

@@ -14,7 +14,7 @@ use crate::secondary::{suppress_secondary, SecondaryStats};
 
 /// The level every dimension (and the state split) gets for its margin.
 pub const TOTAL: &str = "Total";
-/// The five outcome states (DESIGN §5), in publication order.
+/// The five outcome states (docs/definitions.md), in publication order.
 pub const STATES: [&str; 5] = ["bijstand_met_werk", "bijstand", "werk", "ww", "overig"];
 /// Default horizons in months.
 pub const HORIZONS: [u32; 4] = [3, 6, 12, 18];

@@ -2,7 +2,7 @@
 //!
 //! It reads municipal uploads and register extracts (CSV in any common
 //! dialect, or Parquet), maps their headers to the canonical columns of
-//! DESIGN §4 through `config/columns.toml`, validates every row
+//! docs/input-contracts.md through `config/columns.toml`, validates every row
 //! ([`validate_file`], what `koppel validate` runs, needs no key), and in the
 //! pipeline validates and replaces the BSN by a keyed-hash pseudonym in one
 //! pass ([`ingest_file`]), writing rejected rows to an owner-only quarantine
@@ -13,7 +13,7 @@
 //!
 //! A Parquet file (Zstd) whose first column is `pseudonym` (String, 32
 //! lowercase hex characters, replacing the BSN), followed by the canonical
-//! columns of the kind in DESIGN §4 order (see [`output_schema`]): dates as
+//! columns of the kind in docs/input-contracts.md order (see [`output_schema`]): dates as
 //! `Date`, `hours_per_week` and `monthly_wage` as `Float64`, everything else
 //! String; `municipality` as `GM` + 4 digits, trajectories' `instrument` as
 //! its code in `config/instruments.toml`, enumerations as their canonical

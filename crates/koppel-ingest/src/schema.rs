@@ -1,4 +1,4 @@
-//! The input contracts of DESIGN §4: the kinds of input, their canonical
+//! The input contracts of docs/input-contracts.md: the kinds of input, their canonical
 //! columns, which are required, and what values each column allows.
 
 use std::fmt;
@@ -74,7 +74,7 @@ impl FromStr for InputKind {
 /// What a column holds and how its values are checked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ValueType {
-    /// A BSN (DESIGN §3); replaced by the pseudonym on ingest.
+    /// A BSN (docs/pseudonymisation.md); replaced by the pseudonym on ingest.
     Bsn,
     /// A CBS municipality code, `GM` + 4 digits (`363`, `0363` and `gm0363`
     /// are accepted and written as `GM0363`).
@@ -132,7 +132,7 @@ const fn col(name: &'static str, column: bool, value: bool, ty: ValueType) -> Co
     }
 }
 
-/// Uploads: dates from 1990 (DESIGN: dates lie in 1990..next year).
+/// Uploads: dates from 1990 (dates lie in 1990..next year).
 const UPLOAD_DATE: ValueType = ValueType::Date { min_year: 1990 };
 /// Registers carry birth dates and spells that started long ago (AOW,
 /// Wajong): dates from 1900.

@@ -113,7 +113,7 @@ pub fn civil_from_days(z: i32) -> (i32, u32, u32) {
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
-/// Which persons form the cohort (DESIGN §5), and their reference date R.
+/// Which persons form the cohort (docs/definitions.md), and their reference date R.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
 pub enum Cohort {

@@ -1,4 +1,4 @@
-//! koppel-link: linkage and cohort outcomes (DESIGN §5, issue #6).
+//! koppel-link: linkage and cohort outcomes (docs/definitions.md, issue #6).
 //!
 //! Reads the pseudonymised registers and trajectory uploads written by the
 //! ingest stage, merges assistance spells into episodes, selects a cohort
@@ -31,7 +31,7 @@
 //! national scale, so reducing first is both simpler and cheaper.
 //! Figures (national scale, 18 M persons): see BENCHMARKS.md.
 //!
-//! # Decisions (beyond DESIGN §5)
+//! # Decisions (beyond docs/definitions.md)
 //!
 //! - **Persons register match.** A cohort candidate without a record in the
 //!   persons register is left out of the analysis file (its dimensions and

@@ -15,14 +15,14 @@ pub const PSEUDONYM: &str = "pseudonym";
 /// Day number standing in for the end of an ongoing spell (9999-12-31).
 pub(crate) const OPEN: i32 = 2_932_896;
 
-/// The outcome states, first match wins (DESIGN §5).
+/// The outcome states, first match wins (docs/definitions.md).
 pub const STATES: [&str; 5] = ["bijstand_met_werk", "bijstand", "werk", "ww", "overig"];
 /// Dimension value for a missing value.
 pub const UNKNOWN: &str = "unknown";
 /// Dimension value for "not applicable" (no trajectory, not in work, no episode).
 pub const NONE: &str = "none";
 
-/// The four inputs as lazy frames in the ingest output format (DESIGN §4
+/// The four inputs as lazy frames in the ingest output format (docs/input-contracts.md
 /// canonical columns after `pseudonym`). Extra columns are ignored.
 #[derive(Clone)]
 pub struct LinkFrames {
@@ -86,7 +86,7 @@ fn required(kind: &str) -> &'static [(&'static str, Ty)] {
     }
 }
 
-/// The input kinds, in DESIGN §4 order.
+/// The input kinds, in docs/input-contracts.md order.
 pub const KINDS: [&str; 4] = ["persons", "benefits", "employment", "trajectories"];
 
 /// Check that `frame` has the columns `kind` needs with usable types, and

@@ -1,5 +1,5 @@
-//! An independent, deliberately simple reference implementation of DESIGN
-//! §5 (plain loops over each person's spells) compared with the polars plans
+//! An independent, deliberately simple reference implementation of the
+//! definitions in docs/definitions.md (plain loops over each person's spells) compared with the polars plans
 //! on every column, for about 100,000 synthetic persons and all four cohorts.
 
 mod support;

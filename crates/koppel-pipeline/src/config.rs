@@ -13,7 +13,7 @@ use toml::Spanned;
 
 use crate::error::PipelineError;
 
-/// The four input kinds of DESIGN §4, in ingest order.
+/// The four input kinds of docs/input-contracts.md, in ingest order.
 pub const INPUT_KINDS: [&str; 4] = ["persons", "benefits", "employment", "trajectories"];
 
 /// A pipeline file as written (paths still relative).

@@ -1,4 +1,4 @@
-//! koppel-pipeline: the staged pipeline runner behind `koppel run` (DESIGN §2).
+//! koppel-pipeline: the staged pipeline runner behind `koppel run` (docs/README.md).
 //!
 //! A pipeline file (`pipelines/*.toml`, see [`config`]) names the inputs, the
 //! key file (never the key), the cohort, the tables and the disclosure

@@ -1,4 +1,4 @@
-//! BSN (burgerservicenummer) normalisation and validation, per DESIGN §3.
+//! BSN (burgerservicenummer) normalisation and validation, per docs/pseudonymisation.md.
 //!
 //! A raw value is normalised by removing spaces, dots and dashes; it must then
 //! be 8 or 9 ASCII digits (8 is left-padded with one zero, because spreadsheets

@@ -1,4 +1,4 @@
-//! Pseudonymisation keys (DESIGN §3): 32 random bytes, stored as 64 lowercase
+//! Pseudonymisation keys (docs/pseudonymisation.md): 32 random bytes, stored as 64 lowercase
 //! hex characters in a file only its owner can read.
 
 use std::fmt;

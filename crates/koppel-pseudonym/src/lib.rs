@@ -1,5 +1,5 @@
 //! Keys, BSN normalisation and validation, and keyed-hash pseudonyms — the
-//! koppel pseudonymisation spec v1 (DESIGN §3, documented in the README).
+//! koppel pseudonymisation spec v1 (docs/pseudonymisation.md, documented in the README).
 //!
 //! ```
 //! use koppel_pseudonym::{Key, Pseudonymiser};

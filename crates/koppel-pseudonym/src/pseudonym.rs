@@ -1,4 +1,4 @@
-//! Pseudonyms per DESIGN §3: `HMAC-SHA256(key, kind_prefix + value)`, first 16
+//! Pseudonyms per docs/pseudonymisation.md: `HMAC-SHA256(key, kind_prefix + value)`, first 16
 //! bytes, written as 32 lowercase hex characters.
 
 use std::fmt;

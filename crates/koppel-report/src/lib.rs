@@ -1,5 +1,5 @@
 //! koppel-report: the researcher package and its self-contained HTML report
-//! (DESIGN §7, issue #8).
+//! (docs/disclosure.md, issue #8).
 //!
 //! The export stage calls one function, [`write_researcher_package`], with
 //! the protected tables ([`Protected`]), the disclosure [`Rules`] they were

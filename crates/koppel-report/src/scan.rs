@@ -4,7 +4,7 @@
 //!
 //! Flags, in every text file and in every string cell of every Parquet file:
 //! - a pseudonym-shaped token: a maximal run of exactly 32 hex digits
-//!   (DESIGN §3 writes pseudonyms as 32 lowercase hex characters);
+//!   (docs/pseudonymisation.md writes pseudonyms as 32 lowercase hex characters);
 //! - a BSN-shaped token: a maximal run of 9 digits that passes the
 //!   eleven-test and is not all zeros (not applied to `manifest.json`,
 //!   whose provenance may hold file sizes; it is checked for pseudonyms).
@@ -15,7 +15,7 @@ use polars::prelude::*;
 
 use crate::{io_err, ReportError};
 
-/// Whether nine digits pass the BSN eleven-test (DESIGN §3).
+/// Whether nine digits pass the BSN eleven-test (docs/pseudonymisation.md).
 pub fn passes_eleven_test(digits: &[u8]) -> bool {
     if digits.len() != 9 || digits.iter().all(|&d| d == b'0') {
         return false;

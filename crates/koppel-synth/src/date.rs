@@ -50,7 +50,7 @@ pub fn days_in_month(year: i32, month: u32) -> u32 {
 }
 
 /// `day` plus `months` calendar months, the day clamped to the month end
-/// (DESIGN §5 horizons).
+/// (docs/definitions.md horizons).
 pub fn add_months(day: Day, months: i32) -> Day {
     let (y, m, d) = to_ymd(day);
     let total = y * 12 + (m as i32 - 1) + months;

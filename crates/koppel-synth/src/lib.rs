@@ -1,5 +1,5 @@
 //! Deterministic synthetic registers and municipal trajectory uploads for
-//! koppel (`koppel synth`), calibrated to DESIGN §8 and streamable at national
+//! koppel (`koppel synth`), calibrated to docs/calibration.md and streamable at national
 //! scale.
 //!
 //! # Output layout (contract)
@@ -18,7 +18,7 @@
 //! With [`RegisterFormat::Csv`] the registers are `.csv` (UTF-8, comma,
 //! header line, dates `YYYY-MM-DD`, missing values empty).
 //!
-//! **Register columns** are exactly DESIGN §4. `persons`: `bsn` (text, 9
+//! **Register columns** are exactly docs/input-contracts.md. `persons`: `bsn` (text, 9
 //! digits), `birth_date` (Date), `sex` (`M`/`V`), `household_type`, `origin`,
 //! `education_level`, `municipality` (`GM` + 4 digits), `death_date`,
 //! `emigration_date` (Date, null unless within the window). `benefits`:
@@ -31,11 +31,11 @@
 //! before the window (a stock on the first day has its full duration).
 //! Assistance spells are sometimes split (administrative re-registration with
 //! a gap of at most 21 days, or a move to another municipality, end reason
-//! `moved`, next spell the next day): merging per DESIGN §5 (gap ≤ 31 days)
+//! `moved`, next spell the next day): merging per docs/definitions.md (gap ≤ 31 days)
 //! restores the episode. Every register BSN passes the eleven-test; about one
 //! in 64 starts with a zero.
 //!
-//! **Uploads** have the nine DESIGN §4 trajectory columns in canonical order,
+//! **Uploads** have the nine docs/input-contracts.md trajectory columns in canonical order,
 //! under one of three headers ([`uploads::HEADER_EN`], [`uploads::HEADER_NL`]
 //! `BSN;Gemeente;Trajectnummer;Instrument;Aanbieder;Startdatum;Einddatum;Reden beëindiging;Doelgroep`,
 //! [`uploads::HEADER_NL2`] `Burgerservicenummer;Gemeentecode;Dossiernummer;Re-integratie-instrument;Uitvoerder;Startdatum;Einddatum;Reden beëindiging;Segment`).
@@ -43,7 +43,7 @@
 //! ISO dates, instrument codes); the others a seeded mix of semicolons,
 //! Windows-1252 or UTF-8 with BOM, CRLF, `DD-MM-YYYY` dates, Dutch labels or
 //! aliases from `config/instruments.toml`, and 8-digit BSNs where a leading
-//! zero was dropped (valid per DESIGN §3, so not a fault). `end_reason` and
+//! zero was dropped (valid per docs/pseudonymisation.md, so not a fault). `end_reason` and
 //! `segment` values are always canonical; an ongoing trajectory has an empty
 //! end date and `end_reason = ongoing`. Trajectories overlapping the window
 //! or the 24 months before it are included.
@@ -72,7 +72,7 @@
 //! registers. Memory is bounded by one batch plus the fault list: 18 million
 //! persons peak at about 330 MB (see `BENCHMARKS.md`).
 //!
-//! # Calibration (DESIGN §8)
+//! # Calibration (docs/calibration.md)
 //!
 //! See [`model`] for the dynamics; `tests/calibration.rs` measures the
 //! figures from the written registers (200,000 persons, 2018–2023 averages):
@@ -88,7 +88,7 @@
 //! §8 cannot be met in full: its one-municipality outflow table has 20% on
 //! assistance six months after leaving, while the national benchmark (which
 //! issue #3 names explicitly, and which the generator meets) has 8–9% of
-//! leavers re-entering within six months. Under DESIGN §5, assistance at
+//! leavers re-entering within six months. Under docs/definitions.md, assistance at
 //! R + 6 months implies a new episode started in (R, R + 6 months], i.e. a
 //! re-entry, so bijstand + bijstand met werk at six months is at most the
 //! re-entry share (here 7.1% against 8.4%); the points the table has on

@@ -20,8 +20,8 @@
 //! or for other reasons, after which the person looks for work with a raised
 //! job-finding rate while the assistance hazard stays raised for six months
 //! (enforcement, other reasons). A return within 31 days merges with the old
-//! episode under DESIGN §5; later returns within six months are the
-//! re-entries of DESIGN §8 (see the crate docs for the calibration).
+//! episode under docs/definitions.md; later returns within six months are the
+//! re-entries of docs/calibration.md (see the crate docs for the calibration).
 
 use koppel_pseudonym::bsn::{complete_with_check_digit, synthetic_bsn, Bsn};
 
@@ -197,8 +197,8 @@ mod tune {
     /// episode ended by enforcement. The `REENTRY_*` multipliers, the
     /// job-finding rates of leavers ([`EXIT_SEARCH`], [`LEAVER_SEARCH`]),
     /// [`TOP_UP`] and the short post-assistance jobs drive re-entry within six
-    /// months (DESIGN §8: 8–9% of leavers, 2.6–2.9% of the stock). Returns
-    /// within 31 days merge with the old episode (DESIGN §5) and do not count.
+    /// months (docs/calibration.md: 8–9% of leavers, 2.6–2.9% of the stock). Returns
+    /// within 31 days merge with the old episode (docs/definitions.md) and do not count.
     pub const REENTRY_ENFORCEMENT: f64 = 2.5;
     /// Multiplier of the assistance hazard in the six months after an
     /// episode ended for other reasons.

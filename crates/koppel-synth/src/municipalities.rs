@@ -18,7 +18,7 @@ pub struct Municipality {
 
 impl Municipality {
     /// Small municipalities (under 50,000 residents) have older populations
-    /// and older assistance recipients (DESIGN §8: 60% over 45).
+    /// and older assistance recipients (docs/calibration.md: 60% over 45).
     pub fn is_small(&self) -> bool {
         self.population_k < 50.0
     }

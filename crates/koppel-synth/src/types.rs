@@ -1,4 +1,4 @@
-//! Register and upload value types, with their canonical spellings (DESIGN §4).
+//! Register and upload value types, with their canonical spellings (docs/input-contracts.md).
 
 use koppel_pseudonym::bsn::Bsn;
 

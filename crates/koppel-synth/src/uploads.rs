@@ -13,7 +13,7 @@ use crate::rng::{mix64, stream, Rand, Stream};
 use crate::types::{History, Trajectory};
 use crate::SynthError;
 
-/// Canonical upload header (DESIGN §4), used by the plain dialect.
+/// Canonical upload header (docs/input-contracts.md), used by the plain dialect.
 pub const HEADER_EN: [&str; 9] = [
     "bsn",
     "municipality",

@@ -1,6 +1,6 @@
 //! Calibration: generate ~200,000 persons and measure, from the written
-//! register files only (not generator internals), the DESIGN §8 figures using
-//! the DESIGN §5 definitions (episodes merge assistance spells with gaps of at
+//! register files only (not generator internals), the docs/calibration.md figures using
+//! the docs/definitions.md definitions (episodes merge assistance spells with gaps of at
 //! most 31 days; states at a horizon, first match wins).
 
 use std::collections::HashMap;
@@ -364,7 +364,7 @@ fn generated_registers_match_design_section_8() {
     // Re-entry within 6 months (national benchmark, issue #3): 8–9% of
     // leavers, 2.6–2.9% of stock. §8's one-municipality outflow table below
     // has 20% on assistance 6 months after leaving, which cannot hold
-    // together with that: under DESIGN §5, assistance at R + 6 months means a
+    // together with that: under docs/definitions.md, assistance at R + 6 months means a
     // new episode started in (R, R + 6 months], i.e. a re-entry, so
     // bijstand + bijstand_met_werk at 6 months ≤ re-entry. The national
     // re-entry figure wins; the state mix follows it (checked below).
@@ -439,7 +439,7 @@ fn generated_registers_match_design_section_8() {
             &mut failures,
         );
     }
-    // DESIGN §5 consistency: whoever is on assistance 6 months after leaving
+    // docs/definitions.md consistency: whoever is on assistance 6 months after leaving
     // re-entered within those 6 months.
     if f.state6[1] + f.state6[2] > f.reentry_of_leavers {
         failures.push(format!(
@@ -455,7 +455,7 @@ fn generated_registers_match_design_section_8() {
     );
 }
 
-/// ≈75% of the assistance stock follows a trajectory (DESIGN §8: 188 of 247),
+/// ≈75% of the assistance stock follows a trajectory (docs/calibration.md: 188 of 247),
 /// and most of them more than one in a year. Measured on generator output,
 /// since trajectories live in the uploads, not in the registers.
 #[test]
