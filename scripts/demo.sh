@@ -1,16 +1,27 @@
 #!/usr/bin/env bash
 # make demo: koppel end to end on generated synthetic data.
 #
-# Generates synthetic registers and uploads for three municipalities, makes a
-# key, and runs pipelines/demo.toml (ingest → link → aggregate → protect →
-# export). Prints where the researcher package and report are.
+# Builds koppel, generates synthetic registers and uploads for three
+# municipalities, makes a key, and runs pipelines/demo.toml (ingest → link →
+# aggregate → protect → export). Prints where the researcher package and its
+# report are, and what the researcher gets.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+cargo=${CARGO:-cargo}
 out=demo-out
-echo "== building koppel"
-cargo build -q -p koppel-cli
-koppel=target/debug/koppel
+
+echo "== building koppel (the first build compiles the dependencies: 10-25 minutes on 2 cores)"
+"$cargo" build -p koppel-cli
+# Ask cargo where it put the binary: CARGO_TARGET_DIR or a cargo config may
+# move the target directory away from ./target.
+target_dir=$("$cargo" metadata --format-version 1 --no-deps |
+  sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
+koppel="${target_dir:-target}/debug/koppel"
+if [ ! -x "$koppel" ]; then
+  echo "error: cargo built koppel, but there is no binary at $koppel" >&2
+  exit 1
+fi
 
 mkdir -p "$out"
 persons=400000
@@ -31,15 +42,12 @@ fi
 echo "== koppel run pipelines/demo.toml"
 "$koppel" run pipelines/demo.toml
 
-package="$out/run/export/package"
 cat <<MSG
 
-Done. What this demo produced:
-  researcher package      $package/
-    report (open in a browser)  $package/report.html
-    tables (CSV + Parquet)      $package/tables/
-  run directory + manifests     $out/run/   (check with: $koppel verify $out/run)
+Done. Open $out/run/export/package/report.html in a browser.
+  run directory and manifests   $out/run/   (check with: koppel verify $out/run)
   ingest quarantine (BSNs!)     $out/run/ingest/quarantine/   (operator only, mode 0700)
   synthetic inputs              $out/synth/
-Rerunning 'make demo' skips every stage that is up to date.
+  the koppel binary             $koppel
+Running 'make demo' again skips every stage that is up to date.
 MSG
