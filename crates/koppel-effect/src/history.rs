@@ -107,13 +107,13 @@ pub enum State {
     Werk,
     /// On WW.
     Ww,
-    /// Anything else (also after death or emigration).
+    /// Anything else (also after the day of death or emigration).
     Overig,
 }
 
 /// The state of person `p` on `day`.
 pub fn state_at(h: &Histories, p: u32, day: i32) -> State {
-    if h.persons[p as usize].gone.is_some_and(|g| g <= day) {
+    if h.persons[p as usize].gone.is_some_and(|g| g < day) {
         return State::Overig;
     }
     let assist = covers(h.assistance.of(p).iter().map(|s| (s.start, s.end)), day);
