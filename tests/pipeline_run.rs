@@ -252,6 +252,16 @@ fn a_crashed_run_resumes_and_tampering_is_detected() {
         actions[2..].iter().all(|(_, a)| a == "skipped"),
         "{actions:?}"
     );
+
+    // A whole stage directory removed: verify names it.
+    std::fs::remove_dir_all(run.join("aggregate")).unwrap();
+    let verify = koppel(&["verify", run.to_str().unwrap()], &[]);
+    assert_eq!(verify.status.code(), Some(1), "{}", text(&verify));
+    assert!(
+        text(&verify).contains("aggregate/: the stage directory is missing"),
+        "{}",
+        text(&verify)
+    );
 }
 
 fn stage_actions_from_log(log: &str) -> String {
@@ -343,4 +353,226 @@ fn bad_pipeline_files_fail_before_any_work() {
             )
     });
     expect_refused("mixed_keys.toml", "key id");
+
+    // Configuration errors the link stage would meet only after ingest.
+    for (name, from, to, needle) in [
+        (
+            "horizon0",
+            "horizons = [3, 6, 12, 18]",
+            "horizons = [0, 6]",
+            "horizon 0",
+        ),
+        (
+            "horizon600",
+            "horizons = [3, 6, 12, 18]",
+            "horizons = [600]",
+            "horizon 600",
+        ),
+        ("year1800", "year = 2022", "year = 1800", "1800"),
+        (
+            "dim_twice",
+            "dims = [\"age_band\", \"sex\"]",
+            "dims = [\"sex\", \"sex\"]",
+            "listed twice",
+        ),
+        (
+            "reentry12",
+            "flag = \"reentry_6m\"",
+            "flag = \"reentry_12m\"",
+            "reentry_12m",
+        ),
+        (
+            "table_horizon",
+            "horizons = [6, 12]",
+            "horizons = [6, 24]",
+            "horizon 24",
+        ),
+        (
+            "unknown_mean",
+            "mean = \"wage\"",
+            "mean = \"shoe_size\"",
+            "shoe_size",
+        ),
+    ] {
+        let file = format!("{name}.toml");
+        setup.write_pipeline(&file, |t| {
+            assert!(t.contains(from), "{name}: {from}");
+            t.replace(from, to)
+        });
+        expect_refused(&file, needle);
+    }
+
+    // Inputs: a directory or a dangling link matching a glob, the same file
+    // named twice, a run directory inside a directory a glob searches.
+    let uploads = setup.path("synth/uploads");
+    std::fs::create_dir(uploads.join("archive.csv")).unwrap();
+    expect_refused("demo.toml", "matches the directory");
+    std::fs::remove_dir(uploads.join("archive.csv")).unwrap();
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::symlink(setup.path("gone.csv"), uploads.join("vanished.csv")).unwrap();
+        expect_refused("demo.toml", "dangling symbolic link");
+        std::fs::remove_file(uploads.join("vanished.csv")).unwrap();
+    }
+    let first_upload = support::files(&uploads, &[])[0].clone();
+    let first_upload = first_upload
+        .file_name()
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
+    setup.write_pipeline("twice.toml", |t| {
+        t.replace(
+            "\"./synth/uploads/*.csv\"]",
+            &format!("\"./synth/uploads/*.csv\", \"synth/uploads/{first_upload}\"]"),
+        )
+    });
+    expect_refused("twice.toml", "listed twice");
+    setup.write_pipeline("run_in_uploads.toml", |t| {
+        t.replace("output = \"./run\"", "output = \"./synth/uploads/run\"")
+    });
+    let out = setup.run("run_in_uploads.toml", &[], &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("which an input pattern searches"),
+        "{}",
+        text(&out)
+    );
+    assert!(!uploads.join("run").exists());
+
+    // A second run on a locked run directory says who holds it.
+    std::fs::create_dir(setup.path("run")).unwrap();
+    let lock = koppel_pipeline::lock::lock(&setup.path("run")).unwrap();
+    let out = setup.run("demo.toml", &[], &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("is in use by koppel run (process"),
+        "{}",
+        text(&out)
+    );
+    drop(lock);
+}
+
+fn manifest_outputs(run: &Path, stage: &str) -> Vec<(String, String)> {
+    let manifest: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(run.join(stage).join("manifest.json")).unwrap(),
+    )
+    .unwrap();
+    manifest["outputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| {
+            (
+                o["path"].as_str().unwrap().to_string(),
+                o["sha256"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            std::fs::copy(&path, to.join(path.file_name().unwrap())).unwrap();
+        }
+    }
+}
+
+/// Each stage's fingerprint covers what it reads: the pipeline sections it
+/// uses (and nothing else of the text), the `config_dir` files ingest now
+/// actually reads, and pre-pseudonymised inputs read by link.
+#[test]
+fn fingerprints_cover_what_each_stage_reads() {
+    let setup = Setup::new(3_000);
+    let run = setup.path("run");
+    let config = setup.path("config");
+    copy_dir(&support::repo_root().join("config"), &config);
+    let with_config = |t: String| {
+        let start = t.find("config_dir = ").unwrap();
+        let end = start + t[start..].find('\n').unwrap();
+        format!("{}config_dir = \"config\"{}", &t[..start], &t[end..])
+    };
+    let actions = |pipeline: &str, until: &str| {
+        let out = setup.run(pipeline, &["--until", until], &[]);
+        assert!(out.status.success(), "{}", text(&out));
+        stage_actions(&run)
+            .into_iter()
+            .map(|(_, a)| a)
+            .collect::<Vec<_>>()
+    };
+    setup.write_pipeline("fp.toml", with_config);
+    assert_eq!(actions("fp.toml", "aggregate"), ["ran", "ran", "ran"]);
+
+    // Pipeline text: a comment changes nothing; a table reruns aggregate only.
+    setup.write_pipeline("fp.toml", |t| format!("# a note\n{}", with_config(t)));
+    assert_eq!(
+        actions("fp.toml", "aggregate"),
+        ["skipped", "skipped", "skipped"]
+    );
+    setup.write_pipeline("fp.toml", |t| {
+        with_config(t).replace("dims = [\"household_type\"]", "dims = [\"sex\"]")
+    });
+    assert_eq!(
+        actions("fp.toml", "aggregate"),
+        ["skipped", "skipped", "ran"]
+    );
+
+    // config_dir/columns.toml: the uploads' "Doelgroep" header no longer
+    // names the segment, so ingest reruns and its output changes.
+    let before = manifest_outputs(&run, "ingest");
+    let columns = config.join("columns.toml");
+    let text_before = std::fs::read_to_string(&columns).unwrap();
+    let edited = text_before.replace("\"Doelgroep\", ", "");
+    assert_ne!(edited, text_before);
+    std::fs::write(&columns, edited).unwrap();
+    assert_eq!(actions("fp.toml", "ingest"), ["ran"]);
+    assert_ne!(
+        manifest_outputs(&run, "ingest"),
+        before,
+        "ingest used config_dir"
+    );
+
+    // A pre-pseudonymised input replaced in place reruns link.
+    let key = setup.path("secrets/koppel.key");
+    let pseudonymise = |input: &Path, out: &Path| {
+        let o = koppel(
+            &[
+                "pseudonymise",
+                "--key",
+                key.to_str().unwrap(),
+                "--in",
+                input.to_str().unwrap(),
+                "--out",
+                out.to_str().unwrap(),
+            ],
+            &[],
+        );
+        assert!(o.status.success(), "{}", text(&o));
+    };
+    let pseudonymised = setup.path("pseudonymised/persons.parquet");
+    std::fs::create_dir(setup.path("pseudonymised")).unwrap();
+    pseudonymise(
+        &setup.path("synth/registers/persons.parquet"),
+        &pseudonymised,
+    );
+    let id = text(&koppel(&["key", "id", key.to_str().unwrap()], &[]));
+    let id = id.trim().to_string();
+    setup.write_pipeline("pseudo.toml", |t| {
+        with_config(t)
+            .replace("persons = [\"./synth/registers/persons.parquet\"]\n", "")
+            .replace(
+                "[cohort]",
+                &format!("[inputs.pseudonymised]\nkey_id = \"{id}\"\npersons = [\"pseudonymised/persons.parquet\"]\n\n[cohort]"),
+            )
+    });
+    assert_eq!(actions("pseudo.toml", "link"), ["ran", "ran"]);
+    synth(&setup.path("synth2"), 1_000, 1, 8);
+    pseudonymise(
+        &setup.path("synth2/registers/persons.parquet"),
+        &pseudonymised,
+    );
+    assert_eq!(actions("pseudo.toml", "link"), ["skipped", "ran"]);
 }

@@ -107,8 +107,11 @@ pub struct Pipeline {
     pub tables: Vec<TableSpec>,
     /// Report settings.
     pub report: ReportSettings,
-    /// The pipeline file's text (hashed into the manifests).
+    /// The pipeline file's text (its SHA-256 is written into the manifests).
     pub text: String,
+    /// The directories input globs search (the part before the first
+    /// wildcard): no run directory may lie inside one.
+    pub glob_dirs: Vec<PathBuf>,
 }
 
 /// 1-based line of a byte offset.
@@ -120,6 +123,24 @@ struct Ctx<'a> {
     path: &'a Path,
     text: &'a str,
     base: PathBuf,
+    glob_dirs: std::cell::RefCell<Vec<PathBuf>>,
+}
+
+/// The directory a glob searches: its components before the first one with
+/// a wildcard (`None` for a plain path).
+fn glob_dir(pattern: &Path) -> Option<PathBuf> {
+    let mut dir = PathBuf::new();
+    for component in pattern.components() {
+        if component
+            .as_os_str()
+            .to_string_lossy()
+            .contains(['*', '?', '['])
+        {
+            return Some(dir);
+        }
+        dir.push(component);
+    }
+    None
 }
 
 impl Ctx<'_> {
@@ -143,15 +164,17 @@ impl Ctx<'_> {
     }
 
     /// Expands one input entry (a path or a glob) to existing files, sorted.
+    /// A directory or a dangling symbolic link among the matches is refused
+    /// (an upload that silently vanishes is worse than a stopped run).
     fn expand(&self, entry: &Spanned<String>, kind: &str) -> Result<Vec<PathBuf>, PipelineError> {
         let pattern = self.resolve(entry.get_ref());
         let text = pattern.to_string_lossy().to_string();
         let is_glob = entry.get_ref().contains(['*', '?', '[']);
-        let mut files = Vec::new();
+        let refuse = |message: String, hint: &str| self.error(entry.span(), message, hint);
+        let mut matches = Vec::new();
         if is_glob {
             let paths = glob::glob(&text).map_err(|e| {
-                self.error(
-                    entry.span(),
+                refuse(
                     format!(
                         "input pattern {:?} of kind {kind} is not a valid glob: {e}",
                         entry.get_ref()
@@ -159,17 +182,43 @@ impl Ctx<'_> {
                     "use * and ? wildcards, e.g. \"uploads/*.csv\"",
                 )
             })?;
-            for p in paths.flatten() {
-                if p.is_file() {
-                    files.push(p);
-                }
+            for path in paths {
+                let path = path.map_err(|e| {
+                    refuse(
+                        format!("input pattern {:?} of kind {kind}: {e}", entry.get_ref()),
+                        "make the directory readable by the user running koppel",
+                    )
+                })?;
+                matches.push(path);
             }
-        } else if pattern.is_file() {
-            files.push(pattern.clone());
+        } else if pattern.symlink_metadata().is_ok() {
+            matches.push(pattern.clone());
         }
-        if files.is_empty() {
-            return Err(self.error(
-                entry.span(),
+        for path in &matches {
+            if path.is_dir() {
+                return Err(refuse(
+                    format!(
+                        "input {:?} of kind {kind} matches the directory {}",
+                        entry.get_ref(),
+                        path.display()
+                    ),
+                    "an input is a file: narrow the pattern (e.g. \"uploads/*.csv\") or move the directory away",
+                ));
+            }
+            if !path.is_file() {
+                return Err(refuse(
+                    format!(
+                        "input {:?} of kind {kind} matches {}, which is not a readable file \
+                         (a dangling symbolic link?)",
+                        entry.get_ref(),
+                        path.display()
+                    ),
+                    "restore the file the link points to, or remove the link",
+                ));
+            }
+        }
+        if matches.is_empty() {
+            return Err(refuse(
                 format!(
                     "input {:?} of kind {kind} matches no file (looked for {})",
                     entry.get_ref(),
@@ -178,8 +227,106 @@ impl Ctx<'_> {
                 "paths are relative to the pipeline file; check the path or run `koppel synth` first",
             ));
         }
-        files.sort();
-        Ok(files)
+        matches.sort();
+        Ok(matches)
+    }
+
+    /// Expands every entry of every kind of one input group, refusing a
+    /// file that more than one entry names (`seen`: across groups too).
+    fn expand_group(
+        &self,
+        lists: [(&str, &Vec<Spanned<String>>); 4],
+        seen: &mut BTreeMap<PathBuf, String>,
+    ) -> Result<BTreeMap<String, Vec<PathBuf>>, PipelineError> {
+        let mut out = BTreeMap::new();
+        for (kind, entries) in lists {
+            let mut files = Vec::new();
+            for entry in entries {
+                if let Some(dir) = glob_dir(&self.resolve(entry.get_ref())) {
+                    self.glob_dirs.borrow_mut().push(dir);
+                }
+                for file in self.expand(entry, kind)? {
+                    let identity = std::fs::canonicalize(&file).unwrap_or_else(|_| file.clone());
+                    let here = format!("{:?} ({kind})", entry.get_ref());
+                    if let Some(first) = seen.insert(identity, here.clone()) {
+                        return Err(self.error(
+                            entry.span(),
+                            format!(
+                                "{} is listed twice: by {first} and by {here}",
+                                file.display()
+                            ),
+                            "name each input file once (check globs that overlap a path)",
+                        ));
+                    }
+                    files.push(file);
+                }
+            }
+            if !files.is_empty() {
+                out.insert(kind.to_string(), files);
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// `path` made absolute with every existing leading part resolved
+/// (symbolic links, `..`), so that two spellings of one place compare equal
+/// even when its last parts do not exist yet.
+fn resolved(path: &Path) -> PathBuf {
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut existing = absolute.as_path();
+    let mut rest = Vec::new();
+    loop {
+        if let Ok(real) = std::fs::canonicalize(existing) {
+            return rest.iter().rev().fold(real, |acc, part| acc.join(part));
+        }
+        match (existing.parent(), existing.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_os_string());
+                existing = parent;
+            }
+            _ => return absolute,
+        }
+    }
+}
+
+impl Pipeline {
+    /// Every input file, raw and pre-pseudonymised.
+    pub fn input_files(&self) -> impl Iterator<Item = &PathBuf> {
+        self.raw_inputs
+            .values()
+            .chain(self.pseudonymised_inputs.values())
+            .flatten()
+    }
+
+    /// Refuses a run directory that holds an input file or lies inside a
+    /// directory an input glob searches: the next run would read the run's
+    /// own files (or a stage would replace an input).
+    pub fn check_run_dir(&self, run_dir: &Path) -> Result<(), PipelineError> {
+        let run = resolved(run_dir);
+        let refuse = |what: String| PipelineError::Config {
+            file: self.path.clone(),
+            line: 0,
+            message: format!("the run directory {} {what}", run_dir.display()),
+            hint: "keep the run directory (`output` or --run-dir) apart from the input \
+                   directories, e.g. output = \"../runs/NAME\""
+                .into(),
+        };
+        for input in self.input_files() {
+            if resolved(input).starts_with(&run) {
+                return Err(refuse(format!("holds the input {}", input.display())));
+            }
+        }
+        for dir in &self.glob_dirs {
+            if run.starts_with(resolved(dir)) {
+                return Err(refuse(format!(
+                    "lies in {}, which an input pattern searches: a later run would read the \
+                     run's own files as input",
+                    dir.display()
+                )));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -224,6 +371,10 @@ pub const KNOWN_DIMENSIONS: [&str; 10] = [
     "trajectory_mix",
 ];
 
+/// Numeric outcomes per horizon of the analysis file (`{name}_{k}m`), of
+/// which a table may publish a mean or median.
+pub const NUMERIC_OUTCOMES: [&str; 1] = ["wage"];
+
 /// Loads and checks a pipeline file. Nothing is read besides the pipeline
 /// file itself and the file system's view of its inputs (existence).
 pub fn load_pipeline(path: &Path) -> Result<Pipeline, PipelineError> {
@@ -252,26 +403,20 @@ pub fn load_pipeline(path: &Path) -> Result<Pipeline, PipelineError> {
         path,
         text: &text,
         base: base.clone(),
+        glob_dirs: Default::default(),
     };
 
-    let mut raw_inputs = BTreeMap::new();
+    let mut seen = BTreeMap::new();
+    let raw_inputs = ctx.expand_group(
+        [
+            ("persons", &parsed.inputs.persons),
+            ("benefits", &parsed.inputs.benefits),
+            ("employment", &parsed.inputs.employment),
+            ("trajectories", &parsed.inputs.trajectories),
+        ],
+        &mut seen,
+    )?;
     let mut pseudonymised_inputs = BTreeMap::new();
-    let raw_lists = [
-        ("persons", &parsed.inputs.persons),
-        ("benefits", &parsed.inputs.benefits),
-        ("employment", &parsed.inputs.employment),
-        ("trajectories", &parsed.inputs.trajectories),
-    ];
-    for (kind, entries) in raw_lists {
-        let mut files = Vec::new();
-        for entry in entries {
-            files.extend(ctx.expand(entry, kind)?);
-        }
-        files.dedup();
-        if !files.is_empty() {
-            raw_inputs.insert(kind.to_string(), files);
-        }
-    }
     let mut pseudonymised_key_id = None;
     if let Some(p) = &parsed.inputs.pseudonymised {
         let id = p.key_id.get_ref();
@@ -287,21 +432,15 @@ pub fn load_pipeline(path: &Path) -> Result<Pipeline, PipelineError> {
             ));
         }
         pseudonymised_key_id = Some(id.clone());
-        for (kind, entries) in [
-            ("persons", &p.persons),
-            ("benefits", &p.benefits),
-            ("employment", &p.employment),
-            ("trajectories", &p.trajectories),
-        ] {
-            let mut files = Vec::new();
-            for entry in entries {
-                files.extend(ctx.expand(entry, kind)?);
-            }
-            files.dedup();
-            if !files.is_empty() {
-                pseudonymised_inputs.insert(kind.to_string(), files);
-            }
-        }
+        pseudonymised_inputs = ctx.expand_group(
+            [
+                ("persons", &p.persons),
+                ("benefits", &p.benefits),
+                ("employment", &p.employment),
+                ("trajectories", &p.trajectories),
+            ],
+            &mut seen,
+        )?;
     }
     for kind in INPUT_KINDS {
         if !raw_inputs.contains_key(kind) && !pseudonymised_inputs.contains_key(kind) {
@@ -422,12 +561,31 @@ pub fn load_pipeline(path: &Path) -> Result<Pipeline, PipelineError> {
                 "use letters, digits, '_' and '-'",
             ));
         }
-        for dim in &table.dims {
+        for (i, dim) in table.dims.iter().enumerate() {
+            if table.dims[..i].contains(dim) {
+                return Err(ctx.error(
+                    spanned.span(),
+                    format!("table {:?}: dimension {dim:?} is listed twice", table.name),
+                    "list each dimension once",
+                ));
+            }
             if !KNOWN_DIMENSIONS.contains(&dim.as_str()) {
                 return Err(ctx.error(
                     spanned.span(),
                     format!("table {:?}: unknown dimension {dim:?}", table.name),
                     &format!("known dimensions: {}", KNOWN_DIMENSIONS.join(", ")),
+                ));
+            }
+        }
+        if let Measure::Mean(variable) | Measure::Median(variable) = &table.measure {
+            if !NUMERIC_OUTCOMES.contains(&variable.as_str()) {
+                return Err(ctx.error(
+                    spanned.span(),
+                    format!("table {:?}: no numeric outcome {variable:?}", table.name),
+                    &format!(
+                        "means and medians exist of: {}",
+                        NUMERIC_OUTCOMES.join(", ")
+                    ),
                 ));
             }
         }
@@ -474,6 +632,7 @@ pub fn load_pipeline(path: &Path) -> Result<Pipeline, PipelineError> {
         rules,
         tables,
         report: parsed.report,
+        glob_dirs: ctx.glob_dirs.take(),
         text,
     })
 }

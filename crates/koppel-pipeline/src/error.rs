@@ -43,6 +43,43 @@ pub enum PipelineError {
     /// violations. Nothing was written.
     #[error("export refused: the disclosure re-check found {} violation(s): {}", .0.len(), .0.join("; "))]
     ExportRefused(Vec<String>),
+    /// `--from`/`--until` named a stage the pipeline does not have.
+    #[error("unknown stage {name:?} (stages: {known})")]
+    UnknownStage {
+        /// The name given.
+        name: String,
+        /// The stages, in order.
+        known: String,
+    },
+    /// A stage asked for a file its upstream stage's manifest does not list.
+    #[error("stage {stage} recorded no output {file:?}: rerun the pipeline")]
+    MissingInput {
+        /// The upstream stage.
+        stage: String,
+        /// The file, relative to that stage's directory.
+        file: String,
+    },
+    /// A stage asked for the outputs of a stage not declared upstream of it.
+    #[error("stage {stage} is not declared upstream of the stage reading its outputs")]
+    NotUpstream {
+        /// The stage whose outputs were asked for.
+        stage: String,
+    },
+    /// Another run holds the run directory's lock.
+    #[error("run directory {} is in use by {holder}: wait for it to finish (or use another --run-dir)", dir.display())]
+    Locked {
+        /// The run directory.
+        dir: PathBuf,
+        /// Who holds the lock, as it recorded itself.
+        holder: String,
+    },
+    /// The ingest configuration in `config_dir` cannot be used.
+    #[error("ingest configuration: {source}")]
+    IngestConfig {
+        /// The cause.
+        #[source]
+        source: koppel_ingest::IngestError,
+    },
     /// `koppel verify` found files that do not match their manifests.
     #[error("run directory {}: {message}", dir.display())]
     Run {

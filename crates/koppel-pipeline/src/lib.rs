@@ -17,14 +17,17 @@
 
 pub mod config;
 pub mod error;
+pub mod graph;
+mod identity;
+pub mod lock;
 pub mod manifest;
 mod memory;
+pub mod prepare;
 pub mod report_context;
 pub mod runner;
 pub mod stages;
 
 pub use config::{load_pipeline, Pipeline};
 pub use error::PipelineError;
-pub use runner::{
-    check_pipeline, run, verify, RunOptions, RunSummary, Stage, StageReport, VerifyReport,
-};
+pub use graph::StageReport;
+pub use runner::{check_pipeline, run, stage_names, verify, RunOptions, RunSummary, VerifyReport};

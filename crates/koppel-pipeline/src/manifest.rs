@@ -32,10 +32,18 @@ pub struct StageManifest {
     pub stage: String,
     /// The pipeline's name.
     pub pipeline: String,
+    /// SHA-256 of the pipeline file's text (for the audit trail; the
+    /// fingerprint covers only the sections the stage depends on).
+    #[serde(default)]
+    pub pipeline_sha256: String,
     /// The koppel version that wrote it.
     pub software_version: String,
-    /// Hash of everything the stage's result depends on (version, config,
-    /// key id, input hashes): equal fingerprints mean the stage may be skipped.
+    /// The build identity of the code behind the stage (a hash of its
+    /// crates' sources).
+    #[serde(default)]
+    pub build: String,
+    /// Hash of everything the stage's result depends on (build identity,
+    /// config, key id, input hashes): equal fingerprints mean the stage may be skipped.
     pub fingerprint: String,
     /// Hash of the stage's configuration (pipeline sections and config files).
     pub config_hash: String,

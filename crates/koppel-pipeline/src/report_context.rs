@@ -215,9 +215,8 @@ pub fn report_context(
 }
 
 /// Reads the link stage's `quality.json` (aggregated counts only).
-pub fn read_quality(run_dir: &Path) -> Result<Value, PipelineError> {
-    let path = run_dir.join("link").join("quality.json");
-    let text = std::fs::read_to_string(&path).map_err(PipelineError::io(&path))?;
+pub fn read_quality(path: &Path) -> Result<Value, PipelineError> {
+    let text = std::fs::read_to_string(path).map_err(PipelineError::io(path))?;
     serde_json::from_str(&text)
         .map_err(|e| PipelineError::stage("export", format!("{}: {e}", path.display())))
 }

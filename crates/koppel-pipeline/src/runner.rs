@@ -1,98 +1,21 @@
-//! The stage runner: fingerprints, skip/resume decisions, atomic stage
-//! directories, manifests, and `koppel verify`.
-//!
-//! Each stage writes into `RUN/.<stage>.tmp/`, then its `manifest.json`, then
-//! the directory is renamed to `RUN/<stage>/`. A stage directory therefore
-//! exists only when the stage completed; a crash leaves at most a `.tmp`
-//! directory, removed by the next run. A stage is skipped when its manifest's
-//! fingerprint (software version, stage configuration, key id, and the SHA-256
-//! of every input) equals the current one *and* every output file still has
-//! the hash its manifest recorded; a changed or corrupted file makes the stage
-//! rerun (and, through the fingerprints, everything downstream of a change).
+//! `koppel run` and `koppel verify`: the pipeline's stage graph
+//! ([`crate::stages::graph`]) run by the generic engine ([`crate::graph`])
+//! in a locked run directory, and the re-hash of a run directory against its
+//! manifests.
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
 use serde::Serialize;
-use serde_json::json;
-use tracing::{info, warn};
+use tracing::info;
 
 use crate::config::{load_pipeline, Pipeline};
 use crate::error::PipelineError;
-use crate::manifest::{
-    files_under, now_rfc3339, record, sha256_hex, FileRecord, StageManifest, SOFTWARE_VERSION,
-};
-use crate::memory;
-use crate::stages::{self, StageOutcome};
-
-/// The stages, in order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Stage {
-    /// Validate and pseudonymise every input (the only stage that sees BSNs).
-    Ingest,
-    /// Link and derive the person-level analysis file.
-    Link,
-    /// Tables with all margins (unprotected).
-    Aggregate,
-    /// Primary and secondary suppression, audit, rounding.
-    Protect,
-    /// The researcher package, after a fail-closed re-check.
-    Export,
-}
-
-impl Stage {
-    /// Every stage in order.
-    pub const ALL: [Stage; 5] = [
-        Stage::Ingest,
-        Stage::Link,
-        Stage::Aggregate,
-        Stage::Protect,
-        Stage::Export,
-    ];
-
-    /// The stage's name (and directory).
-    pub fn name(self) -> &'static str {
-        match self {
-            Stage::Ingest => "ingest",
-            Stage::Link => "link",
-            Stage::Aggregate => "aggregate",
-            Stage::Protect => "protect",
-            Stage::Export => "export",
-        }
-    }
-
-    /// The stages whose outputs this stage reads.
-    pub fn upstream(self) -> &'static [Stage] {
-        match self {
-            Stage::Ingest => &[],
-            Stage::Link => &[Stage::Ingest],
-            Stage::Aggregate => &[Stage::Link],
-            Stage::Protect => &[Stage::Aggregate],
-            Stage::Export => &[Stage::Ingest, Stage::Link, Stage::Protect],
-        }
-    }
-}
-
-impl std::str::FromStr for Stage {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Stage, String> {
-        Stage::ALL
-            .into_iter()
-            .find(|stage| stage.name() == s)
-            .ok_or_else(|| {
-                format!("unknown stage {s:?} (stages: ingest, link, aggregate, protect, export)")
-            })
-    }
-}
-
-impl std::fmt::Display for Stage {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
-}
+use crate::graph::{create_private_dir, execute, ExecOptions, StageReport};
+use crate::manifest::{files_under, sha256_hex, StageManifest};
+use crate::prepare::prepare;
+use crate::stages::{graph, Context};
 
 /// How to run a pipeline.
 #[derive(Debug, Clone, Default)]
@@ -100,30 +23,13 @@ pub struct RunOptions {
     /// Run directory (overrides the pipeline's `output`).
     pub run_dir: Option<PathBuf>,
     /// Rerun this stage and every later one even when up to date.
-    pub from: Option<Stage>,
+    pub from: Option<String>,
     /// Stop after this stage.
-    pub until: Option<Stage>,
+    pub until: Option<String>,
     /// Rerun every stage.
     pub force: bool,
     /// Show progress bars (only when stderr is a terminal).
     pub progress: bool,
-}
-
-/// What happened to one stage.
-#[derive(Debug, Clone, Serialize)]
-pub struct StageReport {
-    /// The stage.
-    pub stage: Stage,
-    /// `ran` or `skipped` (up to date).
-    pub action: &'static str,
-    /// Why it ran (or was skipped).
-    pub reason: String,
-    /// Wall time of this run of the stage (0 when skipped).
-    pub duration_seconds: f64,
-    /// Peak resident memory during the stage, MiB.
-    pub peak_rss_mib: u64,
-    /// Row counts from the manifest.
-    pub rows: BTreeMap<String, u64>,
 }
 
 /// The result of `koppel run`.
@@ -139,73 +45,9 @@ pub struct RunSummary {
     pub package_dir: Option<PathBuf>,
 }
 
-fn fingerprint(
-    stage: Stage,
-    config_hash: &str,
-    key_id: Option<&str>,
-    inputs: &[FileRecord],
-) -> String {
-    let canonical = json!({
-        "stage": stage.name(),
-        "software_version": SOFTWARE_VERSION,
-        "config_hash": config_hash,
-        "key_id": key_id,
-        "inputs": inputs,
-    });
-    sha256_hex(canonical.to_string().as_bytes())
-}
-
-/// Why a completed stage must rerun (`None`: up to date).
-fn stale_reason(run_dir: &Path, stage: Stage, fingerprint: &str) -> Option<String> {
-    let dir = run_dir.join(stage.name());
-    if !dir.is_dir() {
-        return Some("not run yet".into());
-    }
-    let manifest = match StageManifest::read(&dir) {
-        Ok(m) => m,
-        Err(e) => return Some(format!("its manifest is unreadable ({e})")),
-    };
-    if manifest.fingerprint != fingerprint {
-        return Some("its inputs or configuration changed".into());
-    }
-    for output in &manifest.outputs {
-        let path = run_dir.join(&output.path);
-        match crate::manifest::sha256_file(&path) {
-            Ok((sha, _)) if sha == output.sha256 => {}
-            Ok(_) => return Some(format!("{} changed since the stage wrote it", output.path)),
-            Err(_) => return Some(format!("{} is missing", output.path)),
-        }
-    }
-    let on_disk = files_under(&dir, run_dir)
-        .map(|f| f.len())
-        .unwrap_or(usize::MAX);
-    if on_disk != manifest.outputs.len() {
-        return Some("files were added to or removed from its directory".into());
-    }
-    None
-}
-
-/// Creates a private directory (mode 0700 on Unix).
-pub(crate) fn create_private_dir(path: &Path) -> Result<(), PipelineError> {
-    std::fs::create_dir_all(path).map_err(PipelineError::io(path))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700))
-            .map_err(PipelineError::io(path))?;
-    }
-    Ok(())
-}
-
-/// Test hook: `KOPPEL_CRASH_AFTER=<stage>` aborts the process right after
-/// that stage completed, `KOPPEL_CRASH_IN=<stage>` in the middle of it (after
-/// partial output was written). Used by the resume tests to simulate a
-/// killed run; never set in production.
-fn crash_hook(variable: &str, stage: Stage) {
-    if std::env::var(variable).ok().as_deref() == Some(stage.name()) {
-        eprintln!("{variable}={stage}: simulated crash");
-        std::process::abort();
-    }
+/// The names of the pipeline's stages, in order.
+pub fn stage_names() -> Vec<&'static str> {
+    graph().names()
 }
 
 /// Runs a pipeline file.
@@ -223,142 +65,37 @@ pub fn run(pipeline_path: &Path, options: &RunOptions) -> Result<RunSummary, Pip
             })
         }
     };
-    // Every check that can fail on configuration runs before any work.
-    let prepared = stages::prepare(&pipeline)?;
-    create_private_dir(&run_dir)?;
-    for stage in Stage::ALL {
-        for leftover in [format!(".{stage}.tmp"), format!(".{stage}.old")] {
-            let path = run_dir.join(leftover);
-            if path.exists() {
-                warn!(
-                    stage = stage.name(),
-                    "removing the partial output of an interrupted run"
-                );
-                std::fs::remove_dir_all(&path).map_err(PipelineError::io(&path))?;
-            }
-        }
+    pipeline.check_run_dir(&run_dir)?;
+    let stages = graph();
+    for name in [&options.from, &options.until].into_iter().flatten() {
+        stages.position(name)?;
     }
+    // Every check that can fail on configuration runs before any work.
+    let prepared = prepare(&pipeline)?;
+    create_private_dir(&run_dir)?;
+    let _lock = crate::lock::lock(&run_dir)?;
     let key_id = prepared.key_id.clone();
     info!(pipeline = %pipeline.name, run_dir = %run_dir.display(), key_id = key_id.as_deref().unwrap_or("-"), "run");
-
-    let mut reports = Vec::new();
-    let mut manifests: BTreeMap<Stage, StageManifest> = BTreeMap::new();
-    let show_progress =
-        options.progress && std::io::stderr().is_terminal() && std::env::var_os("CI").is_none();
-    for stage in Stage::ALL {
-        if options.until.is_some_and(|until| stage > until) {
-            break;
-        }
-        let mut inputs = Vec::new();
-        if stage == Stage::Ingest {
-            inputs = stages::external_inputs(&pipeline)?;
-        }
-        for upstream in stage.upstream() {
-            let manifest = manifests.get(upstream).ok_or_else(|| {
-                PipelineError::stage(stage.name(), format!("stage {upstream} has no manifest"))
-            })?;
-            inputs.extend(manifest.outputs.iter().cloned());
-        }
-        let config_hash = stages::config_hash(stage, &pipeline, &prepared)?;
-        let fp = fingerprint(stage, &config_hash, key_id.as_deref(), &inputs);
-        let forced = options.force || options.from.is_some_and(|from| stage >= from);
-        let reason = if forced {
-            Some(if options.force {
-                "--force".to_string()
-            } else {
-                format!("--from {}", options.from.unwrap_or(stage))
-            })
-        } else {
-            stale_reason(&run_dir, stage, &fp)
-        };
-        let stage_dir = run_dir.join(stage.name());
-        let Some(reason) = reason else {
-            let manifest = StageManifest::read(&stage_dir)?;
-            info!(stage = stage.name(), "up to date: skipped");
-            reports.push(StageReport {
-                stage,
-                action: "skipped",
-                reason: "up to date".into(),
-                duration_seconds: 0.0,
-                peak_rss_mib: 0,
-                rows: manifest.rows.clone(),
-            });
-            manifests.insert(stage, manifest);
-            continue;
-        };
-        info!(stage = stage.name(), reason = %reason, "running");
-        let tmp = run_dir.join(format!(".{stage}.tmp"));
-        std::fs::create_dir_all(&tmp).map_err(PipelineError::io(&tmp))?;
-        memory::reset_peak();
-        let started_at = now_rfc3339();
-        let clock = Instant::now();
-        let progress = stages::Progress::new(stage, show_progress);
-        let outcome: StageOutcome =
-            match stages::run_stage(stage, &pipeline, &prepared, &run_dir, &tmp, &progress) {
-                Ok(outcome) => outcome,
-                Err(e) => {
-                    progress.finish();
-                    let _ = std::fs::remove_dir_all(&tmp);
-                    return Err(e);
-                }
-            };
-        progress.finish();
-        crash_hook("KOPPEL_CRASH_IN", stage);
-        let duration_seconds = clock.elapsed().as_secs_f64();
-        let peak_rss_mib = memory::peak_mib();
-        let mut outputs = Vec::new();
-        for (path, rel) in files_under(&tmp, &tmp)? {
-            outputs.push(record(&path, format!("{}/{rel}", stage.name()))?);
-        }
-        let manifest = StageManifest {
-            stage: stage.name().into(),
-            pipeline: pipeline.name.clone(),
-            software_version: SOFTWARE_VERSION.into(),
-            fingerprint: fp,
-            config_hash,
-            key_id: key_id.clone(),
-            inputs,
-            outputs,
-            rows: outcome.rows.clone(),
-            details: outcome.details,
-            started_at,
-            duration_seconds,
-            peak_rss_mib,
-        };
-        manifest.write(&tmp)?;
-        // Swap the completed directory in.
-        let old = run_dir.join(format!(".{stage}.old"));
-        if stage_dir.exists() {
-            std::fs::rename(&stage_dir, &old).map_err(PipelineError::io(&stage_dir))?;
-        }
-        std::fs::rename(&tmp, &stage_dir).map_err(PipelineError::io(&stage_dir))?;
-        if old.exists() {
-            std::fs::remove_dir_all(&old).map_err(PipelineError::io(&old))?;
-        }
-        info!(
-            stage = stage.name(),
-            seconds = duration_seconds,
-            peak_rss_mib,
-            "done"
-        );
-        reports.push(StageReport {
-            stage,
-            action: "ran",
-            reason,
-            duration_seconds,
-            peak_rss_mib,
-            rows: outcome.rows,
-        });
-        manifests.insert(stage, manifest);
-        crash_hook("KOPPEL_CRASH_AFTER", stage);
-    }
+    let exec = ExecOptions {
+        from: options.from.clone(),
+        until: options.until.clone(),
+        force: options.force,
+        progress: options.progress
+            && std::io::stderr().is_terminal()
+            && std::env::var_os("CI").is_none(),
+        pipeline: pipeline.name.clone(),
+        pipeline_sha256: sha256_hex(pipeline.text.as_bytes()),
+        key_id: key_id.clone(),
+    };
+    let ctx = Context { pipeline, prepared };
+    let executed = execute(&stages, &ctx, &run_dir, &exec)?;
     let package = run_dir.join("export").join("package");
     let summary = RunSummary {
-        package_dir: (manifests.contains_key(&Stage::Export) && package.is_dir())
+        package_dir: (executed.manifests.contains_key("export") && package.is_dir())
             .then_some(package),
         run_dir: run_dir.clone(),
         key_id,
-        stages: reports,
+        stages: executed.reports,
     };
     let path = run_dir.join("run.json");
     let text =
@@ -401,18 +138,26 @@ pub fn verify(run_dir: &Path) -> Result<VerifyReport, PipelineError> {
     }
     let mut report = VerifyReport::default();
     let mut outputs: BTreeMap<String, String> = BTreeMap::new();
-    for stage in Stage::ALL {
-        let dir = run_dir.join(stage.name());
+    let expected = expected_stages(run_dir);
+    for stage in stage_names() {
+        let dir = run_dir.join(stage);
         if !dir.is_dir() {
+            if let Some(why) = expected.get(stage) {
+                report.findings.push(VerifyFinding {
+                    stage: stage.into(),
+                    path: format!("{stage}/"),
+                    problem: format!("the stage directory is missing ({why})"),
+                });
+            }
             continue;
         }
-        report.stages.push(stage.name().into());
+        report.stages.push(stage.into());
         let manifest = match StageManifest::read(&dir) {
             Ok(m) => m,
             Err(e) => {
                 report.findings.push(VerifyFinding {
-                    stage: stage.name().into(),
-                    path: format!("{}/manifest.json", stage.name()),
+                    stage: stage.into(),
+                    path: format!("{}/manifest.json", stage),
                     problem: e.to_string(),
                 });
                 continue;
@@ -423,7 +168,7 @@ pub fn verify(run_dir: &Path) -> Result<VerifyReport, PipelineError> {
         for (_, rel) in files_under(&dir, run_dir)? {
             if !listed.contains(rel.as_str()) {
                 report.findings.push(VerifyFinding {
-                    stage: stage.name().into(),
+                    stage: stage.into(),
                     path: rel,
                     problem: "not in the manifest (added after the stage ran)".into(),
                 });
@@ -435,7 +180,7 @@ pub fn verify(run_dir: &Path) -> Result<VerifyReport, PipelineError> {
             match crate::manifest::sha256_file(&path) {
                 Ok((sha, _)) if sha == output.sha256 => {}
                 Ok((sha, _)) => report.findings.push(VerifyFinding {
-                    stage: stage.name().into(),
+                    stage: stage.into(),
                     path: output.path.clone(),
                     problem: format!(
                         "SHA-256 {sha} differs from the manifest's {}",
@@ -443,7 +188,7 @@ pub fn verify(run_dir: &Path) -> Result<VerifyReport, PipelineError> {
                     ),
                 }),
                 Err(_) => report.findings.push(VerifyFinding {
-                    stage: stage.name().into(),
+                    stage: stage.into(),
                     path: output.path.clone(),
                     problem: "missing".into(),
                 }),
@@ -454,7 +199,7 @@ pub fn verify(run_dir: &Path) -> Result<VerifyReport, PipelineError> {
             if let Some(sha) = outputs.get(&input.path) {
                 if *sha != input.sha256 {
                     report.findings.push(VerifyFinding {
-                        stage: stage.name().into(),
+                        stage: stage.into(),
                         path: input.path.clone(),
                         problem: "the stage read a different version of this file than its upstream stage now holds (rerun the pipeline)".into(),
                     });
@@ -462,7 +207,7 @@ pub fn verify(run_dir: &Path) -> Result<VerifyReport, PipelineError> {
             }
         }
     }
-    if report.stages.is_empty() {
+    if report.stages.is_empty() && report.findings.is_empty() {
         return Err(PipelineError::Run {
             dir: run_dir.to_path_buf(),
             message: "no stage manifests found: is this a koppel run directory?".into(),
@@ -474,6 +219,44 @@ pub fn verify(run_dir: &Path) -> Result<VerifyReport, PipelineError> {
 /// Loads a pipeline and runs only the checks that precede any work.
 pub fn check_pipeline(pipeline_path: &Path) -> Result<Pipeline, PipelineError> {
     let pipeline = load_pipeline(pipeline_path)?;
-    stages::prepare(&pipeline)?;
+    if let Some(run_dir) = &pipeline.output {
+        pipeline.check_run_dir(run_dir)?;
+    }
+    prepare(&pipeline)?;
     Ok(pipeline)
+}
+
+/// The stages a run directory must hold, with the reason: those its
+/// `run.json` reports as complete, and the upstream stages of every stage
+/// directory present.
+fn expected_stages(run_dir: &Path) -> BTreeMap<&'static str, String> {
+    let mut expected = BTreeMap::new();
+    let stages = graph();
+    for stage in &stages.stages {
+        if run_dir.join(stage.name).is_dir() {
+            for upstream in stage.upstream {
+                expected
+                    .entry(*upstream)
+                    .or_insert_with(|| format!("stage {} read its outputs", stage.name));
+            }
+        }
+    }
+    let summary = std::fs::read_to_string(run_dir.join("run.json"))
+        .ok()
+        .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok());
+    let listed = summary
+        .as_ref()
+        .and_then(|s| s.get("stages"))
+        .and_then(|s| s.as_array())
+        .cloned()
+        .unwrap_or_default();
+    for entry in listed {
+        let name = entry.get("stage").and_then(|n| n.as_str()).unwrap_or("");
+        if let Some(stage) = stages.stages.iter().find(|s| s.name == name) {
+            expected
+                .entry(stage.name)
+                .or_insert_with(|| "run.json reports the stage complete".to_string());
+        }
+    }
+    expected
 }

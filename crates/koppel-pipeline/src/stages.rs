@@ -1,192 +1,132 @@
-//! The five stages' bodies: each reads its upstream stage directories (or the
-//! external inputs) and writes into its own temporary directory.
+//! The pipeline's stage graph: one [`StageDef`] per stage, in running order,
+//! and the stage bodies.
+//!
+//! # Adding a stage
+//!
+//! 1. Write its body: `fn NAME(ctx: &Context, inputs: &StageInputs, out:
+//!    &Path, progress: &Progress) -> Result<StageOutcome, PipelineError>`.
+//!    Read upstream outputs only through `inputs.file(stage, rel)` /
+//!    `inputs.files(stage, dir, suffix)` (they come from the upstream
+//!    manifests, so a file the upstream stage did not record is an error),
+//!    and write everything into `out`.
+//! 2. Write its `config` function: a JSON value of every pipeline section
+//!    and `config_dir` file text its result depends on (nothing more, or
+//!    it reruns needlessly; nothing less, or it is skipped on stale data).
+//!    Files from outside the run directory go in `external_inputs`.
+//! 3. Add a `StageDef` to [`graph`] after its upstream stages, naming the
+//!    crates whose code decides its result in `code`; list the new stage in
+//!    the `upstream` of the stages that read its outputs.
+//!
+//! Nothing else changes: the engine, `--from`/`--until`, manifests, resume
+//! and `koppel verify` work from this list.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::path::Path;
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use koppel_disclosure::cells::CellSet;
 use koppel_disclosure::table::{build_tables, protect, Protected, ProtectionSummary, Table};
-use koppel_pseudonym::{Key, Pseudonymiser};
 use polars::prelude::*;
 use serde_json::json;
 
 use crate::config::{Pipeline, INPUT_KINDS};
 use crate::error::PipelineError;
-use crate::manifest::{record, sha256_hex, FileRecord};
+use crate::graph::{create_private_dir, Graph, Progress, StageDef, StageInputs, StageOutcome};
+use crate::manifest::{record, FileRecord};
+use crate::prepare::{Prepared, INGEST_CONFIG_FILES};
 use crate::report_context::{provenance, read_quality, report_context, report_lang};
-use crate::runner::{create_private_dir, Stage};
 
-/// What the checks before any work resolved: the pseudonymiser (never the
-/// key itself), the key id, and the parsed link configuration.
-pub struct Prepared {
-    /// The key id of the run.
-    pub key_id: Option<String>,
-    pseudonymiser: Option<Pseudonymiser>,
-    /// The cohort and link settings.
-    pub link_config: koppel_link::LinkConfig,
-    /// Bands (from `config/bands.toml`).
-    pub bands: koppel_link::Bands,
-    bands_text: String,
+/// What every stage is run against: the loaded pipeline and what the checks
+/// before any work resolved.
+pub struct Context {
+    /// The pipeline.
+    pub pipeline: Pipeline,
+    /// The key, link, bands and ingest configuration.
+    pub prepared: Prepared,
 }
 
-/// Spinner (or nothing) for a stage.
-pub struct Progress(Option<ProgressBar>);
+/// The crate of the runner itself (its code is part of every stage).
+const RUNNER: &str = "koppel-pipeline";
 
-impl Progress {
-    /// A spinner on stderr when `show`, else silent.
-    pub fn new(stage: Stage, show: bool) -> Progress {
-        if !show {
-            return Progress(None);
-        }
-        let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
-        bar.set_style(
-            ProgressStyle::with_template("{spinner} {prefix:>9} {elapsed:>4} {msg}")
-                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-        );
-        bar.set_prefix(stage.name());
-        bar.enable_steady_tick(Duration::from_millis(120));
-        Progress(Some(bar))
-    }
-
-    /// Shows what the stage is doing now.
-    pub fn message(&self, message: impl Into<String>) {
-        if let Some(bar) = &self.0 {
-            bar.set_message(message.into());
-        }
-    }
-
-    /// Clears the spinner.
-    pub fn finish(&self) {
-        if let Some(bar) = &self.0 {
-            bar.finish_and_clear();
-        }
+/// The stages of `koppel run`, in order.
+pub fn graph() -> Graph<Context> {
+    Graph {
+        stages: vec![
+            // Validate and pseudonymise every input (the only stage that sees BSNs).
+            StageDef {
+                name: "ingest",
+                upstream: &[],
+                code: &[RUNNER, "koppel-ingest"],
+                config: ingest_config,
+                external_inputs: raw_inputs,
+                run: ingest,
+            },
+            // Link and derive the person-level analysis file.
+            StageDef {
+                name: "link",
+                upstream: &["ingest"],
+                code: &[RUNNER, "koppel-link"],
+                config: link_config,
+                external_inputs: pseudonymised_inputs,
+                run: link,
+            },
+            // Tables with all margins (unprotected).
+            StageDef {
+                name: "aggregate",
+                upstream: &["link"],
+                code: &[RUNNER, "koppel-disclosure"],
+                config: |ctx| Ok(json!({ "tables": ctx.pipeline.tables })),
+                external_inputs: no_external_inputs,
+                run: aggregate,
+            },
+            // Primary and secondary suppression, audit, rounding.
+            StageDef {
+                name: "protect",
+                upstream: &["aggregate"],
+                code: &[RUNNER, "koppel-disclosure"],
+                config: |ctx| Ok(json!({ "rules": ctx.pipeline.rules })),
+                external_inputs: no_external_inputs,
+                run: protect_stage,
+            },
+            // The researcher package, after a fail-closed re-check.
+            StageDef {
+                name: "export",
+                upstream: &["ingest", "link", "protect"],
+                code: &[RUNNER, "koppel-report"],
+                config: export_config,
+                external_inputs: no_external_inputs,
+                run: export,
+            },
+        ],
+        build_identity: crate::identity::identity,
     }
 }
 
-/// Row counts and details of a finished stage.
-pub struct StageOutcome {
-    /// Row counts for the manifest.
-    pub rows: BTreeMap<String, u64>,
-    /// Aggregated details for the manifest.
-    pub details: serde_json::Value,
+fn no_external_inputs(_: &Context) -> Result<Vec<FileRecord>, PipelineError> {
+    Ok(Vec::new())
 }
 
-fn config_error(pipeline: &Pipeline, message: String, hint: &str) -> PipelineError {
-    PipelineError::Config {
-        file: pipeline.path.clone(),
-        line: 0,
-        message,
-        hint: hint.into(),
-    }
-}
-
-/// The checks that precede any work: the key file (permissions, format),
-/// key ids of pre-pseudonymised inputs, the link configuration and bands.
-pub fn prepare(pipeline: &Pipeline) -> Result<Prepared, PipelineError> {
-    let mut key_id = None;
-    let mut pseudonymiser = None;
-    if !pipeline.raw_inputs.is_empty() {
-        let path = pipeline.key_file.as_ref().ok_or_else(|| {
-            config_error(pipeline, "no key_file".into(), "add key_file = \"...\"")
-        })?;
-        let key =
-            Key::load(path).map_err(|e| PipelineError::Key(format!("{}: {e}", path.display())))?;
-        let p = Pseudonymiser::new(&key);
-        drop(key);
-        key_id = Some(p.key_id().to_string());
-        pseudonymiser = Some(p);
-    }
-    if let Some(declared) = &pipeline.pseudonymised_key_id {
-        if let Some(ours) = &key_id {
-            if ours != declared {
-                return Err(PipelineError::KeyMismatch(format!(
-                    "[inputs.pseudonymised] were made with key id {declared}, but key_file has key id {ours}: \
-                     pseudonyms of different keys never match, so linking them is refused"
-                )));
-            }
-        }
-        for files in pipeline.pseudonymised_inputs.values() {
-            for file in files {
-                let metadata = koppel_io::read_parquet_metadata(file).map_err(|e| {
-                    PipelineError::Config {
-                        file: pipeline.path.clone(),
-                        line: 0,
-                        message: format!("pre-pseudonymised input {}: {e}", file.display()),
-                        hint: "pre-pseudonymised inputs are Parquet files written by koppel (with a koppel.key_id)".into(),
-                    }
-                })?;
-                let found = metadata
-                    .iter()
-                    .find(|(k, _)| k == koppel_ingest::KEY_ID_METADATA)
-                    .map(|(_, v)| v.clone());
-                match found {
-                    Some(id) if &id == declared => {}
-                    Some(id) => {
-                        return Err(PipelineError::KeyMismatch(format!(
-                        "{} was pseudonymised with key id {id}, the pipeline declares {declared}",
-                        file.display()
-                    )))
-                    }
-                    None => {
-                        return Err(PipelineError::KeyMismatch(format!(
-                        "{} carries no key id ({}), so its pseudonyms cannot be trusted to match",
-                        file.display(),
-                        koppel_ingest::KEY_ID_METADATA
-                    )))
-                    }
-                }
-            }
-        }
-        key_id = Some(declared.clone());
-    }
-    let link_config: koppel_link::LinkConfig = toml::Value::Table(pipeline.link_section.clone())
-        .try_into()
-        .map_err(|e: toml::de::Error| {
-            config_error(
-                pipeline,
-                format!("[cohort]/[link]: {}", e.message()),
-                "cohort: kind = \"outflow\" | \"stock\" | \"inflow\" | \"trajectory\" with year (or date for stock); \
-                 link: horizons, reentry_months, gap_days, assistance_types, lookback_months",
-            )
-        })?;
-    let bands_path = pipeline.config_dir.join("bands.toml");
-    let (bands, bands_text) = if bands_path.is_file() {
-        let text = std::fs::read_to_string(&bands_path).map_err(PipelineError::io(&bands_path))?;
-        let bands = koppel_link::Bands::parse(&text).map_err(|e| PipelineError::Config {
-            file: bands_path.clone(),
-            line: 0,
-            message: e.to_string(),
-            hint: "restore config/bands.toml from the repository".into(),
-        })?;
-        (bands, text)
-    } else {
-        (koppel_link::Bands::default(), String::from("default"))
-    };
-    Ok(Prepared {
-        key_id,
-        pseudonymiser,
-        link_config,
-        bands,
-        bands_text,
-    })
-}
-
-/// The external input files (raw and pre-pseudonymised) with their hashes.
-pub fn external_inputs(pipeline: &Pipeline) -> Result<Vec<FileRecord>, PipelineError> {
+/// The external input files of one group with their hashes, in kind order.
+fn input_records(
+    group: &str,
+    map: &BTreeMap<String, Vec<std::path::PathBuf>>,
+) -> Result<Vec<FileRecord>, PipelineError> {
     let mut out = Vec::new();
     for kind in INPUT_KINDS {
-        for (group, map) in [
-            ("raw", &pipeline.raw_inputs),
-            ("pseudonymised", &pipeline.pseudonymised_inputs),
-        ] {
-            for file in map.get(kind).into_iter().flatten() {
-                out.push(record(file, format!("{group}:{kind}:{}", file.display()))?);
-            }
+        for file in map.get(kind).into_iter().flatten() {
+            out.push(record(file, format!("{group}:{kind}:{}", file.display()))?);
         }
     }
     Ok(out)
+}
+
+/// The files holding BSNs (read by ingest).
+fn raw_inputs(ctx: &Context) -> Result<Vec<FileRecord>, PipelineError> {
+    input_records("raw", &ctx.pipeline.raw_inputs)
+}
+
+/// The pre-pseudonymised files (read by link).
+fn pseudonymised_inputs(ctx: &Context) -> Result<Vec<FileRecord>, PipelineError> {
+    input_records("pseudonymised", &ctx.pipeline.pseudonymised_inputs)
 }
 
 fn read_config_file(pipeline: &Pipeline, name: &str) -> String {
@@ -194,56 +134,37 @@ fn read_config_file(pipeline: &Pipeline, name: &str) -> String {
         .unwrap_or_else(|_| format!("default {name}"))
 }
 
-/// Hash of everything in the configuration a stage's result depends on.
-pub fn config_hash(
-    stage: Stage,
-    pipeline: &Pipeline,
-    prepared: &Prepared,
-) -> Result<String, PipelineError> {
-    let value = match stage {
-        Stage::Ingest => json!({
-            "columns": read_config_file(pipeline, "columns.toml"),
-            "municipalities": read_config_file(pipeline, "municipalities.toml"),
-            "instruments": read_config_file(pipeline, "instruments.toml"),
-        }),
-        Stage::Link => json!({
-            "link": pipeline.link_section.to_string(),
-            "bands": prepared.bands_text,
-        }),
-        Stage::Aggregate => json!({ "tables": pipeline.tables }),
-        Stage::Protect => json!({ "rules": pipeline.rules }),
-        Stage::Export => json!({
-            "name": pipeline.name,
-            "description": pipeline.description,
-            "report": pipeline.report,
-            "rules": pipeline.rules,
-            "tables": pipeline.tables,
-            "link": pipeline.link_section.to_string(),
-            "labels": read_config_file(pipeline, "labels.toml"),
-            "instruments": read_config_file(pipeline, "instruments.toml"),
-            "municipalities": read_config_file(pipeline, "municipalities.toml"),
-            "bands": prepared.bands_text,
-        }),
-    };
-    Ok(sha256_hex(value.to_string().as_bytes()))
+fn ingest_config(ctx: &Context) -> Result<serde_json::Value, PipelineError> {
+    let [columns, municipalities, instruments] =
+        INGEST_CONFIG_FILES.map(|name| read_config_file(&ctx.pipeline, name));
+    Ok(json!({
+        "columns": columns,
+        "municipalities": municipalities,
+        "instruments": instruments,
+    }))
 }
 
-/// Runs one stage into `out` (its temporary directory).
-pub fn run_stage(
-    stage: Stage,
-    pipeline: &Pipeline,
-    prepared: &Prepared,
-    run_dir: &Path,
-    out: &Path,
-    progress: &Progress,
-) -> Result<StageOutcome, PipelineError> {
-    match stage {
-        Stage::Ingest => ingest(pipeline, prepared, out, progress),
-        Stage::Link => link(pipeline, prepared, run_dir, out, progress),
-        Stage::Aggregate => aggregate(pipeline, run_dir, out, progress),
-        Stage::Protect => protect_stage(pipeline, run_dir, out, progress),
-        Stage::Export => export(pipeline, prepared, run_dir, out, progress),
-    }
+fn link_config(ctx: &Context) -> Result<serde_json::Value, PipelineError> {
+    Ok(json!({
+        "link": ctx.pipeline.link_section.to_string(),
+        "bands": ctx.prepared.bands_text,
+    }))
+}
+
+fn export_config(ctx: &Context) -> Result<serde_json::Value, PipelineError> {
+    let pipeline = &ctx.pipeline;
+    Ok(json!({
+        "name": pipeline.name,
+        "description": pipeline.description,
+        "report": pipeline.report,
+        "rules": pipeline.rules,
+        "tables": pipeline.tables,
+        "link": pipeline.link_section.to_string(),
+        "labels": read_config_file(pipeline, "labels.toml"),
+        "instruments": read_config_file(pipeline, "instruments.toml"),
+        "municipalities": read_config_file(pipeline, "municipalities.toml"),
+        "bands": ctx.prepared.bands_text,
+    }))
 }
 
 /// A file-name-safe stem.
@@ -263,11 +184,12 @@ fn safe_stem(path: &Path) -> String {
 }
 
 fn ingest(
-    pipeline: &Pipeline,
-    prepared: &Prepared,
+    ctx: &Context,
+    _inputs: &StageInputs,
     out: &Path,
     progress: &Progress,
 ) -> Result<StageOutcome, PipelineError> {
+    let (pipeline, prepared) = (&ctx.pipeline, &ctx.prepared);
     let mut rows = BTreeMap::new();
     let mut files = Vec::new();
     let quarantine = out.join("quarantine");
@@ -298,7 +220,7 @@ fn ingest(
                 pseudonymiser,
                 &dir.join(format!("{name}.parquet")),
                 &quarantine.join(format!("{kind_name}_{name}.rejects.csv")),
-                &koppel_ingest::IngestOptions::default(),
+                &prepared.ingest_options,
             )
             .map_err(|e| PipelineError::stage("ingest", e))?;
             for (key, value) in [
@@ -328,30 +250,15 @@ fn ingest(
     })
 }
 
-/// Parquet files directly under `dir`, sorted.
-fn parquet_files(dir: &Path) -> Result<Vec<PathBuf>, PipelineError> {
-    let mut files = Vec::new();
-    if dir.is_dir() {
-        for entry in std::fs::read_dir(dir).map_err(PipelineError::io(dir))? {
-            let path = entry.map_err(PipelineError::io(dir))?.path();
-            if path.extension().is_some_and(|e| e == "parquet") {
-                files.push(path);
-            }
-        }
-    }
-    files.sort();
-    Ok(files)
-}
-
 fn link(
-    pipeline: &Pipeline,
-    prepared: &Prepared,
-    run_dir: &Path,
+    ctx: &Context,
+    inputs: &StageInputs,
     out: &Path,
     progress: &Progress,
 ) -> Result<StageOutcome, PipelineError> {
-    let files = |kind: &str| -> Result<Vec<PathBuf>, PipelineError> {
-        let mut list = parquet_files(&run_dir.join("ingest").join(kind))?;
+    let (pipeline, prepared) = (&ctx.pipeline, &ctx.prepared);
+    let files = |kind: &str| -> Result<Vec<std::path::PathBuf>, PipelineError> {
+        let mut list = inputs.files("ingest", kind, ".parquet")?;
         list.extend(
             pipeline
                 .pseudonymised_inputs
@@ -361,7 +268,7 @@ fn link(
         );
         Ok(list)
     };
-    let inputs = koppel_link::LinkInputs {
+    let link_inputs = koppel_link::LinkInputs {
         persons: files("persons")?,
         benefits: files("benefits")?,
         employment: files("employment")?,
@@ -369,7 +276,7 @@ fn link(
     };
     progress.message("linking and deriving outcomes");
     let summary = koppel_link::link(
-        &inputs,
+        &link_inputs,
         &prepared.link_config,
         &prepared.bands,
         &out.join("analysis.parquet"),
@@ -395,13 +302,14 @@ fn link(
 }
 
 fn aggregate(
-    pipeline: &Pipeline,
-    run_dir: &Path,
+    ctx: &Context,
+    inputs: &StageInputs,
     out: &Path,
     progress: &Progress,
 ) -> Result<StageOutcome, PipelineError> {
+    let pipeline = &ctx.pipeline;
     progress.message("building tables with all margins");
-    let analysis = run_dir.join("link").join("analysis.parquet");
+    let analysis = inputs.file("link", "analysis.parquet")?;
     let persons = LazyFrame::scan_parquet(
         PlRefPath::new(analysis.to_string_lossy().as_ref()),
         ScanArgsParquet::default(),
@@ -422,21 +330,22 @@ fn aggregate(
     })
 }
 
-fn read_tables(run_dir: &Path) -> Result<Vec<Table>, PipelineError> {
-    let path = run_dir.join("aggregate").join("tables.json");
+fn read_tables(inputs: &StageInputs) -> Result<Vec<Table>, PipelineError> {
+    let path = inputs.file("aggregate", "tables.json")?;
     let text = std::fs::read_to_string(&path).map_err(PipelineError::io(&path))?;
     serde_json::from_str(&text)
         .map_err(|e| PipelineError::stage("protect", format!("{}: {e}", path.display())))
 }
 
 fn protect_stage(
-    pipeline: &Pipeline,
-    run_dir: &Path,
+    ctx: &Context,
+    inputs: &StageInputs,
     out: &Path,
     progress: &Progress,
 ) -> Result<StageOutcome, PipelineError> {
+    let pipeline = &ctx.pipeline;
     progress.message("primary and secondary suppression, audit, rounding");
-    let tables = read_tables(run_dir)?;
+    let tables = read_tables(inputs)?;
     let protected =
         protect(&tables, &pipeline.rules).map_err(|e| PipelineError::stage("protect", e))?;
     let dir = out.join("tables");
@@ -469,18 +378,17 @@ fn protect_stage(
 /// The protect stage's tables, in pipeline order, as a [`Protected`] (the
 /// cell set stays internal to the protect stage; the export gate re-derives
 /// everything it checks from the published tables).
-fn read_protected(pipeline: &Pipeline, run_dir: &Path) -> Result<Protected, PipelineError> {
-    let dir = run_dir.join("protect");
+fn read_protected(pipeline: &Pipeline, inputs: &StageInputs) -> Result<Protected, PipelineError> {
     let mut tables = Vec::new();
     for spec in &pipeline.tables {
-        let path = dir.join("tables").join(format!("{}.parquet", spec.name));
+        let path = inputs.file("protect", &format!("tables/{}.parquet", spec.name))?;
         let file = std::fs::File::open(&path).map_err(PipelineError::io(&path))?;
         let df = ParquetReader::new(file)
             .finish()
             .map_err(|e| PipelineError::stage("export", format!("{}: {e}", path.display())))?;
         tables.push((spec.name.clone(), df));
     }
-    let path = dir.join("summary.json");
+    let path = inputs.file("protect", "summary.json")?;
     let text = std::fs::read_to_string(&path).map_err(PipelineError::io(&path))?;
     let summary: ProtectionSummary = serde_json::from_str(&text)
         .map_err(|e| PipelineError::stage("export", format!("{}: {e}", path.display())))?;
@@ -493,18 +401,17 @@ fn read_protected(pipeline: &Pipeline, run_dir: &Path) -> Result<Protected, Pipe
 }
 
 fn export(
-    pipeline: &Pipeline,
-    prepared: &Prepared,
-    run_dir: &Path,
+    ctx: &Context,
+    inputs: &StageInputs,
     out: &Path,
     progress: &Progress,
 ) -> Result<StageOutcome, PipelineError> {
+    let (pipeline, prepared) = (&ctx.pipeline, &ctx.prepared);
     progress.message("writing the researcher package and report");
-    let protected = read_protected(pipeline, run_dir)?;
+    let protected = read_protected(pipeline, inputs)?;
     let package = out.join("package");
-    let quality = read_quality(run_dir)?;
-    let config_hash = config_hash(Stage::Export, pipeline, prepared)?;
-    let extra = provenance(pipeline, prepared.key_id.as_deref(), &config_hash);
+    let quality = read_quality(&inputs.file("link", "quality.json")?)?;
+    let extra = provenance(pipeline, prepared.key_id.as_deref(), &inputs.config_hash);
     let ctx = report_context(pipeline, &prepared.link_config, &quality, extra)?;
     // write_researcher_package re-checks the package with `koppel check`'s
     // own code and scans it for identifiers; on any finding it removes the

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use koppel_pipeline::{PipelineError, RunOptions, Stage};
+use koppel_pipeline::{PipelineError, RunOptions};
 
 /// Arguments of `koppel run`.
 #[derive(clap::Args)]
@@ -12,11 +12,11 @@ pub struct Args {
     /// The pipeline file (`pipelines/*.toml`).
     pub pipeline: PathBuf,
     /// Rerun this stage and every later one (ingest, link, aggregate, protect, export).
-    #[arg(long, value_name = "STAGE")]
-    pub from: Option<Stage>,
+    #[arg(long, value_name = "STAGE", value_parser = stage_name)]
+    pub from: Option<String>,
     /// Stop after this stage.
-    #[arg(long, value_name = "STAGE")]
-    pub until: Option<Stage>,
+    #[arg(long, value_name = "STAGE", value_parser = stage_name)]
+    pub until: Option<String>,
     /// Rerun every stage, even those that are up to date.
     #[arg(long)]
     pub force: bool,
@@ -29,6 +29,19 @@ pub struct Args {
     /// No progress bars.
     #[arg(long)]
     pub quiet: bool,
+}
+
+/// A stage name of the pipeline (refused at argument parsing otherwise).
+fn stage_name(name: &str) -> Result<String, String> {
+    let stages = koppel_pipeline::stage_names();
+    if stages.contains(&name) {
+        Ok(name.to_string())
+    } else {
+        Err(format!(
+            "unknown stage {name:?} (stages: {})",
+            stages.join(", ")
+        ))
+    }
 }
 
 /// Runs the pipeline; exit 0 on success, 1 when the export gate refused the
@@ -49,8 +62,8 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     }
     let options = RunOptions {
         run_dir: args.run_dir.clone(),
-        from: args.from,
-        until: args.until,
+        from: args.from.clone(),
+        until: args.until.clone(),
         force: args.force,
         progress: !args.quiet,
     };
@@ -70,7 +83,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         let rows: Vec<String> = s.rows.iter().map(|(k, v)| format!("{k}={v}")).collect();
         println!(
             "{:<10} {:<8} {:>9.2} {:>10}  {}",
-            s.stage.name(),
+            s.stage,
             s.action,
             s.duration_seconds,
             s.peak_rss_mib,
