@@ -120,42 +120,65 @@ impl PassCounts {
     }
 }
 
-fn column_max(df: &DataFrame, name: &str) -> PolarsResult<Option<i32>> {
-    match df.column(name) {
-        Ok(c) => Ok(c.cast(&DataType::Int32)?.i32()?.max()),
-        Err(_) => Ok(None),
-    }
+/// Counts of one batch of rows (`INVALID` flags, optional date columns).
+fn batch_counts(
+    invalid: &Series,
+    start: Option<&Series>,
+    end: Option<&Series>,
+) -> PolarsResult<PassCounts> {
+    let max = |s: Option<&Series>| -> PolarsResult<Option<i32>> {
+        Ok(match s {
+            Some(s) => s.cast(&DataType::Int32)?.i32()?.max(),
+            None => None,
+        })
+    };
+    Ok(PassCounts {
+        rows: invalid.len() as u64,
+        ignored: invalid.bool()?.sum().unwrap_or(0) as u64,
+        kept: 0,
+        max_start: max(start)?,
+        max_end: max(end)?,
+    })
 }
 
-/// One batch: count it, keep the wanted rows.
-fn reduce_batch(df: DataFrame, keep: &Keep) -> PolarsResult<(DataFrame, PassCounts)> {
-    let mut counts = PassCounts {
-        rows: df.height() as u64,
-        ignored: df.column(INVALID)?.bool()?.sum().unwrap_or(0) as u64,
-        max_start: column_max(&df, "start_date")?,
-        max_end: column_max(&df, "end_date")?,
-        kept: 0,
+/// The filter of a [`Keep::Persons`] pass: a function of the pseudonym,
+/// the `INVALID` flag and the dates that counts every row it sees into
+/// `counts` and is true for the rows of the persons in `set`. It runs in
+/// polars' parallel pipelines (and in the Parquet reader when polars pushes
+/// it down, which then decodes the other columns of kept rows only).
+fn person_filter(kind: &str, set: Arc<PersonSet>, counts: Arc<Mutex<PassCounts>>) -> Expr {
+    let date = |name: &str| match kind {
+        "persons" => lit(NULL).cast(DataType::Int32).alias(name),
+        _ => col(name).cast(DataType::Int32),
     };
-    let df = df.drop(INVALID)?;
-    let kept = match keep {
-        Keep::All => df,
-        Keep::Persons(set) => {
-            let mask: BooleanChunked = df
-                .column(PSEUDONYM)?
+    as_struct(vec![
+        col(PSEUDONYM),
+        invalid_rows(kind).alias(INVALID),
+        date("start_date"),
+        date("end_date"),
+    ])
+    .map(
+        move |c: Column| {
+            let fields = c.struct_()?.fields_as_series();
+            let c = batch_counts(&fields[1], Some(&fields[2]), Some(&fields[3]))?;
+            counts
+                .lock()
+                .expect("no panic while holding the lock")
+                .add(&c);
+            let mask: BooleanChunked = fields[0]
                 .str()?
                 .iter()
                 .map(|p| p.is_some_and(|p| set.contains(p)))
                 .collect();
-            df.filter(&mask)?
-        }
-    };
-    counts.kept = kept.height() as u64;
-    Ok((kept, counts))
+            Ok(mask.with_name(PSEUDONYM.into()).into_column())
+        },
+        |_, f| Ok(Field::new(f.name().clone(), DataType::Boolean)),
+    )
 }
 
 /// Stream `frame` (an input of `kind` as [`crate::plan::normalise`] gives
 /// it) once, keeping the rows `keep` selects, in input order. Memory holds
-/// one batch plus the kept rows.
+/// the batches in flight plus the kept rows.
 pub fn reduce_frame(
     kind: &str,
     frame: LazyFrame,
@@ -165,32 +188,56 @@ pub fn reduce_frame(
         .clone()
         .collect_schema()
         .map_err(perr("reading inputs"))?;
-    let parts: Arc<Mutex<(Vec<DataFrame>, PassCounts)>> = Arc::default();
+    let counts: Arc<Mutex<PassCounts>> = Arc::default();
+    let parts: Arc<Mutex<Vec<DataFrame>>> = Arc::default();
     let sink = {
         let parts = parts.clone();
-        let keep = keep.clone();
+        let counts = counts.clone();
+        let count_here = matches!(keep, Keep::All);
         PlanCallback::new(move |df: DataFrame| {
-            let (kept, counts) = reduce_batch(df, &keep)?;
-            let mut guard = parts.lock().expect("no panic while holding the lock");
-            guard.1.add(&counts);
-            if kept.height() > 0 {
-                guard.0.push(kept);
+            let df = if count_here {
+                let c = batch_counts(
+                    df.column(INVALID)?.as_materialized_series(),
+                    df.column("start_date")
+                        .ok()
+                        .map(|c| c.as_materialized_series()),
+                    df.column("end_date")
+                        .ok()
+                        .map(|c| c.as_materialized_series()),
+                )?;
+                counts
+                    .lock()
+                    .expect("no panic while holding the lock")
+                    .add(&c);
+                df.drop(INVALID)?
+            } else {
+                df
+            };
+            if df.height() > 0 {
+                parts
+                    .lock()
+                    .expect("no panic while holding the lock")
+                    .push(df);
             }
             Ok(false)
         })
     };
-    frame
-        .with_column(invalid_rows(kind).alias(INVALID))
-        .sink_batches(sink, true, None)
+    let plan = match keep {
+        Keep::All => frame.with_column(invalid_rows(kind).alias(INVALID)),
+        Keep::Persons(set) => frame.filter(person_filter(kind, set.clone(), counts.clone())),
+    };
+    plan.sink_batches(sink, true, None)
         .map_err(perr("reading inputs"))?
         .collect_with_engine(Engine::Streaming)
         .map_err(perr("reading inputs"))?;
-    let (frames, counts) = std::mem::take(&mut *parts.lock().expect("sink finished"));
+    let frames = std::mem::take(&mut *parts.lock().expect("sink finished"));
+    let mut counts = std::mem::take(&mut *counts.lock().expect("sink finished"));
     let mut out = DataFrame::empty_with_schema(&schema);
     for part in &frames {
         out.vstack_mut(part).map_err(perr("reading inputs"))?;
     }
     out.rechunk_mut();
+    counts.kept = out.height() as u64;
     Ok((out, counts))
 }
 

@@ -425,7 +425,15 @@ fn compare(data: &Data, inputs: &LinkInputs, config: &LinkConfig, min_rows: usiz
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("analysis.parquet");
     let started = std::time::Instant::now();
-    koppel_link::link(inputs, config, &bands, &out).unwrap();
+    let summary = koppel_link::link(inputs, config, &bands, &out).unwrap();
+    // Every row is counted once, however the registers are streamed.
+    assert_eq!(summary.input_rows["persons"], data.persons.len() as u64);
+    assert_eq!(summary.input_rows["benefits"], data.benefits.len() as u64);
+    assert_eq!(summary.input_rows["employment"], data.jobs.len() as u64);
+    assert_eq!(
+        summary.input_rows["trajectories"],
+        data.trajectories.len() as u64
+    );
     let polars_time = started.elapsed();
     let df = LazyFrame::scan_parquet(
         PlRefPath::new(out.to_str().unwrap()),
