@@ -63,6 +63,18 @@ pub fn add_years(day: Day, years: i32) -> Day {
     add_months(day, years * 12)
 }
 
+/// Completed calendar months from `from` to `to` (the age or duration
+/// measure of the analysis stages): whole months, minus one when the day of
+/// the month of `from` (clamped to the length of `to`'s month) has not yet
+/// been reached in `to`'s month.
+pub fn completed_months(from: Day, to: Day) -> i32 {
+    let (fy, fm, fd) = to_ymd(from);
+    let (ty, tm, td) = to_ymd(to);
+    let whole = (ty * 12 + tm as i32) - (fy * 12 + fm as i32);
+    let day = fd.min(days_in_month(ty, tm));
+    whole - i32::from(day > td)
+}
+
 /// Year of a day number.
 pub fn year_of(day: Day) -> i32 {
     to_ymd(day).0

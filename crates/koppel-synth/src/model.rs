@@ -13,7 +13,10 @@
 //! duration so far, and any re-integration trajectory running or recently
 //! finished. Each instrument changes the hazard of leaving for work
 //! differently and differently per group (young people, migrants, segment),
-//! so that the analysis stages have a real, modest effect to find.
+//! so that the analysis stages have a real, modest effect to find. Who
+//! starts which trajectory depends only on what the registers and uploads
+//! show (see [`episode`]); [`counterfactual`] re-runs each treated start
+//! with the trajectory switched off to measure the true effect.
 //!
 //! Leaving assistance: for work (a new job, often flex and short; some
 //! short-hours jobs are topped up by a new episode, assistance with work),
@@ -29,6 +32,11 @@ use crate::date::{add_months, add_years, Day};
 use crate::municipalities::Municipality;
 use crate::rng::{stream, Rand, Stream};
 use crate::types::*;
+
+mod counterfactual;
+mod episode;
+
+pub use counterfactual::{generate_person_with_truth, TreatedStart, TRUTH_HORIZONS};
 
 /// Sentinel end date for a spell still running at the end of the window.
 const OPEN: Day = Day::MAX;
@@ -103,24 +111,26 @@ impl InstrumentKind {
         }
     }
 
-    /// Selection weight by segment (werk, perspectief, meedoen, niet ingedeeld).
-    fn weights(self) -> [f64; 4] {
+    /// Selection weight by the segment on the client's file (werk,
+    /// perspectief, meedoen, niet ingedeeld, none recorded): see
+    /// [`episode`] for what the file holds.
+    fn weights(self) -> [f64; 5] {
         use InstrumentKind::*;
         match self {
-            WageSubsidy => [3.0, 4.0, 0.3, 1.0],
-            JobCoaching => [2.0, 3.0, 0.3, 0.5],
-            WorkExperience => [1.0, 6.0, 1.0, 1.0],
-            TrialPlacement => [2.0, 2.0, 0.2, 0.5],
-            Training => [4.0, 5.0, 1.5, 2.0],
-            Schooling => [1.0, 2.5, 0.3, 0.5],
-            SocialActivation => [0.1, 1.0, 8.0, 1.0],
-            Volunteering => [0.1, 1.0, 4.0, 0.5],
-            Coaching => [5.0, 8.0, 4.0, 3.0],
-            Guidance => [0.3, 1.5, 1.5, 0.5],
-            BasicServices => [6.0, 3.0, 1.0, 4.0],
-            Language => [0.3, 1.5, 2.0, 1.0],
-            WorkFirst => [5.0, 1.0, 0.0, 2.0],
-            Generic => [1.0, 1.0, 1.0, 1.0],
+            WageSubsidy => [3.0, 4.0, 0.3, 1.0, 1.5],
+            JobCoaching => [2.0, 3.0, 0.3, 0.5, 1.2],
+            WorkExperience => [1.0, 6.0, 1.0, 1.0, 2.0],
+            TrialPlacement => [2.0, 2.0, 0.2, 0.5, 1.0],
+            Training => [4.0, 5.0, 1.5, 2.0, 3.0],
+            Schooling => [1.0, 2.5, 0.3, 0.5, 1.0],
+            SocialActivation => [0.1, 1.0, 8.0, 1.0, 2.0],
+            Volunteering => [0.1, 1.0, 4.0, 0.5, 1.0],
+            Coaching => [5.0, 8.0, 4.0, 3.0, 5.0],
+            Guidance => [0.3, 1.5, 1.5, 0.5, 1.0],
+            BasicServices => [6.0, 3.0, 1.0, 4.0, 6.0],
+            Language => [0.3, 1.5, 2.0, 1.0, 1.0],
+            WorkFirst => [5.0, 1.0, 0.0, 2.0, 2.0],
+            Generic => [1.0, 1.0, 1.0, 1.0, 1.0],
         }
     }
 
@@ -183,7 +193,10 @@ mod tune {
     pub const ENTRY_JOB: f64 = 0.012;
     /// Chance that a short-hours job after assistance is topped up by a new
     /// assistance episode while it continues (assistance with work).
-    pub const TOP_UP: f64 = 0.12;
+    pub const TOP_UP: f64 = 0.33;
+    /// Chance that a job found on leaving assistance, when it ends without a
+    /// next job and gives WW rights, is followed by WW.
+    pub const WW_TAKE_UP_AFTER_ASSISTANCE: f64 = 0.9;
     /// Monthly exit hazard to work, by segment (with [`EXIT_OTHER`]: a third
     /// of leavers leave for work, about 10–11% of the stock a year).
     pub const EXIT_WORK: [f64; 4] = [0.059, 0.027, 0.0053, 0.028];
@@ -191,18 +204,19 @@ mod tune {
     pub const EXIT_OTHER: [f64; 4] = [0.054, 0.028, 0.011, 0.029];
     /// Monthly hazard of starting part-time work alongside assistance.
     pub const SIDE_JOB: [f64; 4] = [0.048, 0.017, 0.005, 0.014];
-    /// Monthly hazard of starting a trajectory (served clients).
-    pub const TRAJECTORY: [f64; 4] = [0.24, 0.32, 0.18, 0.12];
+    /// Monthly hazard of starting a trajectory, by the segment on the
+    /// client's file (werk, perspectief, meedoen, niet ingedeeld, none).
+    pub const TRAJECTORY: [f64; 5] = [0.11, 0.13, 0.08, 0.07, 0.12];
     /// Multiplier of the assistance hazard in the six months after an
     /// episode ended by enforcement. The `REENTRY_*` multipliers, the
     /// job-finding rates of leavers ([`EXIT_SEARCH`], [`LEAVER_SEARCH`]),
     /// [`TOP_UP`] and the short post-assistance jobs drive re-entry within six
     /// months (docs/calibration.md: 8–9% of leavers, 2.6–2.9% of the stock). Returns
     /// within 31 days merge with the old episode (docs/definitions.md) and do not count.
-    pub const REENTRY_ENFORCEMENT: f64 = 2.5;
+    pub const REENTRY_ENFORCEMENT: f64 = 0.9;
     /// Multiplier of the assistance hazard in the six months after an
     /// episode ended for other reasons.
-    pub const REENTRY_OTHER: f64 = 1.6;
+    pub const REENTRY_OTHER: f64 = 0.6;
     /// Multiplier of the assistance hazard in the year after an episode
     /// ended because of a partner's income (1: none beyond the person's own
     /// risk).
@@ -217,6 +231,7 @@ mod tune {
 }
 
 /// Person-level traits that drive the career.
+#[derive(Clone)]
 struct Traits {
     /// Relative risk of needing assistance.
     risk: f64,
@@ -231,7 +246,7 @@ pub fn generate_person(params: &ModelParams, index: u64) -> History {
     let mut rng = stream(params.seed, index, Stream::Person);
     let person = demographics(params, index, &mut rng);
     let mut sim = Sim::new(params, person, rng);
-    sim.run();
+    sim.run(None);
     sim.finish()
 }
 
@@ -463,6 +478,7 @@ enum State {
     Out,
 }
 
+#[derive(Clone)]
 struct Sim<'a> {
     p: &'a ModelParams,
     person: Person,
@@ -483,6 +499,17 @@ struct Sim<'a> {
     self_employed_last: bool,
     /// A job that continues into the next assistance episode (top-up).
     topup_job: Option<usize>,
+    /// Days of work just before the next job that count towards WW rights
+    /// (a job held alongside assistance when leaving it for work).
+    ww_credit: i32,
+    /// Number of assistance stretches begun so far (see [`episode`]).
+    episode_no: u32,
+    /// For each entry of `trajectories`, the stretch it started in.
+    traj_episode: Vec<u32>,
+    /// Counterfactual runs: the trajectory (by `seq`) switched off.
+    suppress: Option<u32>,
+    /// Counterfactual runs: stop simulating after this day.
+    horizon: Option<Day>,
 }
 
 impl<'a> Sim<'a> {
@@ -512,6 +539,11 @@ impl<'a> Sim<'a> {
             traj_seq: 0,
             self_employed_last: false,
             topup_job: None,
+            ww_credit: 0,
+            episode_no: 0,
+            traj_episode: Vec::new(),
+            suppress: None,
+            horizon: None,
         }
     }
 
@@ -536,7 +568,7 @@ impl<'a> Sim<'a> {
         (self.rng.exp(mean_years) * 365.25).min(200.0 * 365.0) as Day + 1
     }
 
-    fn run(&mut self) {
+    fn run(&mut self, mut recorder: Option<&mut counterfactual::Recorder<'a>>) {
         let birth = self.person.birth;
         let adult = add_years(birth, 18);
         let sim_start = adult.max(add_years(self.p.from, -20));
@@ -549,7 +581,7 @@ impl<'a> Sim<'a> {
                 self.push_benefit(BenefitType::Wajong, adult, end, None, None);
             }
         } else if sim_start < career_end {
-            let mut state = if sim_start == adult {
+            let state = if sim_start == adult {
                 // Study first: no assistance while in education.
                 let years = match self.person.education {
                     Education::High => 4.0 + self.rng.unit() * 3.0,
@@ -572,23 +604,38 @@ impl<'a> Sim<'a> {
                     search: 1.0,
                 }
             };
-            let mut t = sim_start;
-            while t < career_end {
-                let (next_t, next_state) = self.step(t, state, career_end);
-                if next_t <= t {
-                    break;
-                }
-                t = next_t;
-                state = next_state;
-                if matches!(state, State::Out) {
-                    break;
-                }
-            }
+            self.drive(sim_start, state, career_end, recorder.as_deref_mut());
         }
         // AOW from the 67th birthday.
         if self.aow < self.stop {
             let end = self.clip(OPEN - 1);
             self.push_benefit(BenefitType::Aow, self.aow, end, None, None);
+        }
+    }
+
+    /// Step from state `state` at day `t` until the career ends (or the
+    /// counterfactual horizon passes), offering every assistance stretch to
+    /// the recorder first.
+    fn drive(
+        &mut self,
+        mut t: Day,
+        mut state: State,
+        career_end: Day,
+        mut recorder: Option<&mut counterfactual::Recorder<'a>>,
+    ) {
+        while t < career_end && self.horizon.is_none_or(|h| t <= h) {
+            if let (State::Assistance { .. }, Some(r)) = (state, recorder.as_deref_mut()) {
+                r.offer(t, state, career_end, self);
+            }
+            let (next_t, next_state) = self.step(t, state, career_end);
+            if next_t <= t {
+                break;
+            }
+            t = next_t;
+            state = next_state;
+            if matches!(state, State::Out) {
+                break;
+            }
         }
     }
 
@@ -675,7 +722,7 @@ impl<'a> Sim<'a> {
         let days = match contract {
             Contract::Permanent => ((1.6 + 0.9 * self.rng.normal()).exp() * 365.25) as Day + 30,
             Contract::FixedTerm => (self.rng.int(6, 24) as f64 * 30.44) as Day,
-            Contract::Flex => self.days(if after_assistance { 0.6 } else { 0.7 }),
+            Contract::Flex => self.days(if after_assistance { 0.45 } else { 0.7 }),
             Contract::Unknown => ((1.5 + 0.8 * self.rng.normal()).exp() * 365.25) as Day + 30,
         }
         .max(14);
@@ -738,8 +785,16 @@ impl<'a> Sim<'a> {
                 },
             );
         }
-        if !self_employed && days >= 91 && self.rng.chance(0.65) {
-            return (next, State::Ww { job_days: days });
+        // WW rights count the work just before this job too (a part-time
+        // job held alongside assistance that grew into this one).
+        let worked = days + std::mem::take(&mut self.ww_credit);
+        let take_up = if after_assistance {
+            tune::WW_TAKE_UP_AFTER_ASSISTANCE
+        } else {
+            0.65
+        };
+        if !self_employed && worked >= 91 && self.rng.chance(take_up) {
+            return (next, State::Ww { job_days: worked });
         }
         if self
             .rng
@@ -844,296 +899,6 @@ impl<'a> Sim<'a> {
             Segment::Perspectief
         } else {
             Segment::Meedoen
-        }
-    }
-
-    fn assistance(&mut self, t: Day, from_ww: bool, career_end: Day) -> (Day, State) {
-        if t >= career_end {
-            self.topup_job = None;
-            return (career_end, State::Out);
-        }
-        let age = self.age(t);
-        let kind = if from_ww && age >= 60.0 && self.rng.chance(0.5) {
-            BenefitType::Ioaw
-        } else if self.self_employed_last && age >= 55.0 && self.rng.chance(0.5) {
-            BenefitType::Ioaz
-        } else {
-            BenefitType::Bijstand
-        };
-        let seg = self.segment(t);
-        let si = seg as usize;
-        let served = self.rng.chance(match seg {
-            Segment::Meedoen => 0.85,
-            _ => 0.93,
-        });
-        let young = age < 27.0;
-        let migrant = self.person.origin == Origin::OutsideEurope;
-        let mut spell_start = t;
-        let mut month = 0i32;
-        // Active trajectory: (index in self.trajectories, kind, planned end).
-        let mut active: Option<(usize, InstrumentKind, Day)> = None;
-        // Post-trajectory effect: (multiplier, until).
-        let mut post: (f64, Day) = (1.0, t);
-        let mut side_job: Option<usize> = self.topup_job.take();
-        loop {
-            let m_start = add_months(t, month);
-            let m_end = add_months(t, month + 1); // exclusive
-                                                  // Pension age or end of life/window inside this month.
-            if m_end > career_end {
-                let at_aow = career_end == self.aow && self.aow < self.stop;
-                let (end, reason, traj_reason) = if at_aow {
-                    (
-                        self.aow - 1,
-                        Some(BenefitEnd::Pension),
-                        TrajectoryEnd::Other,
-                    )
-                } else {
-                    (self.clip(OPEN - 1), None, TrajectoryEnd::Other)
-                };
-                self.close_trajectory(&mut active, end, traj_reason);
-                self.close_side_job(&mut side_job, end);
-                self.push_benefit(kind, spell_start, end, Some(self.muni), reason);
-                return (career_end, State::Out);
-            }
-            // Trajectory bookkeeping.
-            if let Some((_, k, planned)) = active {
-                if planned < m_start {
-                    let reason = if self.rng.chance(0.7) {
-                        TrajectoryEnd::Completed
-                    } else if self.rng.chance(0.85) {
-                        TrajectoryEnd::NotCompleted
-                    } else {
-                        TrajectoryEnd::Other
-                    };
-                    let finished_ok = reason == TrajectoryEnd::Completed;
-                    self.close_trajectory(&mut active, planned, reason);
-                    let (_, after, _) = k.effect(seg, young, migrant);
-                    post = (
-                        if finished_ok {
-                            after
-                        } else {
-                            1.0 + (after - 1.0) * 0.3
-                        },
-                        add_months(planned, 6),
-                    );
-                }
-            }
-            if served && active.is_none() && self.rng.chance(tune::TRAJECTORY[si]) {
-                let w: Vec<f64> = self
-                    .p
-                    .instruments
-                    .iter()
-                    .map(|k| {
-                        let mut x = k.weights()[si];
-                        match k {
-                            InstrumentKind::Schooling | InstrumentKind::Guidance if young => {
-                                x *= 3.5
-                            }
-                            InstrumentKind::Guidance => x *= 0.3,
-                            InstrumentKind::Language if migrant => x *= 5.0,
-                            InstrumentKind::Language => x *= 0.1,
-                            InstrumentKind::WorkFirst if month < 3 => x *= 3.0,
-                            _ => {}
-                        }
-                        x
-                    })
-                    .collect();
-                if w.iter().any(|x| *x > 0.0) {
-                    let idx = self.rng.weighted(&w);
-                    let k = self.p.instruments[idx];
-                    let (lo, hi) = k.months();
-                    let start = m_start + self.rng.int(0, i64::from(m_end - m_start - 1)) as Day;
-                    let planned = add_months(start, self.rng.int(lo, hi) as i32) - 1;
-                    self.traj_seq += 1;
-                    let provider = (self.rng.bits() % 4) as u8;
-                    self.trajectories.push(Trajectory {
-                        seq: self.traj_seq,
-                        municipality: self.muni,
-                        instrument: idx as u16,
-                        provider,
-                        start,
-                        end: None,
-                        end_reason: TrajectoryEnd::Ongoing,
-                        segment: seg,
-                    });
-                    active = Some((self.trajectories.len() - 1, k, planned));
-                }
-            }
-            // Part-time work alongside assistance.
-            match side_job {
-                None if self.rng.chance(tune::SIDE_JOB[si]) => {
-                    let start = m_start + self.rng.int(0, 27) as Day;
-                    let sector = self.sector(true);
-                    let idx = self.push_job(start, OPEN, false, Contract::Flex, sector, true, true);
-                    side_job = Some(idx);
-                }
-                Some(_) if self.rng.chance(0.05) => {
-                    let day = m_start + self.rng.int(0, 27) as Day;
-                    self.close_side_job(&mut side_job, day);
-                }
-                _ => {}
-            }
-            // Hazards.
-            let months_on = month;
-            let dur = if months_on < 6 {
-                1.5
-            } else if months_on < 24 {
-                1.0
-            } else if months_on < 60 {
-                0.8
-            } else {
-                0.7
-            };
-            let (mut w_mult, mut o_mult) = (1.0, 1.0);
-            if let Some((_, k, _)) = active {
-                let (during, _, other) = k.effect(seg, young, migrant);
-                w_mult = during;
-                o_mult = other;
-            } else if m_start <= post.1 {
-                w_mult = post.0;
-            }
-            let side = if side_job.is_some() { 1.6 } else { 1.0 };
-            let age_now = self.age(m_start);
-            let age_f = if age_now >= 55.0 { 0.5 } else { 1.0 };
-            let h_work = tune::EXIT_WORK[si]
-                * dur
-                * w_mult
-                * side
-                * age_f
-                * self.traits.employability.sqrt().min(1.3);
-            let h_other = tune::EXIT_OTHER[si] * dur * o_mult;
-            let h_move = 0.0015;
-            let h_admin = 0.004;
-            let total = h_work + h_other + h_move + h_admin;
-            let u = self.rng.unit();
-            if u < 1.0 - (-total).exp() {
-                let day = m_start + self.rng.int(0, i64::from(m_end - m_start - 1)) as Day;
-                let x = self.rng.unit() * total;
-                if x < h_move {
-                    if self.p.municipalities.len() > 1 {
-                        // Spell ends here, continues the next day elsewhere: same episode.
-                        self.push_benefit(
-                            kind,
-                            spell_start,
-                            day,
-                            Some(self.muni),
-                            Some(BenefitEnd::Moved),
-                        );
-                        self.close_trajectory(&mut active, day, TrajectoryEnd::Moved);
-                        let mut other = self.rng.below(self.p.municipalities.len() - 1) as u16;
-                        if other >= self.muni {
-                            other += 1;
-                        }
-                        self.muni = other;
-                        self.person.municipality = other;
-                        spell_start = day + 1;
-                    }
-                } else if x < h_move + h_admin {
-                    // Administrative re-registration: short gap, same episode.
-                    self.push_benefit(
-                        kind,
-                        spell_start,
-                        day,
-                        Some(self.muni),
-                        Some(BenefitEnd::Other),
-                    );
-                    spell_start = day + 1 + self.rng.int(0, 20) as Day;
-                    if spell_start >= career_end {
-                        let end = self.clip(OPEN - 1);
-                        self.close_trajectory(&mut active, end, TrajectoryEnd::Other);
-                        self.close_side_job(&mut side_job, end);
-                        return (career_end, State::Out);
-                    }
-                } else {
-                    let to_work = x < h_move + h_admin + h_work;
-                    let reason = if to_work {
-                        BenefitEnd::Work
-                    } else {
-                        let edu = if age_now < 27.0 {
-                            0.3
-                        } else if age_now < 45.0 {
-                            0.08
-                        } else {
-                            0.0
-                        };
-                        [
-                            BenefitEnd::PartnerIncome,
-                            BenefitEnd::Education,
-                            BenefitEnd::Enforcement,
-                            BenefitEnd::Other,
-                        ][self.rng.weighted(&[0.28, edu, 0.15 * o_mult, 0.45])]
-                    };
-                    self.push_benefit(kind, spell_start, day, Some(self.muni), Some(reason));
-                    let traj_reason = if to_work && self.rng.chance(0.6) {
-                        TrajectoryEnd::Completed
-                    } else {
-                        TrajectoryEnd::NotCompleted
-                    };
-                    self.close_trajectory(&mut active, day, traj_reason);
-                    self.close_side_job(&mut side_job, day);
-                    let next = day + 1;
-                    return match reason {
-                        BenefitEnd::Work => (
-                            next,
-                            State::Work {
-                                after_assistance: true,
-                            },
-                        ),
-                        BenefitEnd::Enforcement => (
-                            next,
-                            State::NonWork {
-                                boost: tune::REENTRY_ENFORCEMENT,
-                                until: next + 183,
-                                search: tune::EXIT_SEARCH,
-                            },
-                        ),
-                        BenefitEnd::Other => (
-                            next,
-                            State::NonWork {
-                                boost: tune::REENTRY_OTHER,
-                                until: next + 183,
-                                search: tune::EXIT_SEARCH,
-                            },
-                        ),
-                        BenefitEnd::PartnerIncome => (
-                            next,
-                            State::NonWork {
-                                boost: tune::REENTRY_PARTNER,
-                                until: next + 365,
-                                search: tune::LEAVER_SEARCH,
-                            },
-                        ),
-                        _ => (
-                            next,
-                            State::NonWork {
-                                boost: 1.0,
-                                until: next,
-                                search: 1.0,
-                            },
-                        ),
-                    };
-                }
-            }
-            month += 1;
-        }
-    }
-
-    fn close_trajectory(
-        &mut self,
-        active: &mut Option<(usize, InstrumentKind, Day)>,
-        day: Day,
-        reason: TrajectoryEnd,
-    ) {
-        if let Some((i, _, _)) = active.take() {
-            let tr = &mut self.trajectories[i];
-            let end = day.max(tr.start);
-            if end == OPEN || end > self.p.to {
-                tr.end = None;
-                tr.end_reason = TrajectoryEnd::Ongoing;
-            } else {
-                tr.end = Some(end);
-                tr.end_reason = reason;
-            }
         }
     }
 

@@ -14,6 +14,8 @@ pub enum Stream {
     Faults = 2,
     /// Per-municipality upload dialect.
     Dialect = 3,
+    /// One month of an assistance episode (see [`keyed`]).
+    Month = 4,
 }
 
 /// SplitMix64 finaliser: a bijective 64-bit mixer.
@@ -31,7 +33,18 @@ pub fn stream(seed: u64, index: u64, purpose: Stream) -> Rand {
     Rand(Pcg64Mcg::new((u128::from(hi) << 64) | u128::from(lo)))
 }
 
+/// The random stream for one (seed, index, purpose, key): independent
+/// streams for any number of keys within one person, so a stretch of the
+/// life course (one month of an assistance episode) draws the same numbers
+/// whatever happened before it in a differently simulated world.
+pub fn keyed(seed: u64, index: u64, purpose: Stream, key: u64) -> Rand {
+    let hi = mix64(seed ^ mix64(purpose as u64));
+    let lo = mix64(index ^ mix64(hi ^ mix64(key)));
+    Rand(Pcg64Mcg::new((u128::from(hi) << 64) | u128::from(lo)))
+}
+
 /// A small convenience wrapper with the distributions the model needs.
+#[derive(Clone, Debug)]
 pub struct Rand(Pcg64Mcg);
 
 impl Rand {

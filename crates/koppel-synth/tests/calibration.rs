@@ -57,6 +57,25 @@ fn covers(spells: &[(Day, Day)], d: Day) -> bool {
     spells.iter().any(|&(s, e)| s <= d && d <= e)
 }
 
+/// State on day `h` (docs/definitions.md, first match wins): 0 werk, 1 bijstand,
+/// 2 bijstand met werk, 3 WW, 4 overig.
+fn state_at(p: &P, h: Day) -> usize {
+    let alive = p.gone > h;
+    let a = alive && covers(&p.episodes, h);
+    let w = alive && covers(&p.work, h);
+    if a && w {
+        2
+    } else if a {
+        1
+    } else if w {
+        0
+    } else if alive && covers(&p.ww, h) {
+        3
+    } else {
+        4
+    }
+}
+
 /// Measured figures, averaged over the years measured.
 #[derive(Debug, Default)]
 struct Figures {
@@ -74,6 +93,7 @@ struct Figures {
     outflow_to_work_of_stock: f64,
     ww_before_inflow: f64,
     state6: [f64; 5],
+    state3: [f64; 5],
     jobs_per_resident: f64,
     men_in_stock: f64,
     single_in_stock: f64,
@@ -159,6 +179,7 @@ fn measure(dir: &Path, years: std::ops::RangeInclusive<i32>) -> Figures {
         let (mut small_n, mut small_45, mut all_45) = (0.0f64, 0.0, 0.0);
         let (mut reentry, mut to_work, mut ww_before) = (0.0, 0.0, 0.0);
         let mut states = [0.0; 5];
+        let mut states3 = [0.0; 5];
         let mut jobs = 0.0;
         for p in &ps {
             if p.birth <= d && p.gone > d {
@@ -211,21 +232,8 @@ fn measure(dir: &Path, years: std::ops::RangeInclusive<i32>) -> Figures {
                 if p.episodes.iter().any(|&(s, _)| s > r && s <= h) {
                     reentry += 1.0;
                 }
-                let alive = p.gone > h;
-                let a = alive && covers(&p.episodes, h);
-                let w = alive && covers(&p.work, h);
-                let state = if a && w {
-                    2
-                } else if a {
-                    1
-                } else if w {
-                    0
-                } else if alive && covers(&p.ww, h) {
-                    3
-                } else {
-                    4
-                };
-                states[state] += 1.0;
+                states[state_at(p, h)] += 1.0;
+                states3[state_at(p, add_months(r, 3))] += 1.0;
                 if p.gone > r && covers(&p.work, r) {
                     to_work += 1.0;
                 }
@@ -248,6 +256,9 @@ fn measure(dir: &Path, years: std::ops::RangeInclusive<i32>) -> Figures {
         f.ww_before_inflow += ww_before / inflow / n_years;
         for (k, v) in states.iter().enumerate() {
             f.state6[k] += v / outflow / n_years;
+        }
+        for (k, v) in states3.iter().enumerate() {
+            f.state3[k] += v / outflow / n_years;
         }
     }
     // Counts were summed over the years: turn them into shares of the stock.
@@ -362,7 +373,7 @@ fn generated_registers_match_design_section_8() {
         ));
     }
     // Re-entry within 6 months (national benchmark, issue #3): 8–9% of
-    // leavers, 2.6–2.9% of stock. §8's one-municipality outflow table below
+    // leavers, 2.6–2.9% of stock. The one-municipality outflow table below
     // has 20% on assistance 6 months after leaving, which cannot hold
     // together with that: under docs/definitions.md, assistance at R + 6 months means a
     // new episode started in (R, R + 6 months], i.e. a re-entry, so
@@ -412,10 +423,12 @@ fn generated_registers_match_design_section_8() {
         &mut failures,
     );
     // 6 months after outflow (one municipality 2015: werk 41%, bijstand 16%,
-    // bijstand met werk 4%, WW 3%, overig 35%). Assistance at 6 months is
-    // bounded by re-entry (see above), so the ~13 points the municipal table
-    // has on assistance beyond that land in werk and overig, roughly in the
-    // table's proportion (41 : 35).
+    // bijstand met werk 4%, WW 3%, overig 35%). WW (≈3%) and assistance with
+    // work (≈4%) follow the table; assistance at 6 months is bounded by
+    // re-entry (see above), so bijstand cannot reach the table's 16% (nor
+    // the 8% floor asked for next to a re-entry of at most 9% with 4% in
+    // assistance with work): what the table has on assistance beyond
+    // re-entry lands in werk and overig, roughly in the table's proportion.
     let names = [
         "state 6m: werk",
         "state 6m: bijstand",
@@ -424,11 +437,11 @@ fn generated_registers_match_design_section_8() {
         "state 6m: overig",
     ];
     let ranges = [
-        (0.40, 0.50),
-        (0.03, 0.09),
-        (0.005, 0.04),
-        (0.01, 0.05),
-        (0.35, 0.45),
+        (0.35, 0.50),
+        (0.03, 0.08),
+        (0.025, 0.055),
+        (0.02, 0.045),
+        (0.33, 0.47),
     ];
     for k in 0..5 {
         check(
@@ -439,6 +452,8 @@ fn generated_registers_match_design_section_8() {
             &mut failures,
         );
     }
+    // Job losers soon after leaving draw WW already at three months.
+    check("state 3m: ww", f.state3[3], 0.003, 0.04, &mut failures);
     // docs/definitions.md consistency: whoever is on assistance 6 months after leaving
     // re-entered within those 6 months.
     if f.state6[1] + f.state6[2] > f.reentry_of_leavers {

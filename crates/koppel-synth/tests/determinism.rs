@@ -49,7 +49,7 @@ fn same_seed_gives_byte_identical_files() {
         pool.install(|| generate(&c, b.path())).unwrap();
         let (sa, sb) = (snapshot(a.path()), snapshot(b.path()));
         assert_eq!(sa.keys().collect::<Vec<_>>(), sb.keys().collect::<Vec<_>>());
-        assert_eq!(sa.len(), 3 + 8 + 2);
+        assert_eq!(sa.len(), 3 + 8 + 4);
         for (name, bytes) in &sa {
             assert!(bytes == &sb[name], "{name} differs between runs");
         }

@@ -46,6 +46,14 @@ pub struct Args {
     /// Instrument catalogue (default: the built-in config/instruments.toml).
     #[arg(long, value_name = "FILE")]
     instruments: Option<PathBuf>,
+    /// First start date of the evaluation period of truth/effects.csv
+    /// (YYYY-MM-DD; default: 24 months after --from).
+    #[arg(long, value_name = "DATE")]
+    effect_from: Option<String>,
+    /// Last start date of the evaluation period of truth/effects.csv
+    /// (YYYY-MM-DD; default: 24 months before --to).
+    #[arg(long, value_name = "DATE")]
+    effect_to: Option<String>,
     /// Persons per batch (bounds memory).
     #[arg(long, default_value_t = 250_000, hide = true)]
     batch_size: usize,
@@ -77,6 +85,16 @@ pub fn run(args: &Args) -> Result<ExitCode> {
         fault_rate: args.fault_rate,
         batch_size: args.batch_size,
         catalogue,
+        effect_from: args
+            .effect_from
+            .as_deref()
+            .map(|d| parse_date("--effect-from", d))
+            .transpose()?,
+        effect_to: args
+            .effect_to
+            .as_deref()
+            .map(|d| parse_date("--effect-to", d))
+            .transpose()?,
     };
     config.validate()?;
     let started = Instant::now();
