@@ -568,7 +568,7 @@ impl<'a> Sim<'a> {
         (self.rng.exp(mean_years) * 365.25).min(200.0 * 365.0) as Day + 1
     }
 
-    fn run(&mut self, mut recorder: Option<&mut counterfactual::Recorder<'a>>) {
+    fn run(&mut self, recorder: Option<&mut counterfactual::Recorder<'a>>) {
         let birth = self.person.birth;
         let adult = add_years(birth, 18);
         let sim_start = adult.max(add_years(self.p.from, -20));
@@ -604,7 +604,7 @@ impl<'a> Sim<'a> {
                     search: 1.0,
                 }
             };
-            self.drive(sim_start, state, career_end, recorder.as_deref_mut());
+            self.drive(sim_start, state, career_end, recorder);
         }
         // AOW from the 67th birthday.
         if self.aow < self.stop {
