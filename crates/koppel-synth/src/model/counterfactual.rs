@@ -15,7 +15,7 @@
 //!
 //! Outcomes at start + k months (k = 6, 12, 18, 24, only when that date lies
 //! within the window), by the state rules of the analysis file: gone (dead
-//! or emigrated) → `overig`; assistance spell and job → `bijstand_met_werk`;
+//! or emigrated before that day) → `overig`; assistance spell and job → `bijstand_met_werk`;
 //! assistance spell → `bijstand`; job → `werk`; WW → `ww`; else `overig`.
 //! `werk` is the state `werk`; `off_assistance` is any state but `bijstand`
 //! and `bijstand_met_werk`.
@@ -212,8 +212,9 @@ fn duration_band(months: i32) -> u8 {
 impl Sim<'_> {
     /// `[werk, off_assistance]` on day `h` by the state rules.
     fn outcome(&self, h: Day) -> [bool; 2] {
-        let gone = self.person.death.is_some_and(|d| d <= h)
-            || self.person.emigration.is_some_and(|d| d <= h);
+        // Gone from the day after death or emigration.
+        let gone = self.person.death.is_some_and(|d| d < h)
+            || self.person.emigration.is_some_and(|d| d < h);
         if gone {
             return [false, true];
         }
