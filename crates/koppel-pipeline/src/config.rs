@@ -13,8 +13,8 @@ use toml::Spanned;
 
 use crate::error::PipelineError;
 
-/// The four input kinds of docs/input-contracts.md, in ingest order.
-pub const INPUT_KINDS: [&str; 4] = ["persons", "benefits", "employment", "trajectories"];
+pub use koppel_schema::analysis::{DIMENSIONS as KNOWN_DIMENSIONS, NUMERIC_OUTCOMES};
+pub use koppel_schema::INPUT_KINDS;
 
 /// A pipeline file as written (paths still relative).
 #[derive(Debug, Clone, Deserialize)]
@@ -357,24 +357,6 @@ pub fn expand_vars(text: &str) -> String {
     out
 }
 
-/// Known dimension columns of the person-level analysis file.
-pub const KNOWN_DIMENSIONS: [&str; 10] = [
-    "sex",
-    "age_band",
-    "household_type",
-    "origin",
-    "education_level",
-    "duration_band",
-    "municipality",
-    "segment",
-    "trajectory_last",
-    "trajectory_mix",
-];
-
-/// Numeric outcomes per horizon of the analysis file (`{name}_{k}m`), of
-/// which a table may publish a mean or median.
-pub const NUMERIC_OUTCOMES: [&str; 1] = ["wage"];
-
 /// Loads and checks a pipeline file. Nothing is read besides the pipeline
 /// file itself and the file system's view of its inputs (existence).
 pub fn load_pipeline(path: &Path) -> Result<Pipeline, PipelineError> {
@@ -591,8 +573,7 @@ pub fn load_pipeline(path: &Path) -> Result<Pipeline, PipelineError> {
         }
         if let Measure::Flag(flag) = &table.measure {
             if !(flag.starts_with("reentry_")
-                || flag == "durable_outflow"
-                || flag == "durable_outflow_work")
+                || koppel_schema::analysis::FLAGS.contains(&flag.as_str()))
             {
                 return Err(ctx.error(
                     spanned.span(),

@@ -71,7 +71,7 @@ pub fn prepare(pipeline: &Pipeline) -> Result<Prepared, PipelineError> {
                 })?;
                 let found = metadata
                     .iter()
-                    .find(|(k, _)| k == koppel_ingest::KEY_ID_METADATA)
+                    .find(|(k, _)| k == koppel_schema::metadata::KEY_ID)
                     .map(|(_, v)| v.clone());
                 match found {
                     Some(id) if &id == declared => {}
@@ -85,7 +85,7 @@ pub fn prepare(pipeline: &Pipeline) -> Result<Prepared, PipelineError> {
                         return Err(PipelineError::KeyMismatch(format!(
                         "{} carries no key id ({}), so its pseudonyms cannot be trusted to match",
                         file.display(),
-                        koppel_ingest::KEY_ID_METADATA
+                        koppel_schema::metadata::KEY_ID
                     )))
                     }
                 }
@@ -162,7 +162,7 @@ fn check_tables_against_link(
     for table in &pipeline.tables {
         match &table.measure {
             Measure::Flag(flag) if flag.starts_with("reentry_") => {
-                let expected = format!("reentry_{}m", link.reentry_months);
+                let expected = koppel_schema::analysis::reentry_flag(link.reentry_months);
                 if *flag != expected {
                     return Err(config_error(
                         pipeline,
