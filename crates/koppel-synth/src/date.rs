@@ -75,6 +75,12 @@ pub fn completed_months(from: Day, to: Day) -> i32 {
     whole - i32::from(day > td)
 }
 
+/// First day of the calendar month of `day`.
+pub fn month_start(day: Day) -> Day {
+    let (y, m, _) = to_ymd(day);
+    from_ymd(y, m, 1)
+}
+
 /// Year of a day number.
 pub fn year_of(day: Day) -> i32 {
     to_ymd(day).0

@@ -9,10 +9,11 @@
 //! outcome with minus outcome without the trajectory over those starts, as a
 //! share: 0.05 is 5 percentage points; six decimals). `effects_by_group.csv`
 //! adds `dimension` and `level` after `instrument`: `age_band` (`<27`,
-//! `27-34`, `35-44`, `45-54`, `55+`, completed years at the start date),
-//! `sex` (`M`, `V`), `duration_band` (`<0.5` … `>5` years of the episode at
-//! the start date, completed months), `segment` (of the latest trajectory in
-//! the 24 months before the start, `unknown` when none). Rows are in
+//! `27-34`, `35-44`, `45-54`, `55+`, completed years), `sex` (`M`, `V`),
+//! `duration_band` (`<0.5` … `>5` years of the episode, completed months),
+//! `segment` (of the latest trajectory that ran in the 24 months before,
+//! `unknown` when none), all measured on the first day of the calendar month
+//! of the start, as a monthly comparison measures them. Rows are in
 //! catalogue order, then dimension, level, horizon and outcome as listed;
 //! cells without treated starts are left out. Sums are integers, so the
 //! files are byte-identical for the same inputs.

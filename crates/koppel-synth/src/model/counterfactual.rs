@@ -20,7 +20,7 @@
 //! `werk` is the state `werk`; `off_assistance` is any state but `bijstand`
 //! and `bijstand_met_werk`.
 
-use crate::date::completed_months;
+use crate::date::{completed_months, month_start};
 
 use super::*;
 
@@ -32,16 +32,17 @@ pub const TRUTH_HORIZONS: [i32; 4] = [6, 12, 18, 24];
 pub struct TreatedStart {
     /// Catalogue index of the instrument.
     pub instrument: u16,
-    /// Age band at the start date (index into the `<27`, `27-34`, `35-44`,
+    /// Age band on the first day of the month of the start (index into the `<27`, `27-34`, `35-44`,
     /// `45-54`, `55+` bands, in completed years).
     pub age_band: u8,
     /// Sex.
     pub sex: Sex,
-    /// Episode duration band at the start date (index into `<0.5`, `0.5-1`,
+    /// Episode duration band on the first day of the month of the start
+    /// (index into `<0.5`, `0.5-1`,
     /// `1-2`, `2-3`, `3-4`, `4-5`, `>5` years, in completed months).
     pub duration_band: u8,
-    /// Segment of the latest trajectory in the 24 months before the start
-    /// (`None`: no trajectory, `unknown` in the analysis file).
+    /// Segment of the latest trajectory in the 24 months before the first
+    /// day of the month of the start (`None`: no trajectory, `unknown` in the analysis file).
     pub segment: Option<Segment>,
     /// Per horizon of [`TRUTH_HORIZONS`] (when within the window):
     /// `[werk, off_assistance]` with the trajectory, then without.
@@ -130,12 +131,13 @@ pub fn generate_person_with_truth(
                 outcomes[k] = Some([sim.outcome(h), cf.outcome(h)]);
             }
         }
+        let tc = month_start(tr.start);
         treated.push(TreatedStart {
             instrument: tr.instrument,
-            age_band: age_band(completed_months(sim.person.birth, tr.start) / 12),
+            age_band: age_band(completed_months(sim.person.birth, tc) / 12),
             sex: sim.person.sex,
-            duration_band: duration_band(completed_months(ep_start, tr.start)),
-            segment: recorded_segment(&sim.trajectories, tr.start),
+            duration_band: duration_band(completed_months(ep_start, tc)),
+            segment: recorded_segment(&sim.trajectories, tc),
             outcomes,
         });
     }

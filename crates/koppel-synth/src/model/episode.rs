@@ -14,7 +14,7 @@
 //! trajectory did (see [`super::counterfactual`]).
 //!
 //! **Selection into trajectories works only through what the registers and
-//! uploads show** on the start date: the segment on the client's file (the
+//! uploads show** on the first day of the calendar month of the start: the segment on the client's file (the
 //! segment of the latest-starting trajectory that ran in the 24 months
 //! before; none when there is none), age under 27, non-European origin, an
 //! episode shorter than six months, and any work in the 24 months before.
@@ -27,7 +27,7 @@
 //! Trajectories may run alongside each other; each changes the exit hazards
 //! from the month after its start.
 
-use crate::date::completed_months;
+use crate::date::{completed_months, month_start};
 use crate::rng::{keyed, Stream};
 
 use super::*;
@@ -280,7 +280,9 @@ impl<'a> Sim<'a> {
         if tune::TRAJECTORY.iter().all(|rate| u_start >= *rate) {
             return; // no start whatever the file shows (saves reading it)
         }
-        let f = self.file(ep, start);
+        // The file as it stands on the first day of the calendar month of
+        // the start (the day a monthly comparison measures it on).
+        let f = self.file(ep, month_start(start));
         if u_start >= tune::TRAJECTORY[f.segment] {
             return;
         }
