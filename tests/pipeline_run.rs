@@ -116,7 +116,7 @@ fn demo_pipeline_end_to_end_checked_deterministic_and_free_of_bsns() {
     assert!(check.status.success(), "{}", text(&check));
 
     // Every stage ran and wrote a manifest with hashes and row counts.
-    for stage in ["ingest", "link", "aggregate", "protect", "export"] {
+    for stage in ["ingest", "link", "effect", "aggregate", "protect", "export"] {
         let manifest: serde_json::Value = serde_json::from_str(
             &std::fs::read_to_string(run.join(stage).join("manifest.json")).unwrap(),
         )
@@ -217,6 +217,7 @@ fn a_crashed_run_resumes_and_tampering_is_detected() {
         [
             ("ingest".to_string(), "skipped".to_string()),
             ("link".into(), "skipped".into()),
+            ("effect".into(), "skipped".into()),
             ("aggregate".into(), "ran".into()),
             ("protect".into(), "ran".into()),
             ("export".into(), "ran".into()),
@@ -268,7 +269,7 @@ fn stage_actions_from_log(log: &str) -> String {
     log.lines()
         .filter(|l| l.contains("up to date"))
         .map(|l| {
-            let stage = ["ingest", "link", "aggregate", "protect", "export"]
+            let stage = ["ingest", "link", "effect", "aggregate", "protect", "export"]
                 .into_iter()
                 .find(|s| l.contains(s))
                 .unwrap_or("?");
@@ -504,20 +505,23 @@ fn fingerprints_cover_what_each_stage_reads() {
             .collect::<Vec<_>>()
     };
     setup.write_pipeline("fp.toml", with_config);
-    assert_eq!(actions("fp.toml", "aggregate"), ["ran", "ran", "ran"]);
+    assert_eq!(
+        actions("fp.toml", "aggregate"),
+        ["ran", "ran", "ran", "ran"]
+    );
 
     // Pipeline text: a comment changes nothing; a table reruns aggregate only.
     setup.write_pipeline("fp.toml", |t| format!("# a note\n{}", with_config(t)));
     assert_eq!(
         actions("fp.toml", "aggregate"),
-        ["skipped", "skipped", "skipped"]
+        ["skipped", "skipped", "skipped", "skipped"]
     );
     setup.write_pipeline("fp.toml", |t| {
         with_config(t).replace("dims = [\"household_type\"]", "dims = [\"sex\"]")
     });
     assert_eq!(
         actions("fp.toml", "aggregate"),
-        ["skipped", "skipped", "ran"]
+        ["skipped", "skipped", "skipped", "ran"]
     );
 
     // config_dir/columns.toml: the uploads' "Doelgroep" header no longer

@@ -31,6 +31,8 @@ struct PipelineFileText {
     #[serde(default)]
     link: toml::Table,
     #[serde(default)]
+    effect: Option<toml::Table>,
+    #[serde(default)]
     disclosure: toml::Table,
     #[serde(default)]
     tables: Vec<Spanned<TableSpec>>,
@@ -101,6 +103,8 @@ pub struct Pipeline {
     pub pseudonymised_key_id: Option<String>,
     /// The `[cohort]` section merged with `[link]` (handed to koppel-link).
     pub link_section: toml::Table,
+    /// The `[effect]` section (handed to koppel-effect), if any.
+    pub effect_section: Option<toml::Table>,
     /// The resolved disclosure rules (defaults tightened or loosened).
     pub rules: Rules,
     /// The tables to publish.
@@ -610,6 +614,7 @@ pub fn load_pipeline(path: &Path) -> Result<Pipeline, PipelineError> {
         pseudonymised_inputs,
         pseudonymised_key_id,
         link_section,
+        effect_section: parsed.effect.clone(),
         rules,
         tables,
         report: parsed.report,

@@ -16,6 +16,7 @@
 //! (`koppel_disclosure::package::check_package`) finds no violation.
 
 pub mod config;
+mod effect_stage;
 pub mod error;
 pub mod graph;
 mod identity;

@@ -23,6 +23,8 @@ pub struct Prepared {
     pub bands_text: String,
     /// The ingest configuration (aliases, municipalities, instruments).
     pub ingest_options: koppel_ingest::IngestOptions,
+    /// The `[effect]` settings, if the pipeline estimates effects.
+    pub effect_config: Option<koppel_effect::EffectConfig>,
 }
 
 fn config_error(pipeline: &Pipeline, message: String, hint: &str) -> PipelineError {
@@ -124,6 +126,7 @@ pub fn prepare(pipeline: &Pipeline) -> Result<Prepared, PipelineError> {
     } else {
         (koppel_link::Bands::default(), String::from("default"))
     };
+    let effect_config = effect_config(pipeline)?;
     Ok(Prepared {
         key_id,
         pseudonymiser,
@@ -131,7 +134,35 @@ pub fn prepare(pipeline: &Pipeline) -> Result<Prepared, PipelineError> {
         bands,
         bands_text,
         ingest_options: ingest_options(pipeline)?,
+        effect_config,
     })
+}
+
+/// The `[effect]` settings, parsed and checked (none without the section).
+fn effect_config(
+    pipeline: &Pipeline,
+) -> Result<Option<koppel_effect::EffectConfig>, PipelineError> {
+    let Some(section) = &pipeline.effect_section else {
+        return Ok(None);
+    };
+    let config: koppel_effect::EffectConfig = toml::Value::Table(section.clone())
+        .try_into()
+        .map_err(|e: toml::de::Error| {
+            config_error(
+                pipeline,
+                format!("[effect]: {}", e.message()),
+                "effect: period_from, period_to (dates), instruments, [effect.groups], horizons, \
+                 matching, subgroups, work_days_bands, [effect.regions], min_effect_n",
+            )
+        })?;
+    config.validate().map_err(|e| {
+        config_error(
+            pipeline,
+            format!("[effect]: {e}"),
+            "see README, Effects of trajectories",
+        )
+    })?;
+    Ok(Some(config))
 }
 
 /// The ingest files of `config_dir`.

@@ -69,6 +69,15 @@ pub fn graph() -> Graph<Context> {
                 external_inputs: pseudonymised_inputs,
                 run: link,
             },
+            // Matched estimates of trajectory effects (with an [effect] section).
+            StageDef {
+                name: "effect",
+                upstream: &["ingest"],
+                code: &[RUNNER, "koppel-effect"],
+                config: crate::effect_stage::effect_config,
+                external_inputs: pseudonymised_inputs,
+                run: crate::effect_stage::effect,
+            },
             // Tables with all margins (unprotected).
             StageDef {
                 name: "aggregate",
@@ -90,7 +99,7 @@ pub fn graph() -> Graph<Context> {
             // The researcher package, after a fail-closed re-check.
             StageDef {
                 name: "export",
-                upstream: &["ingest", "link", "protect"],
+                upstream: &["ingest", "link", "effect", "protect"],
                 code: &[RUNNER, "koppel-report"],
                 config: export_config,
                 external_inputs: no_external_inputs,
@@ -412,7 +421,9 @@ fn export(
     let package = out.join("package");
     let quality = read_quality(&inputs.file("link", "quality.json")?)?;
     let extra = provenance(pipeline, prepared.key_id.as_deref(), &inputs.config_hash);
-    let ctx = report_context(pipeline, &prepared.link_config, &quality, extra)?;
+    let effects = crate::effect_stage::effect_tables(ctx, inputs)?;
+    let mut ctx = report_context(pipeline, &prepared.link_config, &quality, extra)?;
+    ctx.effects = effects;
     // write_researcher_package re-checks the package with `koppel check`'s
     // own code and scans it for identifiers; on any finding it removes the
     // directory and fails: nothing is exported unless the audit passes.
