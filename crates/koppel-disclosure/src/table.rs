@@ -35,6 +35,64 @@ pub enum Measure {
     Mean(String),
     /// Median of `{prefix}_{k}m` over non-null contributors per horizon.
     Median(String),
+    /// Persons in work at each horizon by a field of their job at that
+    /// horizon (one of [`JOB_FIELDS`], column `{field}_{k}m`); measure
+    /// `job_{field}`. See [`build_table`] for the rows and their links.
+    Job(String),
+    /// Mean monthly wage (`wage_{k}m`) of persons in work by a job field;
+    /// measure `mean_wage_by_{field}`, the field's level in `state`.
+    #[serde(rename = "job_mean")]
+    JobMean(String),
+    /// Median monthly wage by a job field; measure `median_wage_by_{field}`.
+    #[serde(rename = "job_median")]
+    JobMedian(String),
+    /// Transitions between states: state at each listed horizon × state at
+    /// the next one (at least two horizons, increasing); measure `flow`,
+    /// horizon `{h1}m>{h2}m`, state `{from}>{to}`.
+    Flow(Vec<u32>),
+}
+
+/// Job fields of the analysis file (`{field}_{k}m`; `none` when not in work).
+/// `sector_group` is derived from `sector` ([`sector_group`]).
+pub const JOB_FIELDS: [&str; 5] = ["sector", "sector_group", "contract", "hours_band", "wage_band"];
+
+/// Measure name of transition rows.
+pub const FLOW_MEASURE: &str = "flow";
+
+/// Separator of the two horizons of a flow row (`6m>12m`) and of its two
+/// states (`werk>ww`).
+pub const FLOW_SEP: char = '>';
+
+/// The states of a person in work (their sum is the job tables' total).
+pub const WORK_STATES: [&str; 2] = ["bijstand_met_werk", "werk"];
+
+/// The SBI 2008 section groups CBS publishes (e.g. StatLine's
+/// "bedrijfstakken"): A; B-F industry and energy; G-I trade, transport and
+/// hospitality; J; K; L; M-N business services; O-Q government, education
+/// and care; R-U culture, recreation and other services.
+pub const SECTOR_GROUPS: [(&str, &str); 9] = [
+    ("A", "A"),
+    ("B-F", "BCDEF"),
+    ("G-I", "GHI"),
+    ("J", "J"),
+    ("K", "K"),
+    ("L", "L"),
+    ("M-N", "MN"),
+    ("O-Q", "OPQ"),
+    ("R-U", "RSTU"),
+];
+
+/// The CBS group of an SBI section letter (`unknown`/`none` pass through;
+/// anything else is `unknown`).
+pub fn sector_group(section: &str) -> &'static str {
+    match section {
+        "none" => "none",
+        _ => SECTOR_GROUPS
+            .iter()
+            .find(|(_, letters)| section.len() == 1 && letters.contains(section))
+            .map(|(g, _)| *g)
+            .unwrap_or(UNKNOWN),
+    }
 }
 
 /// One table of a cohort's table set.
@@ -50,6 +108,17 @@ pub struct TableSpec {
     /// Horizons in months (ignored for flags).
     #[serde(default = "default_horizons")]
     pub horizons: Vec<u32>,
+}
+
+impl Measure {
+    /// Whether the table counts persons (its cells enter the linked cell
+    /// set) rather than summarising wages.
+    pub fn is_count(&self) -> bool {
+        matches!(
+            self,
+            Measure::States | Measure::Flag(_) | Measure::Job(_) | Measure::Flow(_)
+        )
+    }
 }
 
 fn default_horizons() -> Vec<u32> {
@@ -175,14 +244,27 @@ fn margins(levels: &[String]) -> Vec<Vec<String>> {
 
 /// Builds one table from the person-level analysis file (other columns are
 /// ignored). Counts: one polars `group_by` over the dimensions and the
-/// split column, margins added from the groups; the full grid of observed
-/// levels is emitted (absent combinations as zeros).
+/// split columns, margins added from the (few) groups; the full grid of
+/// observed levels is emitted (absent combinations as zeros).
+///
+/// Rows per measure (every group is every combination of observed levels
+/// and `Total`):
+/// * states: per horizon, `persons` × each state and `Total` (the group's
+///   persons total, one cell for every horizon and table);
+/// * flag: `yes`, `no`, `Total`;
+/// * job: per horizon, `job_{field}` × each observed level of the field
+///   among persons in work, and `Total` (persons in work at the horizon);
+///   plus `persons` × `bijstand_met_werk` and `werk` at that horizon, the
+///   two states whose sum the job total is (these rows are the same cells
+///   as in the states tables, so the link holds in every table set);
+/// * flow: per pair of consecutive horizons, measure `flow`, horizon
+///   `{h1}m>{h2}m`, state `{from}>{to}` with `Total` on either side: the
+///   margins `a>Total`, `Total>b` and `Total>Total` are the states cells at
+///   `h1`, `h2` and the persons total;
+/// * mean / median: one row per group and horizon (no state); by job field:
+///   state = the field's level (or `Total`).
 pub fn build_table(persons: &LazyFrame, spec: &TableSpec) -> Result<Table, DisclosureError> {
     let name = spec.name.as_str();
-    let perr = |source| DisclosureError::Polars {
-        table: name.to_string(),
-        source,
-    };
     let mut seen = BTreeSet::new();
     if spec
         .dims
@@ -193,171 +275,422 @@ pub fn build_table(persons: &LazyFrame, spec: &TableSpec) -> Result<Table, Discl
             "table {name}: duplicate or reserved dimension"
         )));
     }
-    let dim_exprs: Vec<Expr> = spec
-        .dims
-        .iter()
-        .map(|d| col(d.as_str()).cast(DataType::String))
-        .collect();
-    let horizons: Vec<Option<String>> = match spec.measure {
-        Measure::Flag(_) => vec![None],
-        _ => spec
-            .horizons
-            .iter()
-            .map(|k| Some(format!("{k}m")))
-            .collect(),
-    };
-    let mut rows = Vec::new();
-    for horizon in &horizons {
-        let (split_col, levels_of_split, measure): (String, Vec<&str>, String) = match &spec.measure
-        {
-            Measure::States => (
-                format!("state_{}", horizon.as_deref().unwrap_or("")),
-                STATES.to_vec(),
-                "persons".into(),
-            ),
-            Measure::Flag(f) => (f.clone(), vec!["yes", "no"], f.clone()),
-            Measure::Mean(p) => (
-                format!("{p}_{}", horizon.as_deref().unwrap_or("")),
-                vec![],
-                format!("mean_{p}"),
-            ),
-            Measure::Median(p) => (
-                format!("{p}_{}", horizon.as_deref().unwrap_or("")),
-                vec![],
-                format!("median_{p}"),
-            ),
-        };
-        match &spec.measure {
-            Measure::States | Measure::Flag(_) => {
-                let split = match spec.measure {
-                    Measure::Flag(_) => when(col(split_col.as_str()).cast(DataType::Boolean))
-                        .then(lit("yes"))
-                        .otherwise(lit("no"))
-                        .alias("__split"),
-                    _ => col(split_col.as_str())
-                        .cast(DataType::String)
-                        .alias("__split"),
-                };
-                let mut exprs = dim_exprs.clone();
-                exprs.push(split);
-                let keys: Vec<Expr> = spec
-                    .dims
-                    .iter()
-                    .map(|d| col(d.as_str()))
-                    .chain([col("__split")])
-                    .collect();
-                let df = persons
-                    .clone()
-                    .select(exprs)
-                    .group_by(keys)
-                    .agg([len().alias("__n")])
-                    .collect()
-                    .map_err(perr)?;
-                let dim_values: Vec<Vec<String>> = spec
-                    .dims
-                    .iter()
-                    .map(|d| strings(&df, d, name))
-                    .collect::<Result<_, _>>()?;
-                let split_values = strings(&df, "__split", name)?;
-                let n = floats(&df, "__n", name)?;
-                let mut counts: HashMap<(Vec<String>, String), f64> = HashMap::new();
-                let mut observed: Vec<BTreeSet<String>> = vec![BTreeSet::new(); spec.dims.len()];
-                for i in 0..df.height() {
-                    let levels: Vec<String> = dim_values.iter().map(|v| v[i].clone()).collect();
-                    for (d, l) in levels.iter().enumerate() {
-                        observed[d].insert(l.clone());
-                    }
-                    let s = split_values[i].clone();
-                    if !levels_of_split.contains(&s.as_str()) {
-                        return Err(DisclosureError::Invalid(format!(
-                            "table {name}: column {split_col} has unexpected value {s:?}"
-                        )));
-                    }
-                    let v = n[i].unwrap_or(0.0);
-                    for m in margins(&levels) {
-                        *counts.entry((m.clone(), s.clone())).or_default() += v;
-                        *counts.entry((m, TOTAL.to_string())).or_default() += v;
-                    }
-                }
-                let observed: Vec<Vec<String>> = observed
-                    .into_iter()
-                    .map(|s| s.into_iter().collect())
-                    .collect();
-                for levels in grid(&observed) {
-                    for s in levels_of_split.iter().copied().chain([TOTAL]) {
-                        let value = counts
-                            .get(&(levels.clone(), s.to_string()))
-                            .copied()
-                            .unwrap_or(0.0);
-                        rows.push(Row {
-                            levels: levels.clone(),
-                            horizon: horizon.clone(),
-                            measure: measure.clone(),
-                            state: Some(s.to_string()),
-                            value,
-                            contributors: None,
-                        });
-                    }
-                }
-            }
-            Measure::Mean(_) | Measure::Median(_) => {
-                let mut exprs = dim_exprs.clone();
-                exprs.push(col(split_col.as_str()).cast(DataType::Float64).alias("__w"));
-                let df = persons
-                    .clone()
-                    .select(exprs)
-                    .filter(col("__w").is_not_null())
-                    .collect()
-                    .map_err(perr)?;
-                let dim_values: Vec<Vec<String>> = spec
-                    .dims
-                    .iter()
-                    .map(|d| strings(&df, d, name))
-                    .collect::<Result<_, _>>()?;
-                let w = floats(&df, "__w", name)?;
-                let mut groups: BTreeMap<Vec<String>, Vec<f64>> = BTreeMap::new();
-                for i in 0..df.height() {
-                    let levels: Vec<String> = dim_values.iter().map(|v| v[i].clone()).collect();
-                    let v = w[i].unwrap_or(0.0);
-                    for m in margins(&levels) {
-                        groups.entry(m).or_default().push(v);
-                    }
-                }
-                for (levels, mut values) in groups {
-                    values.sort_by(|a, b| b.total_cmp(a));
-                    let n = values.len();
-                    let sum: f64 = values.iter().sum();
-                    let value = if matches!(spec.measure, Measure::Mean(_)) {
-                        sum / n as f64
-                    } else if n % 2 == 1 {
-                        values[n / 2]
-                    } else {
-                        (values[n / 2 - 1] + values[n / 2]) / 2.0
-                    };
-                    let mut top = [0.0; 3];
-                    for (t, v) in top.iter_mut().zip(&values) {
-                        *t = v.abs();
-                    }
-                    rows.push(Row {
-                        levels,
-                        horizon: horizon.clone(),
-                        measure: measure.clone(),
-                        state: None,
-                        value,
-                        contributors: Some(Contributors {
-                            n: n as u64,
-                            sum: values.iter().map(|v| v.abs()).sum(),
-                            top,
-                        }),
-                    });
-                }
-            }
+    let rows = match &spec.measure {
+        Measure::States | Measure::Flag(_) => build_split(persons, spec)?,
+        Measure::Mean(p) | Measure::Median(p) => build_magnitude(persons, spec, p, None)?,
+        Measure::JobMean(f) | Measure::JobMedian(f) => {
+            build_magnitude(persons, spec, "wage", Some(job_field(name, f)?))?
         }
-    }
+        Measure::Job(f) => build_job(persons, spec, job_field(name, f)?)?,
+        Measure::Flow(hs) => build_flow(persons, spec, hs)?,
+    };
     Ok(Table {
         spec: spec.clone(),
         rows,
     })
+}
+
+fn job_field<'a>(table: &str, field: &'a str) -> Result<&'a str, DisclosureError> {
+    if JOB_FIELDS.contains(&field) {
+        Ok(field)
+    } else {
+        Err(DisclosureError::Invalid(format!(
+            "table {table}: unknown job field {field:?} (known: {})",
+            JOB_FIELDS.join(", ")
+        )))
+    }
+}
+
+/// The analysis-file column of a job field at a horizon.
+fn job_column(field: &str, horizon: &str) -> String {
+    match field {
+        "sector_group" => format!("sector_{horizon}"),
+        f => format!("{f}_{horizon}"),
+    }
+}
+
+/// A job field's level from the column value.
+fn job_level(field: &str, raw: &str) -> String {
+    match field {
+        "sector_group" => sector_group(raw).to_string(),
+        _ => raw.to_string(),
+    }
+}
+
+/// Counts of persons by the table's dimensions and extra split expressions
+/// (one polars `group_by`): the observed levels per dimension and one
+/// `(levels, split values, n)` per non-empty group.
+type Groups = (Vec<BTreeSet<String>>, Vec<(Vec<String>, Vec<String>, f64)>);
+
+fn group_counts(
+    persons: &LazyFrame,
+    spec: &TableSpec,
+    splits: Vec<Expr>,
+) -> Result<Groups, DisclosureError> {
+    let name = spec.name.as_str();
+    let perr = |source| DisclosureError::Polars {
+        table: name.to_string(),
+        source,
+    };
+    let n_splits = splits.len();
+    let mut exprs: Vec<Expr> = spec
+        .dims
+        .iter()
+        .map(|d| col(d.as_str()).cast(DataType::String))
+        .collect();
+    exprs.extend(
+        splits
+            .into_iter()
+            .enumerate()
+            .map(|(i, e)| e.alias(format!("__s{i}"))),
+    );
+    let keys: Vec<Expr> = spec
+        .dims
+        .iter()
+        .map(|d| col(d.as_str()))
+        .chain((0..n_splits).map(|i| col(format!("__s{i}"))))
+        .collect();
+    let df = persons
+        .clone()
+        .select(exprs)
+        .group_by(keys)
+        .agg([len().alias("__n")])
+        .collect()
+        .map_err(perr)?;
+    let dim_values: Vec<Vec<String>> = spec
+        .dims
+        .iter()
+        .map(|d| strings(&df, d, name))
+        .collect::<Result<_, _>>()?;
+    let split_values: Vec<Vec<String>> = (0..n_splits)
+        .map(|i| strings(&df, &format!("__s{i}"), name))
+        .collect::<Result<_, _>>()?;
+    let n = floats(&df, "__n", name)?;
+    let mut observed = vec![BTreeSet::new(); spec.dims.len()];
+    let mut out = Vec::with_capacity(df.height());
+    for i in 0..df.height() {
+        let levels: Vec<String> = dim_values.iter().map(|v| v[i].clone()).collect();
+        for (d, l) in levels.iter().enumerate() {
+            observed[d].insert(l.clone());
+        }
+        let s: Vec<String> = split_values.iter().map(|v| v[i].clone()).collect();
+        out.push((levels, s, n[i].unwrap_or(0.0)));
+    }
+    Ok((observed, out))
+}
+
+fn observed_grid(observed: Vec<BTreeSet<String>>) -> Vec<Vec<String>> {
+    let observed: Vec<Vec<String>> = observed
+        .into_iter()
+        .map(|s| s.into_iter().collect())
+        .collect();
+    grid(&observed)
+}
+
+fn horizon_label(k: u32) -> String {
+    format!("{k}m")
+}
+
+fn count_row(levels: &[String], horizon: Option<&str>, measure: &str, state: &str, value: f64) -> Row {
+    Row {
+        levels: levels.to_vec(),
+        horizon: horizon.map(str::to_string),
+        measure: measure.to_string(),
+        state: Some(state.to_string()),
+        value,
+        contributors: None,
+    }
+}
+
+/// States and flag tables: persons by one split column.
+fn build_split(persons: &LazyFrame, spec: &TableSpec) -> Result<Vec<Row>, DisclosureError> {
+    let name = spec.name.as_str();
+    let horizons: Vec<Option<String>> = match spec.measure {
+        Measure::Flag(_) => vec![None],
+        _ => spec.horizons.iter().map(|&k| Some(horizon_label(k))).collect(),
+    };
+    let mut rows = Vec::new();
+    for horizon in &horizons {
+        let (split_col, levels_of_split, measure, split) = match &spec.measure {
+            Measure::Flag(f) => (
+                f.clone(),
+                vec!["yes", "no"],
+                f.clone(),
+                when(col(f.as_str()).cast(DataType::Boolean))
+                    .then(lit("yes"))
+                    .otherwise(lit("no")),
+            ),
+            _ => {
+                let c = format!("state_{}", horizon.as_deref().unwrap_or(""));
+                let e = col(c.as_str()).cast(DataType::String);
+                (c, STATES.to_vec(), "persons".to_string(), e)
+            }
+        };
+        let (observed, groups) = group_counts(persons, spec, vec![split])?;
+        let mut counts: HashMap<(Vec<String>, String), f64> = HashMap::new();
+        for (levels, s, v) in groups {
+            let s = &s[0];
+            if !levels_of_split.contains(&s.as_str()) {
+                return Err(DisclosureError::Invalid(format!(
+                    "table {name}: column {split_col} has unexpected value {s:?}"
+                )));
+            }
+            for m in margins(&levels) {
+                *counts.entry((m.clone(), s.clone())).or_default() += v;
+                *counts.entry((m, TOTAL.to_string())).or_default() += v;
+            }
+        }
+        for levels in observed_grid(observed) {
+            for s in levels_of_split.iter().copied().chain([TOTAL]) {
+                let value = counts
+                    .get(&(levels.clone(), s.to_string()))
+                    .copied()
+                    .unwrap_or(0.0);
+                rows.push(count_row(&levels, horizon.as_deref(), &measure, s, value));
+            }
+        }
+    }
+    Ok(rows)
+}
+
+/// Job tables: persons in work by a job field, with the two work states
+/// that add up to the table's total (see [`build_table`]).
+fn build_job(
+    persons: &LazyFrame,
+    spec: &TableSpec,
+    field: &str,
+) -> Result<Vec<Row>, DisclosureError> {
+    let name = spec.name.as_str();
+    let measure = format!("job_{field}");
+    let mut rows = Vec::new();
+    for &k in &spec.horizons {
+        let h = horizon_label(k);
+        let state_col = format!("state_{h}");
+        let field_col = job_column(field, &h);
+        let (observed, groups) = group_counts(
+            persons,
+            spec,
+            vec![
+                col(state_col.as_str()).cast(DataType::String),
+                col(field_col.as_str()).cast(DataType::String),
+            ],
+        )?;
+        let mut jobs: HashMap<(Vec<String>, String), f64> = HashMap::new();
+        let mut work: HashMap<(Vec<String>, String), f64> = HashMap::new();
+        let mut levels_seen = BTreeSet::new();
+        for (levels, s, v) in groups {
+            let (state, raw) = (&s[0], &s[1]);
+            if !STATES.contains(&state.as_str()) {
+                return Err(DisclosureError::Invalid(format!(
+                    "table {name}: column {state_col} has unexpected value {state:?}"
+                )));
+            }
+            let working = WORK_STATES.contains(&state.as_str());
+            if working == (raw == "none") {
+                return Err(DisclosureError::Invalid(format!(
+                    "table {name}: column {field_col} is {raw:?} for persons in state {state:?} \
+                     (it must be \"none\" exactly when the person is not in work)"
+                )));
+            }
+            if !working {
+                continue;
+            }
+            let level = job_level(field, raw);
+            levels_seen.insert(level.clone());
+            for m in margins(&levels) {
+                *jobs.entry((m.clone(), level.clone())).or_default() += v;
+                *jobs.entry((m.clone(), TOTAL.to_string())).or_default() += v;
+                *work.entry((m, state.clone())).or_default() += v;
+            }
+        }
+        for levels in observed_grid(observed) {
+            for l in levels_seen.iter().map(String::as_str).chain([TOTAL]) {
+                let v = jobs
+                    .get(&(levels.clone(), l.to_string()))
+                    .copied()
+                    .unwrap_or(0.0);
+                rows.push(count_row(&levels, Some(&h), &measure, l, v));
+            }
+            for s in WORK_STATES {
+                let v = work
+                    .get(&(levels.clone(), s.to_string()))
+                    .copied()
+                    .unwrap_or(0.0);
+                rows.push(count_row(&levels, Some(&h), "persons", s, v));
+            }
+        }
+    }
+    Ok(rows)
+}
+
+/// Flow tables: state at one horizon × state at the next.
+fn build_flow(
+    persons: &LazyFrame,
+    spec: &TableSpec,
+    horizons: &[u32],
+) -> Result<Vec<Row>, DisclosureError> {
+    let name = spec.name.as_str();
+    if horizons.len() < 2 || horizons.windows(2).any(|w| w[0] >= w[1]) {
+        return Err(DisclosureError::Invalid(format!(
+            "table {name}: a flow needs at least two increasing horizons, got {horizons:?}"
+        )));
+    }
+    let mut rows = Vec::new();
+    for pair in horizons.windows(2) {
+        let (h1, h2) = (horizon_label(pair[0]), horizon_label(pair[1]));
+        let horizon = format!("{h1}{FLOW_SEP}{h2}");
+        let (observed, groups) = group_counts(
+            persons,
+            spec,
+            vec![
+                col(format!("state_{h1}").as_str()).cast(DataType::String),
+                col(format!("state_{h2}").as_str()).cast(DataType::String),
+            ],
+        )?;
+        let mut counts: HashMap<(Vec<String>, String), f64> = HashMap::new();
+        for (levels, s, v) in groups {
+            for (st, h) in s.iter().zip([&h1, &h2]) {
+                if !STATES.contains(&st.as_str()) {
+                    return Err(DisclosureError::Invalid(format!(
+                        "table {name}: column state_{h} has unexpected value {st:?}"
+                    )));
+                }
+            }
+            for m in margins(&levels) {
+                for (a, b) in [
+                    (s[0].as_str(), s[1].as_str()),
+                    (s[0].as_str(), TOTAL),
+                    (TOTAL, s[1].as_str()),
+                    (TOTAL, TOTAL),
+                ] {
+                    *counts
+                        .entry((m.clone(), format!("{a}{FLOW_SEP}{b}")))
+                        .or_default() += v;
+                }
+            }
+        }
+        for levels in observed_grid(observed) {
+            for a in STATES.iter().copied().chain([TOTAL]) {
+                for b in STATES.iter().copied().chain([TOTAL]) {
+                    let state = format!("{a}{FLOW_SEP}{b}");
+                    let v = counts
+                        .get(&(levels.clone(), state.clone()))
+                        .copied()
+                        .unwrap_or(0.0);
+                    rows.push(count_row(&levels, Some(&horizon), FLOW_MEASURE, &state, v));
+                }
+            }
+        }
+    }
+    Ok(rows)
+}
+
+/// Means and medians per group and horizon, optionally by a job field.
+fn build_magnitude(
+    persons: &LazyFrame,
+    spec: &TableSpec,
+    prefix: &str,
+    field: Option<&str>,
+) -> Result<Vec<Row>, DisclosureError> {
+    let name = spec.name.as_str();
+    let perr = |source| DisclosureError::Polars {
+        table: name.to_string(),
+        source,
+    };
+    let mean = matches!(spec.measure, Measure::Mean(_) | Measure::JobMean(_));
+    let measure = match field {
+        None => format!("{}_{prefix}", if mean { "mean" } else { "median" }),
+        Some(f) => format!("{}_{prefix}_by_{f}", if mean { "mean" } else { "median" }),
+    };
+    let mut rows = Vec::new();
+    for &k in &spec.horizons {
+        let h = horizon_label(k);
+        let mut exprs: Vec<Expr> = spec
+            .dims
+            .iter()
+            .map(|d| col(d.as_str()).cast(DataType::String))
+            .collect();
+        exprs.push(
+            col(format!("{prefix}_{h}").as_str())
+                .cast(DataType::Float64)
+                .alias("__w"),
+        );
+        let mut filter = col("__w").is_not_null();
+        if let Some(f) = field {
+            exprs.push(
+                col(job_column(f, &h).as_str())
+                    .cast(DataType::String)
+                    .fill_null(lit(UNKNOWN))
+                    .alias("__j"),
+            );
+            filter = filter.and(col("__j").neq(lit("none")));
+        }
+        let df = persons
+            .clone()
+            .select(exprs)
+            .filter(filter)
+            .collect()
+            .map_err(perr)?;
+        let dim_values: Vec<Vec<String>> = spec
+            .dims
+            .iter()
+            .map(|d| strings(&df, d, name))
+            .collect::<Result<_, _>>()?;
+        let job: Option<Vec<String>> = match field {
+            Some(f) => Some(
+                strings(&df, "__j", name)?
+                    .iter()
+                    .map(|raw| job_level(f, raw))
+                    .collect(),
+            ),
+            None => None,
+        };
+        let w = floats(&df, "__w", name)?;
+        let mut groups: BTreeMap<(Vec<String>, Option<String>), Vec<f64>> = BTreeMap::new();
+        for i in 0..df.height() {
+            let levels: Vec<String> = dim_values.iter().map(|v| v[i].clone()).collect();
+            let v = w[i].unwrap_or(0.0);
+            for m in margins(&levels) {
+                match &job {
+                    Some(j) => {
+                        for s in [j[i].clone(), TOTAL.to_string()] {
+                            groups.entry((m.clone(), Some(s))).or_default().push(v);
+                        }
+                    }
+                    None => groups.entry((m, None)).or_default().push(v),
+                }
+            }
+        }
+        for ((levels, state), mut values) in groups {
+            values.sort_by(|a, b| b.total_cmp(a));
+            let n = values.len();
+            let sum: f64 = values.iter().sum();
+            let value = if mean {
+                sum / n as f64
+            } else if n % 2 == 1 {
+                values[n / 2]
+            } else {
+                (values[n / 2 - 1] + values[n / 2]) / 2.0
+            };
+            let mut top = [0.0; 3];
+            for (t, v) in top.iter_mut().zip(&values) {
+                *t = v.abs();
+            }
+            rows.push(Row {
+                levels,
+                horizon: Some(h.clone()),
+                measure: measure.clone(),
+                state,
+                value,
+                contributors: Some(Contributors {
+                    n: n as u64,
+                    sum: values.iter().map(|v| v.abs()).sum(),
+                    top,
+                }),
+            });
+        }
+    }
+    Ok(rows)
 }
 
 /// Builds every table of a table set.
@@ -368,10 +701,40 @@ pub fn build_tables(
     specs.iter().map(|s| build_table(persons, s)).collect()
 }
 
+/// The measure/horizon/state part of a count cell's key (see [`count_key`]).
+fn cell_tail(horizon: Option<&str>, measure: &str, state: &str) -> String {
+    if measure == FLOW_MEASURE {
+        let hs = horizon.and_then(|h| h.split_once(FLOW_SEP));
+        let ss = state.split_once(FLOW_SEP);
+        if let (Some((h1, h2)), Some((a, b))) = (hs, ss) {
+            return match (a == TOTAL, b == TOTAL) {
+                (true, true) => "persons|*|Total".into(),
+                (false, true) => format!("persons|{h1}|{a}"),
+                (true, false) => format!("persons|{h2}|{b}"),
+                (false, false) => format!("flow|{h1}{FLOW_SEP}{h2}|{a}{FLOW_SEP}{b}"),
+            };
+        }
+    }
+    if state == TOTAL {
+        if measure.starts_with("job_") {
+            format!("in_work|{}|Total", horizon.unwrap_or("*"))
+        } else {
+            "persons|*|Total".into()
+        }
+    } else {
+        format!("{measure}|{}|{state}", horizon.unwrap_or("*"))
+    }
+}
+
 /// Canonical key of a count cell across every table of a cohort: the
 /// non-`Total` dimension levels (sorted by dimension name), then measure,
-/// horizon and state. The persons total of a group (state `Total`) is one
-/// cell for every horizon and every (state or flag) table.
+/// horizon and state. Cells that count the same persons share a key:
+/// * the persons total of a group (state `Total` of a states or flag
+///   table, `Total>Total` of a flow) is one cell for every horizon and table;
+/// * a flow's margins `a>Total` and `Total>b` are the states cells of `a`
+///   at the first and `b` at the second horizon;
+/// * the total of every job table (`job_*`, state `Total`) is one cell per
+///   group and horizon: persons in work (`in_work|{h}|Total`).
 pub fn count_key(
     dims: &[String],
     levels: &[String],
@@ -386,11 +749,7 @@ pub fn count_key(
         .map(|(d, l)| format!("{d}={l}"))
         .collect();
     parts.sort();
-    if state == TOTAL {
-        parts.push("persons|*|Total".into());
-    } else {
-        parts.push(format!("{measure}|{}|{state}", horizon.unwrap_or("*")));
-    }
+    parts.push(cell_tail(horizon, measure, state));
     parts.join("|")
 }
 
@@ -400,9 +759,52 @@ pub type CountRow = (Vec<String>, Option<String>, String, String, f64);
 /// Each count table's cell indices (`None` for magnitude tables).
 pub type TableCellIndices = Vec<Option<Vec<usize>>>;
 
+/// The margins a count row adds up to besides its dimension margins: each
+/// as (horizon, measure, state) of the total and the relation's
+/// axis (same levels as the row). `job_table`: the row belongs to a job table (its `persons` rows
+/// are the work states whose sum is the job total).
+fn split_parents(
+    h: Option<&str>,
+    m: &str,
+    s: &str,
+    job_table: bool,
+) -> Vec<(Option<String>, String, String, String)> {
+    let hs = h.map(str::to_string);
+    if m == FLOW_MEASURE {
+        let (Some((h1, h2)), Some((a, b))) = (
+            h.and_then(|h| h.split_once(FLOW_SEP)),
+            s.split_once(FLOW_SEP),
+        ) else {
+            return Vec::new();
+        };
+        let flow = |a: &str, b: &str| format!("{a}{FLOW_SEP}{b}");
+        return match (a == TOTAL, b == TOTAL) {
+            (true, true) => Vec::new(),
+            (false, true) => vec![(hs, m.into(), flow(TOTAL, TOTAL), format!("split:persons|{h1}"))],
+            (true, false) => vec![(hs, m.into(), flow(TOTAL, TOTAL), format!("split:persons|{h2}"))],
+            (false, false) => vec![
+                (hs.clone(), m.into(), flow(a, TOTAL), format!("flow:{h1}{FLOW_SEP}{h2}|out")),
+                (hs, m.into(), flow(TOTAL, b), format!("flow:{h1}{FLOW_SEP}{h2}|in")),
+            ],
+        };
+    }
+    let hz = h.unwrap_or("*");
+    if s == TOTAL {
+        Vec::new()
+    } else if job_table && m == "persons" {
+        vec![(hs, "job_".into(), TOTAL.into(), format!("work|{hz}"))]
+    } else {
+        vec![(hs, m.into(), TOTAL.into(), format!("split:{m}|{hz}"))]
+    }
+}
+
 /// Adds the cells and every additive relation of one count table (given as
 /// rows of dims levels, horizon, measure, state, value) to a builder;
 /// returns the cell index of each row. Shared by protection and `koppel check`.
+/// Relations: every dimension margin (a level replaced by `Total`), each
+/// state split of a group's total, for job tables the job levels and the
+/// two work states each adding up to persons in work, and for flows each
+/// `a>b` adding up over `b` to `a>Total` and over `a` to `Total>b`.
 pub fn add_count_table(
     builder: &mut CellSetBuilder,
     dims: &[String],
@@ -418,7 +820,9 @@ pub fn add_count_table(
             )
         })?);
     }
+    let job_table = rows.iter().any(|r| r.2.starts_with("job_"));
     for ((levels, h, m, s, _), &child) in rows.iter().zip(&idx) {
+        let tail = cell_tail(h.as_deref(), m, s);
         for (d, l) in levels.iter().enumerate() {
             if l != TOTAL {
                 let mut parent = levels.clone();
@@ -427,20 +831,15 @@ pub fn add_count_table(
                 let p = builder
                     .find(&key)
                     .ok_or_else(|| format!("margin {key} is missing"))?;
-                let axis = format!("dim:{}|{}|{}", dims[d], m, h.as_deref().unwrap_or("*"));
-                builder.relate(p, &axis, child);
+                builder.relate(p, &format!("dim:{}|{tail}", dims[d]), child);
             }
         }
-        if s != TOTAL {
-            let key = count_key(dims, levels, h.as_deref(), m, TOTAL);
+        for (ph, pm, ps, axis) in split_parents(h.as_deref(), m, s, job_table) {
+            let key = count_key(dims, levels, ph.as_deref(), &pm, &ps);
             let p = builder
                 .find(&key)
                 .ok_or_else(|| format!("total {key} is missing"))?;
-            builder.relate(
-                p,
-                &format!("split:{}|{}", m, h.as_deref().unwrap_or("*")),
-                child,
-            );
+            builder.relate(p, &axis, child);
         }
     }
     Ok(idx)
@@ -485,7 +884,7 @@ pub fn count_cells(tables: &[Table]) -> Result<(CellSet, TableCellIndices), Disc
     let mut builder = CellSetBuilder::default();
     let mut indices = Vec::new();
     for t in tables {
-        if matches!(t.spec.measure, Measure::States | Measure::Flag(_)) {
+        if t.spec.measure.is_count() {
             let rows: Vec<_> = t
                 .rows
                 .iter()
@@ -605,7 +1004,9 @@ pub fn protect(tables: &[Table], rules: &Rules) -> Result<Protected, DisclosureE
             .zip(&values)
             .map(|(r, v)| {
                 let s = r.state.as_deref()?;
-                if s == TOTAL {
+                // Flow shares have two denominators (origin and group): the
+                // reader computes them from the published counts.
+                if s == TOTAL || r.measure == FLOW_MEASURE {
                     return None;
                 }
                 let total = totals

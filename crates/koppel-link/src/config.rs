@@ -304,7 +304,7 @@ pub struct Band {
 }
 
 /// The bands of `config/bands.toml`: age at R in completed years, episode
-/// duration at R in completed months, contract hours per week.
+/// duration at R in completed months, contract hours per week, monthly wage.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Bands {
@@ -314,6 +314,10 @@ pub struct Bands {
     pub duration: Vec<Band>,
     /// Hours bands (contract hours per week).
     pub hours: Vec<Band>,
+    /// Wage bands (gross monthly wage in euros, `wage_band_{k}m`). A bands
+    /// file without `[[wage]]` gives `unknown` for everyone in work.
+    #[serde(default)]
+    pub wage: Vec<Band>,
 }
 
 /// The bands file compiled into the crate (`config/bands.toml`).
@@ -339,6 +343,9 @@ impl Bands {
             ("hours", &bands.hours),
         ] {
             check_bands(name, list)?;
+        }
+        if !bands.wage.is_empty() {
+            check_bands("wage", &bands.wage)?;
         }
         Ok(bands)
     }

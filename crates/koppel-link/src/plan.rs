@@ -522,6 +522,7 @@ fn outcomes_from(p: &Prepared, cohort: LazyFrame, config: &LinkConfig, bands: &B
             col("contract").alias(format!("contract_{k}m")),
             col("hours_band").alias(format!("hours_band_{k}m")),
             col("wage").alias(format!("wage_{k}m")),
+            col("wage_band").alias(format!("wage_band_{k}m")),
         ]);
         out = left(out, wide, &[PSEUDONYM]);
     }
@@ -738,6 +739,10 @@ fn horizon_states(
             .then(col("monthly_wage"))
             .otherwise(lit(NULL).cast(DataType::Float64))
             .alias("wage"),
+        when(col("working"))
+            .then(band(col("monthly_wage"), &bands.wage))
+            .otherwise(lit(NONE))
+            .alias("wage_band"),
     ])
 }
 

@@ -284,7 +284,7 @@ fn reference(p: &PersonData, c: &LinkConfig, bands: &Bands) -> Option<Row> {
         s(&format!("state_{k}m"), state);
         match job {
             None => {
-                for f in ["sector", "contract", "hours_band"] {
+                for f in ["sector", "contract", "hours_band", "wage_band"] {
                     s(&format!("{f}_{k}m"), "none");
                 }
                 wages.insert(format!("wage_{k}m"), None);
@@ -293,6 +293,7 @@ fn reference(p: &PersonData, c: &LinkConfig, bands: &Bands) -> Option<Row> {
                 s(&format!("sector_{k}m"), j.sector.unwrap_or("unknown"));
                 s(&format!("contract_{k}m"), j.contract.unwrap_or("unknown"));
                 s(&format!("hours_band_{k}m"), &band(j.hours, &bands.hours));
+                s(&format!("wage_band_{k}m"), &band(j.wage, &bands.wage));
                 wages.insert(format!("wage_{k}m"), j.wage);
             }
         }
@@ -354,7 +355,7 @@ fn rows_of(df: &DataFrame, c: &LinkConfig) -> Vec<(String, Row)> {
     .collect::<Vec<_>>();
     let mut wage_cols = Vec::new();
     for k in &c.horizons {
-        for f in ["state", "sector", "contract", "hours_band"] {
+        for f in ["state", "sector", "contract", "hours_band", "wage_band"] {
             string_cols.push(format!("{f}_{k}m"));
         }
         wage_cols.push(format!("wage_{k}m"));

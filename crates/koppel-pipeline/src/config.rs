@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use koppel_disclosure::rules::Rules;
-use koppel_disclosure::table::{Measure, TableSpec};
+use koppel_disclosure::table::{Measure, TableSpec, JOB_FIELDS};
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
@@ -585,6 +585,25 @@ pub fn load_pipeline(path: &Path) -> Result<Pipeline, PipelineError> {
                     "flags: reentry_6m (or reentry_{w}m), durable_outflow, durable_outflow_work",
                 ));
             }
+        }
+        match &table.measure {
+            Measure::Job(f) | Measure::JobMean(f) | Measure::JobMedian(f)
+                if !JOB_FIELDS.contains(&f.as_str()) =>
+            {
+                return Err(ctx.error(
+                    spanned.span(),
+                    format!("table {:?}: unknown job field {f:?}", table.name),
+                    &format!("job fields: {}", JOB_FIELDS.join(", ")),
+                ));
+            }
+            Measure::Flow(hs) if hs.len() < 2 || hs.windows(2).any(|w| w[0] >= w[1]) => {
+                return Err(ctx.error(
+                    spanned.span(),
+                    format!("table {:?}: flow horizons {hs:?}", table.name),
+                    "a flow needs two or more increasing horizons, e.g. { flow = [6, 12, 18] }",
+                ));
+            }
+            _ => {}
         }
         tables.push(table.clone());
     }
