@@ -2,7 +2,7 @@
 //! `definitions.md` and as the report's definitions section.
 
 use koppel_disclosure::rules::{RoundingMethod, Rules};
-use koppel_disclosure::table::TOTAL;
+use koppel_disclosure::table::{FLOW_SEP, TOTAL};
 
 use crate::labels::Lang;
 use crate::model::{horizon_months, Kind, TableView};
@@ -47,13 +47,24 @@ pub fn table_title(t: &TableView, ctx: &ReportContext) -> String {
     } else {
         "flag_by"
     };
-    fill(
-        &l.ui(lang, key),
-        &[
-            ("measure", l.measure(lang, &t.measure)),
-            ("dims", t.dims_label(l, lang)),
-        ],
-    )
+    let mut title = if t.dims.is_empty() {
+        l.measure(lang, &t.measure)
+    } else {
+        fill(
+            &l.ui(lang, key),
+            &[
+                ("measure", l.measure(lang, &t.measure)),
+                ("dims", t.dims_label(l, lang)),
+            ],
+        )
+    };
+    // A job or wage table of one horizon names it.
+    if matches!(t.kind, Kind::Job | Kind::Magnitude) && t.horizons.len() == 1 {
+        if let Some(h) = t.horizons[0].as_deref() {
+            title = format!("{title}, {}", l.horizon(lang, h));
+        }
+    }
+    title
 }
 
 /// The disclosure rules in words (shared by the definitions and the
@@ -157,14 +168,15 @@ pub fn build(
             ..Default::default()
         });
     }
-    let mut horizons: Vec<String> = views
+    let mut months: Vec<u32> = views
         .iter()
-        .flat_map(|v| v.horizons.iter().flatten().cloned())
+        .flat_map(|v| v.horizons.iter().flatten())
+        .flat_map(|h| h.split(FLOW_SEP).map(horizon_months))
         .collect();
-    horizons.sort_by_key(|h| horizon_months(h));
-    horizons.dedup();
-    if !horizons.is_empty() {
-        let names: Vec<String> = horizons.iter().map(|h| l.horizon(lang, h)).collect();
+    months.sort_unstable();
+    months.dedup();
+    if !months.is_empty() {
+        let names: Vec<String> = months.iter().map(u32::to_string).collect();
         let list = match names.len() {
             1 => names[0].clone(),
             n => format!(

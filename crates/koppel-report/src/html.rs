@@ -4,9 +4,14 @@
 
 use std::cell::Cell as Counter;
 
-use koppel_disclosure::rules::Rules;
 use koppel_disclosure::table::TOTAL;
-use maud::{html, Markup, PreEscaped, DOCTYPE};
+use maud::{html, Markup};
+
+mod flow;
+mod jobs;
+mod page;
+
+pub use page::render;
 
 use crate::defs::{self, Section};
 use crate::labels::{Category, Labels, Lang};
@@ -63,14 +68,20 @@ fn f1(x: f64) -> String {
     format!("{x:.1}")
 }
 
-fn truncate(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        s.to_string()
-    } else {
-        let mut t: String = s.chars().take(max - 1).collect();
-        t.push('…');
-        t
+/// Splits a label into lines of at most `max` characters at spaces (a
+/// longer word gets a line of its own): chart labels are wrapped, never cut.
+fn wrap(s: &str, max: usize) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    for word in s.split_whitespace() {
+        match lines.last_mut() {
+            Some(line) if line.chars().count() + 1 + word.chars().count() <= max => {
+                line.push(' ');
+                line.push_str(word);
+            }
+            _ => lines.push(word.to_string()),
+        }
     }
+    lines
 }
 
 impl<'a> R<'a> {
@@ -97,7 +108,7 @@ impl<'a> R<'a> {
         match col {
             Col::Value => match c.value {
                 None => SUPPRESSED.into(),
-                Some(v) if t.kind == Kind::Magnitude && t.measure.ends_with("wage") => {
+                Some(v) if t.kind == Kind::Magnitude && t.measure.contains("wage") => {
                     fmt_eur(self.lang, v)
                 }
                 Some(v) => fmt_int(self.lang, v),
@@ -190,7 +201,10 @@ impl<'a> R<'a> {
             .iter()
             .map(|s| {
                 let mut c = self.l.category(s, linkage);
-                if !linkage {
+                if t.kind == Kind::Flag && !linkage {
+                    c.label.nl = self.l.level(Lang::Nl, "flag", s);
+                    c.label.en = self.l.level(Lang::En, "flag", s);
+                } else if !linkage {
                     c.label.nl = self.l.state(Lang::Nl, s);
                     c.label.en = self.l.state(Lang::En, s);
                 }
@@ -207,7 +221,7 @@ impl<'a> R<'a> {
         g.iter()
             .enumerate()
             .filter(|(_, l)| *l != TOTAL)
-            .map(|(d, l)| truncate(&self.l.level(self.lang, &t.dims[d], l), 40))
+            .flat_map(|(d, l)| wrap(&self.l.level(self.lang, &t.dims[d], l), 38))
             .collect()
     }
 
@@ -256,6 +270,11 @@ impl<'a> R<'a> {
         }
     }
 
+    /// One stacked bar (see the crate docs for the rule): published
+    /// segments on the scale of the published total, and the suppressed
+    /// states together as one hatched block, only when the total is
+    /// published and at least two states are suppressed; otherwise the bar
+    /// is withheld.
     fn bar(
         &self,
         t: &TableView,
@@ -265,53 +284,73 @@ impl<'a> R<'a> {
         y: f64,
         hatch: &str,
     ) -> Markup {
-        let total = t.get(g, h, Some(TOTAL));
+        let total = t.get(g, h, Some(TOTAL)).and_then(|c| c.value);
         let cells: Vec<Option<&Cell>> = cats.iter().map(|c| t.get(g, h, Some(&c.code))).collect();
-        let complete = total.is_some_and(|c| c.value.is_some())
-            && cells.iter().all(|c| c.is_some_and(|c| c.value.is_some()));
-        let sum: f64 = cells.iter().flatten().filter_map(|c| c.value).sum();
+        let suppressed = cells
+            .iter()
+            .filter(|c| c.is_none_or(|c| c.value.is_none()))
+            .count();
+        let published: f64 = cells.iter().flatten().filter_map(|c| c.value).sum();
         let h_attr = h.unwrap_or("");
-        if complete && sum > 0.0 {
-            self.drawn.set(self.drawn.get() + 1);
-            let mut x = BAR_X;
-            let mut segs = Vec::new();
-            for (cat, cell) in cats.iter().zip(&cells) {
-                let cell = cell.expect("complete bar");
-                let v = cell.value.unwrap_or(0.0);
-                let w = v / sum * BAR_W;
-                if w > 0.0 {
-                    segs.push((cat, cell, x, w));
-                }
-                x += w;
-            }
-            html! {
-                g.bar.complete data-h=(h_attr) {
-                    @for (cat, cell, x, w) in &segs {
-                        rect.seg data-t=(t.path_id) data-r=(cell.row) x=(f1(*x)) y=(f1(y))
-                            width=(format!("{w:.3}")) height=(BAR_H) fill=(cat.color) {
-                            title { (cat.label_in(self.lang)) ": " (self.fig_text(t, cell, Col::Value))
-                                " (" (self.fig_text(t, cell, Col::Percent)) ")" }
-                        }
-                        @if *w >= MIN_LABEL_W && cell.percent.is_some() {
-                            (self.svg_fig(t, cell, Col::Percent, x + w / 2.0, y + 14.0, "middle", &cat.ink, "seg-label"))
-                        }
+        // The scale: the published total when part of the bar is hidden
+        // (the hidden part is total minus the published segments, which a
+        // reader can compute from the table anyway), else the segments' sum
+        // (rounded parts need not add up to the rounded total).
+        let scale = if suppressed == 0 { published } else { total.unwrap_or(0.0) };
+        let drawable = match (total, suppressed) {
+            (Some(t), 0) => t > 0.0 && published > 0.0,
+            (Some(t), n) => n >= 2 && t > 0.0,
+            (None, _) => false,
+        };
+        if !drawable {
+            if total == Some(0.0) || (suppressed == 0 && published == 0.0) {
+                return html! {
+                    g.bar.empty data-h=(h_attr) {
+                        text.note x=(f1(BAR_X + 4.0)) y=(f1(y + 14.0)) { (self.ui("no_persons")) }
                     }
-                }
+                };
             }
-        } else if total.and_then(|c| c.value) == Some(0.0) || (complete && sum == 0.0) {
-            html! {
-                g.bar.empty data-h=(h_attr) {
-                    text.note x=(f1(BAR_X + 4.0)) y=(f1(y + 14.0)) { (self.ui("no_persons")) }
-                }
-            }
-        } else {
             self.withheld.set(self.withheld.get() + 1);
-            html! {
+            return html! {
                 g.bar.withheld data-h=(h_attr) {
                     rect.placeholder x=(f1(BAR_X)) y=(f1(y)) width=(f1(BAR_W)) height=(BAR_H)
                         fill=(format!("url(#{hatch})")) stroke="#c4c4c4" {}
                     text.note x=(f1(BAR_X + BAR_W / 2.0)) y=(f1(y + 14.0)) text-anchor="middle" {
                         (self.ui("withheld"))
+                    }
+                }
+            };
+        }
+        self.drawn.set(self.drawn.get() + 1);
+        let mut x = BAR_X;
+        let mut segs = Vec::new();
+        for (cat, cell) in cats.iter().zip(&cells) {
+            let Some(cell) = cell.filter(|c| c.value.is_some()) else {
+                continue;
+            };
+            let w = (cell.value.unwrap_or(0.0) / scale * BAR_W).min(BAR_X + BAR_W - x);
+            if w > 0.0 {
+                segs.push((cat, cell, x, w));
+                x += w;
+            }
+        }
+        let rest = BAR_X + BAR_W - x;
+        html! {
+            g.bar.complete[suppressed == 0].partial[suppressed > 0] data-h=(h_attr) {
+                @for (cat, cell, x, w) in &segs {
+                    rect.seg data-t=(t.path_id) data-r=(cell.row) x=(f1(*x)) y=(f1(y))
+                        width=(format!("{w:.3}")) height=(BAR_H) fill=(cat.color) {
+                        title { (cat.label_in(self.lang)) ": " (self.fig_text(t, cell, Col::Value))
+                            " (" (self.fig_text(t, cell, Col::Percent)) ")" }
+                    }
+                    @if *w >= MIN_LABEL_W && cell.percent.is_some() {
+                        (self.svg_fig(t, cell, Col::Percent, x + w / 2.0, y + 14.0, "middle", &cat.ink, "seg-label"))
+                    }
+                }
+                @if suppressed > 0 && rest > 0.0 {
+                    rect.together x=(f1(x)) y=(f1(y)) width=(format!("{rest:.3}")) height=(BAR_H)
+                        fill=(format!("url(#{hatch})")) stroke="#c4c4c4" {
+                        title { (self.ui("suppressed_together")) }
                     }
                 }
             }
@@ -449,7 +488,7 @@ impl<'a> R<'a> {
             @if groups.len() > MAX_CHART_GROUPS {
                 p.note { (self.ui("too_many_groups")) }
             } @else {
-                p.intro { (self.ui(if is_flag { "flag_chart_intro" } else { "state_chart_intro" })) }
+                p.intro { (self.ui(if is_flag { "flag_chart_intro" } else if linkage { "linkage_chart_intro" } else { "state_chart_intro" })) }
                 @if t.dims.len() > 1 { p.note { (self.ui("chart_groups_note")) } }
                 (self.swatches(&legend_cats))
                 @if is_flag { (self.flag_chart(t, &groups)) } @else { (self.stacked(t, &groups, &cats)) }
@@ -458,15 +497,29 @@ impl<'a> R<'a> {
         }
     }
 
+    /// Means or medians: one row per group (and, by a job field, per
+    /// level of the field), one column per horizon.
     fn magnitude_section(&self, t: &TableView) -> Markup {
         let show_h = t.horizons.iter().any(Option::is_some);
-        let groups: Vec<Vec<String>> = t
+        let field = crate::model::job_field(&t.measure).filter(|_| t.measure.contains("_by_"));
+        let mut states: Vec<Option<String>> = match field {
+            Some(_) => std::iter::once(TOTAL.to_string())
+                .chain(t.states.iter().cloned())
+                .map(Some)
+                .collect(),
+            None => vec![None],
+        };
+        if let Some(f) = field {
+            states.sort_by_key(|s| self.l.level_rank(f, s.as_deref().unwrap_or_default()));
+        }
+        let rows: Vec<(Vec<String>, Option<String>)> = t
             .groups(self.l)
             .into_iter()
-            .filter(|g| {
+            .flat_map(|g| states.iter().map(move |s| (g.clone(), s.clone())))
+            .filter(|(g, s)| {
                 t.horizons
                     .iter()
-                    .any(|h| t.get(g, h.as_deref(), None).is_some())
+                    .any(|h| t.get(g, h.as_deref(), s.as_deref()).is_some())
             })
             .collect();
         let max = t
@@ -474,22 +527,32 @@ impl<'a> R<'a> {
             .iter()
             .filter_map(|c| c.value)
             .fold(0.0f64, f64::max);
+        let label = |g: &[String], s: &Option<String>| {
+            let mut parts = Vec::new();
+            if !t.dims.is_empty() || s.is_none() {
+                parts.push(t.group_label(self.l, self.lang, g));
+            }
+            if let (Some(f), Some(s)) = (field, s) {
+                parts.push(self.l.level(self.lang, f, s));
+            }
+            parts.join(" · ")
+        };
         html! {
             p.intro { (self.ui("wage_intro")) " " (self.ui("legend_mean")) }
             div.scroll {
                 table.data {
                     thead { tr {
-                        th { (self.ui("group")) }
+                        th { @if let Some(f) = field { (self.l.dim(self.lang, f)) } @else { (self.ui("group")) } }
                         @for h in &t.horizons {
                             th.num { @if show_h { (h.as_deref().map(|h| self.l.horizon(self.lang, h)).unwrap_or_default()) } @else { (self.l.measure(self.lang, &t.measure)) } }
                         }
                     } }
                     tbody {
-                        @for g in &groups {
-                            tr.total[g.iter().all(|l| l == TOTAL)] {
-                                td { (t.group_label(self.l, self.lang, g)) }
+                        @for (g, s) in &rows {
+                            tr.total[g.iter().all(|l| l == TOTAL) && s.as_deref().is_none_or(|s| s == TOTAL)] {
+                                td { (label(g, s)) }
                                 @for h in &t.horizons {
-                                    @let cell = t.get(g, h.as_deref(), None);
+                                    @let cell = t.get(g, h.as_deref(), s.as_deref());
                                     td.num {
                                         (self.fig(t, cell, Col::Value))
                                         @if let (Some(v), true) = (cell.and_then(|c| c.value), max > 0.0) {
@@ -535,9 +598,23 @@ impl<'a> R<'a> {
         }
         let base = tables[0];
         let groups = base.groups(self.l);
+        // The intro names exactly the columns that follow.
+        let mut parts = Vec::new();
+        if tables.iter().any(|t| t.kind == Kind::States) {
+            parts.push(self.ui("trajectory_intro_work"));
+        }
+        for (head, _, _, state) in &cols {
+            if *state == "yes" {
+                parts.push(self.fill("trajectory_intro_flag", &[("measure", head.to_lowercase())]));
+            }
+        }
+        let intro = self.fill(
+            "trajectory_intro",
+            &[("parts", join_and(&parts, &self.ui("and")))],
+        );
         Some(html! {
             h3 id=(format!("cmp-{dim}")) { (self.l.dim(self.lang, dim)) }
-            p.intro { (self.ui("trajectory_intro")) }
+            p.intro { (intro) }
             div.scroll {
                 table.data.compare {
                     thead { tr {
@@ -583,6 +660,15 @@ impl<'a> R<'a> {
     }
 }
 
+/// `a`, `a and b`, `a, b and c`.
+fn join_and(items: &[String], and: &str) -> String {
+    match items.len() {
+        0 => String::new(),
+        1 => items[0].clone(),
+        n => format!("{} {and} {}", items[..n - 1].join(", "), items[n - 1]),
+    }
+}
+
 /// A small horizontal bar (share in 0..=1) next to a figure in a table.
 fn mini_bar(share: f64, color: &str) -> Markup {
     let w = (share.clamp(0.0, 1.0) * 60.0).max(0.5);
@@ -594,277 +680,3 @@ fn mini_bar(share: f64, color: &str) -> Markup {
     }
 }
 
-const CSS: &str = r#"
-:root{--ink:#1d1d1b;--muted:#5f5f5f;--line:#dcdcdc;--accent:#154273;--bg:#ffffff;--soft:#f5f7fa}
-*{box-sizing:border-box}
-html{-webkit-text-size-adjust:100%}
-body{margin:0;background:var(--bg);color:var(--ink);font:15px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif}
-header.top{background:var(--accent);color:#fff;padding:28px 0 22px}
-header.top .wrap{padding-top:0}
-header.top h1{margin:0 0 6px;font-size:26px;line-height:1.25}
-header.top p{margin:0;color:#dfe7f1;max-width:60em}
-.wrap{max-width:980px;margin:0 auto;padding:0 24px}
-nav.toc{background:var(--soft);border-bottom:1px solid var(--line)}
-nav.toc ol{margin:0;padding:10px 0;list-style:none;display:flex;flex-wrap:wrap;gap:4px 18px;font-size:14px}
-nav.toc a{color:var(--accent);text-decoration:none}
-nav.toc a:hover{text-decoration:underline}
-main section{padding:8px 0 20px;border-bottom:1px solid var(--line)}
-h2{font-size:21px;margin:26px 0 10px;color:var(--accent)}
-h3{font-size:17px;margin:24px 0 6px}
-p.intro{margin:4px 0 8px;color:var(--muted)}
-p.note{margin:4px 0 8px;color:var(--muted);font-style:italic;font-size:14px}
-p.caveat{border-left:4px solid #E69F00;background:#fff8e6;padding:8px 12px;margin:10px 0;font-size:14px}
-.cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(200px,1fr));gap:12px;margin:14px 0}
-.card{background:var(--soft);border:1px solid var(--line);border-radius:6px;padding:12px 14px}
-.card .big{font-size:28px;font-weight:650;color:var(--accent);line-height:1.2}
-.card .what{font-size:13px;color:var(--muted)}
-ul.legend{list-style:none;margin:6px 0 8px;padding:0;display:flex;flex-wrap:wrap;gap:4px 16px;font-size:13px}
-ul.legend li{display:flex;align-items:center;gap:6px}
-.sw{display:inline-block;width:14px;height:14px;border-radius:2px;border:1px solid rgba(0,0,0,.15)}
-.sw.hatched{background:repeating-linear-gradient(45deg,#f4f4f4 0 3px,#c4c4c4 3px 5px)}
-svg.chart{width:100%;height:auto;display:block;margin:4px 0 6px;font-family:inherit}
-svg.chart .gl{font-size:12.5px;fill:#1d1d1b}
-svg.chart .gn{font-size:11px;fill:#6b6b6b}
-svg.chart .hz{font-size:11.5px;fill:#5f5f5f}
-svg.chart .seg-label{font-size:11.5px;font-weight:600}
-svg.chart .note{font-size:11.5px;fill:#6b6b6b;font-style:italic}
-svg.mini{vertical-align:middle;margin-left:6px}
-details.figures{margin:6px 0 10px}
-details.figures summary{cursor:pointer;color:var(--accent);font-size:14px}
-.scroll{overflow-x:auto}
-table.data{border-collapse:collapse;font-size:13px;margin:8px 0;min-width:50%}
-table.data th,table.data td{border-bottom:1px solid var(--line);padding:4px 8px;text-align:left;vertical-align:top}
-table.data th{background:var(--soft);font-weight:600}
-table.data .num{text-align:right;white-space:nowrap;font-variant-numeric:tabular-nums}
-table.data tr.total td{font-weight:600}
-table.compare{font-size:12.5px}
-table.compare td.num{min-width:92px}
-table.compare th.num{white-space:normal;max-width:7em}
-span.pct{color:var(--muted);font-size:12px}
-.fig.sup{color:#8a8a8a}
-dl.defs{display:grid;grid-template-columns:minmax(140px,max-content) 1fr;gap:4px 16px;margin:6px 0}
-dl.defs dt{font-weight:600}
-dl.defs dd{margin:0}
-dl.symbols dt{font-size:18px;line-height:1.2}
-ul.files{padding-left:18px}
-ul.files code{background:var(--soft);padding:1px 4px;border-radius:3px}
-footer{color:var(--muted);font-size:13px;padding:18px 0 40px}
-@media print{
- header.top{background:none;color:var(--ink);padding:0}
- header.top p{color:var(--muted)}
- nav.toc{display:none}
- details.figures>*{display:block}
- section,svg.chart,table.data{break-inside:avoid}
- body{font-size:11pt}
-}
-"#;
-
-/// Renders the report.
-pub fn render(
-    views: &[TableView],
-    quality: Option<&TableView>,
-    rules: &Rules,
-    ctx: &ReportContext,
-    definitions: &[Section],
-) -> Rendered {
-    let r = R {
-        ctx,
-        l: &ctx.labels,
-        lang: ctx.lang,
-        figures: Counter::new(0),
-        drawn: Counter::new(0),
-        withheld: Counter::new(0),
-        charts: Counter::new(0),
-    };
-    let states: Vec<&TableView> = views.iter().filter(|v| v.kind == Kind::States).collect();
-    let flags: Vec<&TableView> = views
-        .iter()
-        .filter(|v| v.kind == Kind::Flag && v.states.iter().any(|s| s == "yes"))
-        .collect();
-    let other_counts: Vec<&TableView> = views
-        .iter()
-        .filter(|v| v.kind == Kind::Flag && !v.states.iter().any(|s| s == "yes"))
-        .collect();
-    let mags: Vec<&TableView> = views.iter().filter(|v| v.kind == Kind::Magnitude).collect();
-    // The cohort: the published grand total of the first count table.
-    let cohort_table = states
-        .first()
-        .copied()
-        .or(flags.first().copied())
-        .or(other_counts.first().copied());
-    let trajectory_parts: Vec<Markup> = ["trajectory_last", "trajectory_mix"]
-        .iter()
-        .filter_map(|d| r.trajectory_section(d, views))
-        .collect();
-    let mut toc: Vec<(&str, String)> =
-        vec![("summary", r.ui("summary")), ("read", r.ui("how_to_read"))];
-    if !states.is_empty() || !other_counts.is_empty() {
-        toc.push(("states", r.ui("states_section")));
-    }
-    if !flags.is_empty() {
-        toc.push(("flags", r.ui("flags_section")));
-    }
-    if !trajectory_parts.is_empty() {
-        toc.push(("trajectories", r.ui("trajectory_section")));
-    }
-    if !mags.is_empty() {
-        toc.push(("wages", r.ui("wage_section")));
-    }
-    let effects = ctx
-        .effects
-        .as_ref()
-        .map(|e| crate::effects::section_or_note(e, &ctx.labels, ctx.lang));
-    if effects.is_some() {
-        toc.push(("effects", crate::effects::title(ctx.lang).into()));
-    }
-    toc.push(("linkage", r.ui("linkage_section")));
-    toc.push(("definitions", r.ui("definitions_section")));
-    toc.push(("files", r.ui("package_section")));
-    let work_h = states.first().and_then(|t| {
-        t.horizons
-            .iter()
-            .find(|h| h.as_deref() == Some("12m"))
-            .or(t.horizons.last())
-            .cloned()
-    });
-    let legend = defs::legend_text(rules, ctx);
-    let markup = html! {
-        (DOCTYPE)
-        html lang=(r.ui("lang")) {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                meta name="generator" content="koppel";
-                title { (ctx.title) }
-                style { (PreEscaped(CSS)) }
-            }
-            body {
-                header.top { div.wrap {
-                    h1 { (ctx.title) }
-                    @if !ctx.cohort_description.is_empty() { p { (ctx.cohort_description) } }
-                } }
-                nav.toc { div.wrap { ol {
-                    @for (id, name) in &toc { li { a href=(format!("#{id}")) { (name) } } }
-                } } }
-                main.wrap {
-                    section #summary {
-                        h2 { (r.ui("summary")) }
-                        div.cards {
-                            @if let Some(t) = cohort_table {
-                                div.card {
-                                    div.big { (r.fig(t, t.group_total(&t.grand()), Col::Value)) }
-                                    div.what { (r.ui("cohort_size")) }
-                                }
-                                @if let (Some(h), Some(st)) = (&work_h, states.first()) {
-                                    div.card {
-                                        div.big { (r.fig(st, st.get(&st.grand(), h.as_deref(), Some("werk")), Col::Percent)) }
-                                        div.what { (r.l.state(r.lang, "werk")) " " (h.as_deref().map(|h| r.l.horizon(r.lang, h)).unwrap_or_default()) }
-                                    }
-                                }
-                            }
-                            @for t in &flags {
-                                div.card {
-                                    div.big { (r.fig(t, t.get(&t.grand(), t.horizons.first().and_then(|h| h.as_deref()), Some("yes")), Col::Percent)) }
-                                    div.what { (r.l.measure(r.lang, &t.measure)) }
-                                }
-                            }
-                        }
-                        @if let Some(t) = states.first() {
-                            h3 { (r.ui("whole_cohort")) }
-                            p.intro { (r.ui("whole_cohort_intro")) }
-                            (r.swatches(&r.categories(t, false)))
-                            (r.stacked(t, &[t.grand()], &r.categories(t, false)))
-                        }
-                    }
-                    section #read {
-                        h2 { (r.ui("how_to_read")) }
-                        h3 { (r.ui("legend_colours")) }
-                        dl.defs {
-                            @for c in r.l.states() {
-                                dt { span.sw style=(format!("background:{}", c.color)) {} " " (c.label_in(r.lang)) }
-                                dd { (c.description.get(r.lang)) }
-                            }
-                        }
-                        h3 { (r.ui("legend_defs")) }
-                        dl.defs.symbols {
-                            @for (term, text) in &legend { dt { (term) } dd { (text) } }
-                            dt { span.sw.hatched {} }
-                            dd { (r.ui("legend_withheld")) }
-                        }
-                    }
-                    @if !states.is_empty() || !other_counts.is_empty() {
-                        section #states {
-                            h2 { (r.ui("states_section")) }
-                            @for t in states.iter().chain(&other_counts) {
-                                h3 id=(format!("t-{}", t.name)) { (defs::table_title(t, ctx)) }
-                                (r.count_section(t, false))
-                            }
-                        }
-                    }
-                    @if !flags.is_empty() {
-                        section #flags {
-                            h2 { (r.ui("flags_section")) }
-                            @for t in &flags {
-                                h3 id=(format!("t-{}", t.name)) { (defs::table_title(t, ctx)) }
-                                @let d = r.l.measure_description(r.lang, &t.measure);
-                                @if !d.is_empty() { p.intro { (d) } }
-                                (r.count_section(t, false))
-                            }
-                        }
-                    }
-                    @if !trajectory_parts.is_empty() {
-                        section #trajectories {
-                            h2 { (r.ui("trajectory_section")) }
-                            @for part in &trajectory_parts { (part) }
-                        }
-                    }
-                    @if !mags.is_empty() {
-                        section #wages {
-                            h2 { (r.ui("wage_section")) }
-                            @for t in &mags {
-                                h3 id=(format!("t-{}", t.name)) { (defs::table_title(t, ctx)) }
-                                (r.magnitude_section(t))
-                            }
-                        }
-                    }
-                    @if let Some(e) = &effects { (e) }
-                    section #linkage {
-                        h2 { (r.ui("linkage_section")) }
-                        @if let Some(q) = quality {
-                            p.intro { (r.ui("linkage_intro")) " (" (r.l.linkage_unit(r.lang, &q.measure)) ")" }
-                            (r.count_section(q, true))
-                        } @else {
-                            p.note { (r.ui("linkage_none")) }
-                        }
-                    }
-                    section #definitions {
-                        h2 { (r.ui("definitions_section")) }
-                        (r.definitions(definitions))
-                    }
-                    section #files {
-                        h2 { (r.ui("package_section")) }
-                        p { (r.ui("files_intro")) }
-                        ul.files {
-                            li { code { "report.html" } " — " (r.ui("file_report")) }
-                            li { code { "tables/*.csv" } " — " (r.ui("file_csv")) }
-                            li { code { "tables/*.parquet" } " — " (r.ui("file_parquet")) }
-                            @if quality.is_some() { li { code { "quality/" } " — " (r.ui("file_quality")) } }
-                            li { code { "definitions.md" } " — " (r.ui("file_definitions")) }
-                            li { code { "manifest.json" } " — " (r.ui("file_manifest")) }
-                        }
-                    }
-                }
-                footer { div.wrap { (r.ui("generated_by")) } }
-            }
-        }
-    };
-    // Counters are complete only after the macro ran.
-    let html = markup.into_string();
-    let _ = &r.withheld;
-    Rendered {
-        html,
-        figures: r.figures.get(),
-        bars_drawn: r.drawn.get(),
-        bars_withheld: r.withheld.get(),
-    }
-}

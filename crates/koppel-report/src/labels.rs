@@ -250,6 +250,27 @@ pub const UI_KEYS: &[&str] = &[
     "and",
     "generated_by",
     "tables_list",
+    "trajectory_intro_work",
+    "trajectory_intro_flag",
+    "suppressed_together",
+    "linkage_chart_intro",
+    "linkage_categories",
+    "jobs_section",
+    "jobs_intro",
+    "in_work_total",
+    "of_all_in_work",
+    "flow_section",
+    "flow_intro",
+    "flow_from",
+    "flow_to",
+    "flow_share",
+    "mostly_suppressed",
+    "by",
+    "csv_readme",
+    "csv_readme_intro",
+    "xlsx_cover",
+    "xlsx_table",
+    "file_xlsx",
 ];
 
 const FALLBACK_COLORS: [(&str, &str); 6] = [
@@ -559,20 +580,37 @@ impl Labels {
         }
     }
 
-    /// Label of a measure (`persons`, a flag, `mean_wage`, ...).
+    /// Label of a measure (`persons`, a flag, `mean_wage`, ...). A
+    /// magnitude by a job field (`median_wage_by_contract`) is the base
+    /// measure's label "by" the field's label.
     pub fn measure(&self, lang: Lang, code: &str) -> String {
-        self.measures
-            .iter()
-            .find(|c| c.code == code)
-            .map(|c| match lang {
+        if let Some(c) = self.measures.iter().find(|c| c.code == code) {
+            return match lang {
                 Lang::Nl => c.nl.clone(),
                 Lang::En => c.en.clone(),
-            })
-            .unwrap_or_else(|| code.to_string())
+            };
+        }
+        if let Some((base, field)) = code.split_once("_by_") {
+            let dim = self.dim(lang, field);
+            let mut chars = dim.chars();
+            let dim = match chars.next() {
+                Some(f) => f.to_lowercase().chain(chars).collect(),
+                None => dim,
+            };
+            return format!("{} {} {dim}", self.measure(lang, base), self.ui(lang, "by"));
+        }
+        code.to_string()
     }
 
-    /// Description of a measure (may be empty).
+    /// The linkage-quality categories (with descriptions).
+    pub fn linkage_categories(&self) -> &[Category] {
+        &self.linkage_categories
+    }
+
+    /// Description of a measure (may be empty; a magnitude by a job field
+    /// has its base measure's description).
     pub fn measure_description(&self, lang: Lang, code: &str) -> String {
+        let code = code.split_once("_by_").map_or(code, |(base, _)| base);
         self.measures
             .iter()
             .find(|c| c.code == code)

@@ -15,6 +15,10 @@
 //!                           en: ',' and decimal point; UTF-8 with BOM (Excel)
 //! DIR/quality/              only with linkage quality: a protected package of its own
 //!   tables/linkage_quality.parquet|.csv, manifest.json    (`koppel check DIR/quality`)
+//! DIR/tables/README.txt     (LEESMIJ.txt in Dutch) title, cohort, what the CSVs hold, rules, symbols
+//! DIR/tables.xlsx           every table in one workbook: a cover sheet, then one sheet per
+//!                           table with the CSV's header and rows, figures as numbers,
+//!                           suppressed as "." (layout in the `xlsx` module docs)
 //! DIR/definitions.md        cohort, definitions, states, horizons, measures, breakdowns, rules
 //! DIR/report.html           the report (below)
 //! DIR/manifest.json         write_package's `rules` and `disclosure` sections, plus
@@ -41,17 +45,33 @@
 //! (age bands, horizons), the caller's texts, and the rules.
 //!
 //! **Charts and suppression (the rule).** A stacked bar (one group at one
-//! horizon, split by state) is drawn only when the group total and *every*
-//! state of that bar are published; segment widths are the published counts
-//! divided by their sum. If any cell of the bar is suppressed, the bar is
-//! not drawn at all: a hatched placeholder of the same fixed full width,
-//! marked "not shown (.)", takes its place. So a suppressed segment never
-//! appears, and no remainder (published total minus published segments,
-//! which is the sum of suppressed cells) is ever drawn as a length. A flag
-//! bar (share "yes") is drawn only from the published percentage; the grey
-//! track behind it is the whole group (100%), independent of any cell.
-//! The published figures of a withheld bar stay readable in the table
-//! below the chart, with "." for the suppressed ones, exactly as in the CSV.
+//! horizon, split by state) is drawn in full when the group total and
+//! every state are published (widths: the published counts over their
+//! sum). When some states are suppressed, the bar is drawn only if the
+//! group total is published and *two or more* states are suppressed: the
+//! published segments on the scale of the published total, then one
+//! hatched block "suppressed, together" for the rest. That block's length
+//! is the total minus the published segments, the sum of at least two
+//! suppressed cells, which any reader can already compute from the
+//! published table; no single suppressed value can be read off. Otherwise
+//! (total suppressed, or exactly one state suppressed) the bar is withheld:
+//! a hatched placeholder of fixed full width marked "not shown (.)". A
+//! flag bar (share "yes") and a job bar (share of those in work) are drawn
+//! only from the published percentage; the grey track behind is the whole
+//! group (100%), independent of any cell. The flow chart follows the same
+//! rule (see the `html::flow` module): published blocks and bands only,
+//! suppressed flows out of or into one block as one hatched band when
+//! there are two or more. The published figures stay readable in the table
+//! below each chart, with "." for the suppressed ones, exactly as in the
+//! CSV. A table of which fewer than half the cells are published gets a
+//! line saying so (the share of its cells published, a count of table
+//! cells, not a statistic) and suggesting a coarser table.
+//!
+//! **Tables by kind.** States and flag tables as before; job tables
+//! (`job_{field}`: persons in work by sector, CBS sector group, contract,
+//! hours band or wage band, with the work states their total is made of);
+//! flow tables (`flow`, horizon `6m>12m`, state `from>to`); wages (means
+//! and medians, by a job field with the level in `state`).
 //!
 //! **Why maud.** The report is generated from Rust data with loops over
 //! tables, groups and horizons; `maud` checks the markup at compile time,
@@ -72,10 +92,11 @@ use koppel_disclosure::table::{DisclosureError, Protected};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-mod csv_out;
+pub mod csv_out;
 mod defs;
 pub mod effects;
 mod html;
+pub mod xlsx;
 pub mod labels;
 pub mod model;
 pub mod quality;
@@ -350,6 +371,8 @@ fn write_inner(
         None => None,
     };
     let defs = defs::build(&views, quality.as_ref(), rules, ctx);
+    xlsx::write(&dir.join("tables.xlsx"), &views, &defs, ctx)?;
+    write_csv_readme(dir, &defs, ctx)?;
     let md = defs::markdown(&defs, &ctx.title);
     let path = dir.join("definitions.md");
     std::fs::write(&path, md).map_err(io_err(&path))?;
@@ -432,6 +455,38 @@ fn write_inner(
         bars_withheld: rendered.bars_withheld,
         files,
     })
+}
+
+/// `tables/README.txt` (`LEESMIJ.txt` in Dutch): what the CSVs are, the
+/// title, cohort, rules and symbols (the CSVs themselves stay plain tables).
+fn write_csv_readme(
+    dir: &Path,
+    sections: &[defs::Section],
+    ctx: &ReportContext,
+) -> Result<(), ReportError> {
+    let (l, lang) = (&ctx.labels, ctx.lang);
+    let mut text = format!("{}\n\n", ctx.title);
+    if !ctx.cohort_description.is_empty() {
+        text.push_str(&format!("{}\n\n", ctx.cohort_description));
+    }
+    text.push_str(&l.ui(lang, "csv_readme_intro"));
+    text.push_str("\n");
+    let wanted = [
+        l.ui(lang, "rules_section"),
+        l.ui(lang, "legend_defs"),
+        l.ui(lang, "tables_list"),
+    ];
+    for s in sections.iter().filter(|s| wanted.contains(&s.title)) {
+        text.push_str(&format!("\n{}\n", s.title));
+        for p in &s.paragraphs {
+            text.push_str(&format!("- {p}\n"));
+        }
+        for (term, t) in &s.items {
+            text.push_str(&format!("- {term}: {t}\n"));
+        }
+    }
+    let path = dir.join("tables").join(l.ui(lang, "csv_readme"));
+    std::fs::write(&path, text).map_err(io_err(&path))
 }
 
 /// Every file under `dir` except `manifest.json` at the top, sorted, with

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use koppel_disclosure::table::{FIXED_COLUMNS, TOTAL};
+use koppel_disclosure::table::{FIXED_COLUMNS, FLOW_MEASURE, FLOW_SEP, TOTAL, WORK_STATES};
 use polars::prelude::*;
 
 use crate::labels::{Labels, Lang};
@@ -19,8 +19,14 @@ pub enum Kind {
     /// Persons with and without a flag (states `yes`/`no`), or any other
     /// split of persons into categories (linkage quality).
     Flag,
-    /// Means or medians per horizon.
+    /// Means or medians per horizon (by a job field: its level in `state`).
     Magnitude,
+    /// Persons in work by a job field per horizon (measure `job_{field}`;
+    /// the table also carries the two work states whose sum is its total).
+    Job,
+    /// Transitions: state at one horizon × state at the next (measure
+    /// `flow`, horizon `6m>12m`, state `werk>ww`, `Total` on either side).
+    Flow,
 }
 
 /// One cell (row) of a published long-form table.
@@ -97,9 +103,27 @@ fn nums(df: &DataFrame, name: &str) -> Result<Vec<Option<f64>>, ReportError> {
         .collect())
 }
 
-/// Months of a horizon label (`18m` → 18).
+/// Months of a horizon label (`18m` → 18; a flow's `6m>12m` → 6).
 pub fn horizon_months(h: &str) -> u32 {
-    h.trim_end_matches('m').parse().unwrap_or(u32::MAX)
+    h.split(FLOW_SEP)
+        .next()
+        .unwrap_or(h)
+        .trim_end_matches('m')
+        .parse()
+        .unwrap_or(u32::MAX)
+}
+
+/// The two horizons of a flow's horizon label (`6m>12m`).
+pub fn flow_horizons(h: &str) -> Option<(&str, &str)> {
+    h.split_once(FLOW_SEP)
+}
+
+/// The job field of a job or by-field magnitude measure (`job_sector`,
+/// `median_wage_by_contract` → `sector`, `contract`).
+pub fn job_field(measure: &str) -> Option<&str> {
+    measure
+        .strip_prefix("job_")
+        .or_else(|| measure.split_once("_by_").map(|(_, f)| f))
 }
 
 impl TableView {
@@ -165,9 +189,17 @@ impl TableView {
             Kind::Magnitude
         } else if measure == "persons" {
             Kind::States
+        } else if measure.starts_with("job_") {
+            Kind::Job
+        } else if measure == FLOW_MEASURE {
+            Kind::Flow
         } else {
             Kind::Flag
         };
+        if kind == Kind::Job {
+            // The work-state rows are the job total's parts, not levels.
+            states.retain(|s| !WORK_STATES.contains(&s.as_str()));
+        }
         Ok(TableView {
             name: name.to_string(),
             path_id: path_id.to_string(),

@@ -15,6 +15,8 @@ use polars::prelude::*;
 use scraper::{ElementRef, Html, Node, Selector};
 
 const N: usize = 2400;
+/// Width of a full bar in the report's SVG units.
+const BAR_W: f64 = 552.0;
 
 struct Package {
     _tmp: tempfile::TempDir,
@@ -477,6 +479,10 @@ fn every_figure_is_a_published_table_value() {
             if matches!(parent.value().name(), "style" | "title") || in_figure(parent) {
                 continue;
             }
+            // The share of a table's cells published is a count of cells.
+            if parent.value().has_class("loss-share", scraper::CaseSensitivity::CaseSensitive) {
+                continue;
+            }
             seen_text += 1;
             for run in digit_runs(t) {
                 assert!(
@@ -557,6 +563,7 @@ fn suppressed_cells_are_never_drawn_and_bars_do_not_reveal_them() {
         cache: HashMap::new(),
     };
     let mut withheld_with_suppressed = 0;
+    let mut partial = 0;
     let mut placeholder_widths = HashSet::new();
     let mut full_widths = Vec::new();
     for chart in doc.select(&sel("svg.chart")) {
@@ -602,16 +609,42 @@ fn suppressed_cells_are_never_drawn_and_bars_do_not_reveal_them() {
                     assert_eq!(segs.len(), 1);
                     continue;
                 }
+                let hidden_states = cells
+                    .iter()
+                    .filter(|r| r.2.as_deref() != Some("Total") && r.3 != "published")
+                    .count();
+                let total_published = cells
+                    .iter()
+                    .any(|r| r.2.as_deref() == Some("Total") && r.3 == "published");
                 if any_suppressed && !class.contains("empty") {
-                    assert!(class.contains("withheld"), "{t} {levels:?} {h:?}: {class}");
-                    assert!(
-                        segs.is_empty(),
-                        "a bar with a suppressed cell draws segments"
-                    );
-                    for ph in bar.select(&sel("rect.placeholder")) {
-                        placeholder_widths.insert(ph.value().attr("width").unwrap().to_string());
+                    if class.contains("partial") {
+                        // Published segments plus one block for two or more
+                        // suppressed states, on the scale of a published total.
+                        assert!(hidden_states >= 2 && total_published, "{t} {levels:?} {h:?}");
+                        let together: Vec<ElementRef> = bar.select(&sel("rect.together")).collect();
+                        assert!(together.len() <= 1);
+                        for seg in &segs {
+                            let r: usize = seg.value().attr("data-r").unwrap().parse().unwrap();
+                            assert_eq!(tables.row(&t, r).status, "published");
+                        }
+                        let w: f64 = segs
+                            .iter()
+                            .chain(&together)
+                            .map(|s| s.value().attr("width").unwrap().parse::<f64>().unwrap())
+                            .sum();
+                        full_widths.push(w);
+                        partial += 1;
+                    } else {
+                        assert!(class.contains("withheld"), "{t} {levels:?} {h:?}: {class}");
+                        assert!(
+                            segs.is_empty(),
+                            "a withheld bar draws segments"
+                        );
+                        for ph in bar.select(&sel("rect.placeholder")) {
+                            placeholder_widths.insert(ph.value().attr("width").unwrap().to_string());
+                        }
+                        withheld_with_suppressed += 1;
                     }
-                    withheld_with_suppressed += 1;
                 }
                 if class.contains("complete") {
                     assert!(!any_suppressed);
@@ -628,13 +661,17 @@ fn suppressed_cells_are_never_drawn_and_bars_do_not_reveal_them() {
         }
     }
     assert!(
-        withheld_with_suppressed > 0,
+        withheld_with_suppressed + partial > 0,
         "fixture must have suppressed cells in charts"
     );
+    assert!(partial > 0, "fixture must have bars with a hatched remainder");
     // Every placeholder has the same width, equal to a full bar: it carries
     // no information about the cells it replaces.
-    assert_eq!(placeholder_widths.len(), 1, "{placeholder_widths:?}");
-    let ph: f64 = placeholder_widths.iter().next().unwrap().parse().unwrap();
+    assert!(placeholder_widths.len() <= 1, "{placeholder_widths:?}");
+    let ph: f64 = placeholder_widths
+        .iter()
+        .next()
+        .map_or(BAR_W, |w| w.parse().unwrap());
     assert!(!full_widths.is_empty());
     for w in full_widths {
         assert!(
@@ -787,4 +824,287 @@ fn default_labels_cover_every_ui_key_and_config_dir_loads() {
     assert!(Labels::parse("state = 1", None, None).is_err());
     assert_eq!("EN".parse::<Lang>().unwrap(), Lang::En);
     assert!("de".parse::<Lang>().is_err());
+}
+
+/// Parses a CSV cell as written in a language (`.` stays `None`).
+fn csv_num(cell: &str, lang: Lang) -> Option<f64> {
+    if cell == "." {
+        return None;
+    }
+    let t = match lang {
+        Lang::Nl => cell.replace(',', "."),
+        Lang::En => cell.to_string(),
+    };
+    t.parse().ok()
+}
+
+fn read_csv(path: &Path, lang: Lang) -> Vec<Vec<String>> {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut r = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .delimiter(if lang == Lang::Nl { b';' } else { b',' })
+        .from_reader(text.trim_start_matches('\u{feff}').as_bytes());
+    r.records()
+        .map(|r| r.unwrap().iter().map(str::to_string).collect())
+        .collect()
+}
+
+#[test]
+fn xlsx_opens_with_calamine_and_every_cell_matches_the_csv_and_tables() {
+    use calamine::{open_workbook, Data, Reader, Xlsx};
+    for lang in [Lang::Nl, Lang::En] {
+        let p = package(lang);
+        let mut wb: Xlsx<_> = open_workbook(p.dir.join("tables.xlsx")).unwrap();
+        let names = wb.sheet_names();
+        let cover = wb.worksheet_range(&names[0]).unwrap();
+        assert_eq!(
+            cover.get((0, 0)),
+            Some(&Data::String(p.ctx.title.clone())),
+            "cover title"
+        );
+        let cover_text: String = cover
+            .rows()
+            .flatten()
+            .map(|c| format!("{c} "))
+            .collect();
+        assert!(cover_text.contains(&p.ctx.cohort_description));
+        assert!(cover_text.contains("tables/jobs_by_sector_12m"));
+        let specs = common::specs();
+        assert_eq!(names.len(), specs.len() + 1);
+        let mut numbers = 0;
+        let mut dots = 0;
+        for (name, spec) in names[1..].iter().zip(&specs) {
+            let range = wb.worksheet_range(name).unwrap();
+            let formulas = wb.worksheet_formula(name).unwrap();
+            assert!(formulas.rows().flatten().all(|f| f.is_empty()), "{name}: formulas");
+            let path = format!("tables/{}", spec.name);
+            assert_eq!(range.get((1, 0)), Some(&Data::String(path.clone())));
+            let csv = read_csv(&p.dir.join(format!("{path}.csv")), lang);
+            for (r, row) in csv.iter().enumerate() {
+                for (c, cell) in row.iter().enumerate() {
+                    let x = range.get((r + 3, c)).unwrap_or(&Data::Empty);
+                    match (x, csv_num(cell, lang)) {
+                        (Data::Float(v), Some(w)) if r > 0 => {
+                            assert!((v - w).abs() < 1e-9, "{name} {r},{c}: {v} vs {w}");
+                            numbers += 1;
+                        }
+                        (Data::String(s), _) => {
+                            assert_eq!(s, cell, "{name} {r},{c}");
+                            dots += usize::from(s == ".");
+                        }
+                        other => panic!("{name} {r},{c}: {other:?} vs {cell:?}"),
+                    }
+                }
+            }
+            assert_eq!(range.height(), csv.len() + 3, "{name}");
+        }
+        assert!(numbers > 500 && dots > 10, "{numbers} {dots}");
+    }
+}
+
+#[test]
+fn job_and_flow_csvs_equal_the_parquet_tables() {
+    let p = package(Lang::En);
+    let long = read_table(&p.dir.join("tables/jobs_by_sector_12m.parquet"));
+    let csv = read_csv(&p.dir.join("tables/jobs_by_sector_12m.csv"), Lang::En);
+    // Header: horizon, the sectors, in work, the two work states, percents.
+    assert_eq!(csv[0][0], "Horizon");
+    assert!(csv[0].contains(&"In work".to_string()), "{:?}", csv[0]);
+    assert!(csv[0].contains(&"Wholesale and retail trade".to_string()));
+    assert_eq!(csv.len(), 2);
+    let value = |state: &str| {
+        long.iter()
+            .find(|r| r.state.as_deref() == Some(state))
+            .unwrap()
+            .value
+    };
+    let col = |head: &str| csv[0].iter().position(|h| h == head).unwrap();
+    assert_eq!(csv_num(&csv[1][col("In work")], Lang::En), value("Total"));
+    assert_eq!(csv_num(&csv[1][col("Work")], Lang::En), value("werk"));
+    assert_eq!(
+        csv_num(&csv[1][col("Wholesale and retail trade")], Lang::En),
+        value("G")
+    );
+    let flow = read_table(&p.dir.join("tables/flow_6_12_18.parquet"));
+    let csv = read_csv(&p.dir.join("tables/flow_6_12_18.csv"), Lang::En);
+    assert_eq!(csv.len(), 1 + 2 * 6, "two pairs of six from-rows");
+    let to: Vec<&str> = ["bijstand_met_werk", "bijstand", "werk", "ww", "overig", "Total"].to_vec();
+    for row in &csv[1..] {
+        let pair = if row[0].contains("after 6 months") { "6m>12m" } else { "12m>18m" };
+        let from = match row[1].as_str() {
+            "Total" => "Total",
+            "Assistance and work" => "bijstand_met_werk",
+            "Assistance" => "bijstand",
+            "Work" => "werk",
+            "Unemployment benefit" => "ww",
+            "Other" => "overig",
+            x => panic!("{x}"),
+        };
+        for (i, b) in to.iter().enumerate() {
+            let want = flow
+                .iter()
+                .find(|r| r.horizon.as_deref() == Some(pair) && r.state.as_deref() == Some(&format!("{from}>{b}")))
+                .unwrap()
+                .value;
+            assert_eq!(csv_num(&row[2 + i], Lang::En), want, "{pair} {from}>{b}");
+        }
+    }
+}
+
+#[test]
+fn flow_chart_draws_published_flows_and_hatches_only_groups_of_suppressed_ones() {
+    let p = package(Lang::Nl);
+    let (_, doc) = html_of(&p);
+    let flow = read_table(&p.dir.join("tables/flow_6_12_18.parquet"));
+    let chart = doc.select(&sel("svg.flow")).next().expect("a flow chart");
+    let mut bands = 0;
+    let mut per_unit = Vec::new();
+    for band in chart.select(&sel("path.band")) {
+        let r: usize = band.value().attr("data-r").unwrap().parse().unwrap();
+        let row = &flow[r];
+        assert_eq!(row.status, "published");
+        let v = row.value.unwrap();
+        assert!(v > 0.0);
+        // Band thickness: the vertical distance between the two edges at
+        // the start (`M x,y0 ... L x1,y1+th C ... x0,y0+th Z`).
+        let d = band.value().attr("d").unwrap();
+        let nums: Vec<f64> = d
+            .split(|c: char| !(c.is_ascii_digit() || c == '.' || c == '-'))
+            .filter(|s| !s.is_empty())
+            .map(|s| s.parse().unwrap())
+            .collect();
+        let th = nums[nums.len() - 1] - nums[1];
+        per_unit.push(th / v);
+        bands += 1;
+    }
+    assert!(bands > 10, "{bands}");
+    let unit = per_unit[0];
+    assert!(per_unit.iter().all(|u| (u - unit).abs() < 0.02 * unit + 0.002));
+    // Hatched stubs: at most one per block and direction, only where the
+    // block is published and two or more of its flows are suppressed.
+    let suppressed = flow.iter().filter(|r| r.value.is_none()).count();
+    assert!(suppressed > 0, "the fixture must suppress some flows");
+    let mut eligible = 0;
+    for pair in ["6m>12m", "12m>18m"] {
+        for s in koppel_disclosure::table::STATES {
+            for out in [true, false] {
+                let node = if out { format!("{s}>Total") } else { format!("Total>{s}") };
+                let published = flow
+                    .iter()
+                    .any(|r| r.horizon.as_deref() == Some(pair) && r.state.as_deref() == Some(&node) && r.value.is_some());
+                let hidden = flow
+                    .iter()
+                    .filter(|r| {
+                        let st = r.state.as_deref().unwrap_or("");
+                        let (a, b) = st.split_once('>').unwrap();
+                        r.horizon.as_deref() == Some(pair)
+                            && a != "Total"
+                            && b != "Total"
+                            && (if out { a == s } else { b == s })
+                            && r.value.is_none()
+                    })
+                    .count();
+                if published && hidden >= 2 {
+                    eligible += 1;
+                }
+            }
+        }
+    }
+    let stubs = chart.select(&sel("rect.together")).count();
+    assert!(stubs <= eligible, "{stubs} stubs for {eligible} eligible blocks");
+}
+
+#[test]
+fn job_bars_are_published_shares_of_those_in_work() {
+    let p = package(Lang::Nl);
+    let (_, doc) = html_of(&p);
+    let jobs = read_table(&p.dir.join("tables/jobs_by_sector_12m.parquet"));
+    let chart = doc.select(&sel("svg.jobs")).next().expect("a job chart");
+    let mut n = 0;
+    let mut per_pct = Vec::new();
+    for seg in chart.select(&sel("rect.seg")) {
+        let r: usize = seg.value().attr("data-r").unwrap().parse().unwrap();
+        let row = &jobs[r];
+        assert_eq!(row.status, "published");
+        let w: f64 = seg.value().attr("width").unwrap().parse().unwrap();
+        per_pct.push(w / row.percent.unwrap());
+        n += 1;
+    }
+    assert!(n >= 3);
+    assert!(per_pct.iter().all(|x| (x - per_pct[0]).abs() < 1e-3));
+}
+
+/// Words of the visible text (text nodes outside `<style>`).
+fn visible_words(doc: &Html) -> Vec<String> {
+    let mut out = Vec::new();
+    for node in doc.root_element().descendants() {
+        let Node::Text(t) = node.value() else {
+            continue;
+        };
+        let parent = node.parent().and_then(ElementRef::wrap).unwrap();
+        if parent.value().name() == "style" {
+            continue;
+        }
+        out.extend(
+            t.split(|c: char| !c.is_alphabetic())
+                .filter(|w| !w.is_empty())
+                .map(str::to_string),
+        );
+    }
+    out
+}
+
+#[test]
+fn the_dutch_report_has_no_english_words_and_defines_its_terms() {
+    let english = [
+        "yes", "no", "Yes", "No", "total", "Total", "Work", "work", "Assistance", "assistance",
+        "Other", "other", "Unemployment", "shown", "suppressed", "Suppressed", "figures",
+        "Figures", "Horizon", "horizon", "Share", "share", "unknown", "none", "persons", "flow",
+        "job", "jobs", "Jobs", "hours", "wage", "Wage", "group", "the", "The", "and", "by",
+        "with", "from", "after", "months", "trajectory", "municipality", "Linked", "Rejected",
+        "period", "Summary", "chart", "table", "Fixed", "Permanent",
+        "Flexible", "Male", "Female", "Persons", "Situation", "Transitions", "Cover",
+    ];
+    let p = package(Lang::Nl);
+    let (text, doc) = html_of(&p);
+    let words = visible_words(&doc);
+    for w in &english {
+        assert!(!words.iter().any(|x| x == w), "English word {w:?} in the Dutch report");
+    }
+    // Every linkage category is explained; the horizons sentence is whole.
+    for term in ["Buiten de periode", "Niet in de basisregistratie"] {
+        let dt = doc
+            .select(&sel("#linkage dt"))
+            .find(|d| d.text().collect::<String>().contains(term))
+            .unwrap_or_else(|| panic!("{term} is not defined"));
+        let _ = dt;
+    }
+    assert!(text.contains("3, 6, 12 en 18 maanden na de referentiedatum"));
+    // The linkage chart has its own caption; no label is cut off.
+    assert!(text.contains("uitkomst van de koppeling"));
+    assert!(!text.contains('…'));
+    // The trajectory intro names exactly the columns of its table.
+    let intro: String = doc
+        .select(&sel("#trajectories p.intro"))
+        .flat_map(|e| e.text())
+        .collect();
+    assert!(intro.contains("aan het werk"), "{intro}");
+    // English: the long instrument label is wrapped, not cut.
+    let p = package(Lang::En);
+    let (text, _) = html_of(&p);
+    assert!(!text.contains('…'));
+}
+
+#[test]
+fn print_stylesheet_is_a4_and_prints_the_figure_tables() {
+    let p = package(Lang::Nl);
+    let (text, doc) = html_of(&p);
+    assert!(text.contains("@page{size:A4"));
+    assert!(text.contains("details.figures::details-content{content-visibility:visible"));
+    assert!(text.contains("table.data thead{display:table-header-group}"));
+    assert!(doc.select(&sel("details.figures table.data")).count() > 10);
+    // The CSV readme beside the tables.
+    let readme = std::fs::read_to_string(p.dir.join("tables/LEESMIJ.txt")).unwrap();
+    assert!(readme.starts_with(&p.ctx.title));
+    assert!(readme.contains("Geheimhouding"));
 }

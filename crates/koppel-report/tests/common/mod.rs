@@ -178,6 +178,23 @@ pub fn persons(n: usize) -> DataFrame {
             let wage = (st == "werk" || st == "bijstand_met_werk")
                 .then(|| 1200.0 + (unit(i, 30 + k as u64) * 2200.0).round());
             wages.entry(format!("wage_{h}m")).or_default().push(wage);
+            let working = wage.is_some();
+            let sector = pick(
+                unit(i, 40 + k as u64),
+                &[("C", 8.0), ("G", 20.0), ("H", 6.0), ("I", 14.0), ("N", 22.0), ("Q", 18.0), ("P", 4.0), ("S", 3.0), ("unknown", 1.0)],
+            );
+            let contract = pick(
+                unit(i, 50 + k as u64),
+                &[("permanent", 25.0), ("fixed_term", 45.0), ("flex", 30.0)],
+            );
+            states
+                .entry(format!("sector_{h}m"))
+                .or_default()
+                .push(if working { sector } else { "none" }.into());
+            states
+                .entry(format!("contract_{h}m"))
+                .or_default()
+                .push(if working { contract } else { "none" }.into());
         }
         flags
             .entry("reentry_6m")
@@ -253,6 +270,19 @@ pub fn specs() -> Vec<TableSpec> {
             horizons: vec![6, 12],
             ..t("wage_by_sex", &["sex"], Measure::Mean("wage".into()))
         },
+        TableSpec {
+            horizons: vec![12],
+            ..t("jobs_by_sector_12m", &[], Measure::Job("sector".into()))
+        },
+        TableSpec {
+            horizons: vec![12],
+            ..t("jobs_by_contract_sex_12m", &["sex"], Measure::Job("contract".into()))
+        },
+        TableSpec {
+            horizons: vec![12],
+            ..t("median_wage_by_contract_12m", &[], Measure::JobMedian("contract".into()))
+        },
+        t("flow_6_12_18", &[], Measure::Flow(vec![6, 12, 18])),
     ]
 }
 
