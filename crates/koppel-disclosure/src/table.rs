@@ -54,7 +54,13 @@ pub enum Measure {
 
 /// Job fields of the analysis file (`{field}_{k}m`; `none` when not in work).
 /// `sector_group` is derived from `sector` ([`sector_group`]).
-pub const JOB_FIELDS: [&str; 5] = ["sector", "sector_group", "contract", "hours_band", "wage_band"];
+pub const JOB_FIELDS: [&str; 5] = [
+    "sector",
+    "sector_group",
+    "contract",
+    "hours_band",
+    "wage_band",
+];
 
 /// Measure name of transition rows.
 pub const FLOW_MEASURE: &str = "flow";
@@ -391,7 +397,13 @@ fn horizon_label(k: u32) -> String {
     format!("{k}m")
 }
 
-fn count_row(levels: &[String], horizon: Option<&str>, measure: &str, state: &str, value: f64) -> Row {
+fn count_row(
+    levels: &[String],
+    horizon: Option<&str>,
+    measure: &str,
+    state: &str,
+    value: f64,
+) -> Row {
     Row {
         levels: levels.to_vec(),
         horizon: horizon.map(str::to_string),
@@ -407,7 +419,11 @@ fn build_split(persons: &LazyFrame, spec: &TableSpec) -> Result<Vec<Row>, Disclo
     let name = spec.name.as_str();
     let horizons: Vec<Option<String>> = match spec.measure {
         Measure::Flag(_) => vec![None],
-        _ => spec.horizons.iter().map(|&k| Some(horizon_label(k))).collect(),
+        _ => spec
+            .horizons
+            .iter()
+            .map(|&k| Some(horizon_label(k)))
+            .collect(),
     };
     let mut rows = Vec::new();
     for horizon in &horizons {
@@ -780,11 +796,31 @@ fn split_parents(
         let flow = |a: &str, b: &str| format!("{a}{FLOW_SEP}{b}");
         return match (a == TOTAL, b == TOTAL) {
             (true, true) => Vec::new(),
-            (false, true) => vec![(hs, m.into(), flow(TOTAL, TOTAL), format!("split:persons|{h1}"))],
-            (true, false) => vec![(hs, m.into(), flow(TOTAL, TOTAL), format!("split:persons|{h2}"))],
+            (false, true) => vec![(
+                hs,
+                m.into(),
+                flow(TOTAL, TOTAL),
+                format!("split:persons|{h1}"),
+            )],
+            (true, false) => vec![(
+                hs,
+                m.into(),
+                flow(TOTAL, TOTAL),
+                format!("split:persons|{h2}"),
+            )],
             (false, false) => vec![
-                (hs.clone(), m.into(), flow(a, TOTAL), format!("flow:{h1}{FLOW_SEP}{h2}|out")),
-                (hs, m.into(), flow(TOTAL, b), format!("flow:{h1}{FLOW_SEP}{h2}|in")),
+                (
+                    hs.clone(),
+                    m.into(),
+                    flow(a, TOTAL),
+                    format!("flow:{h1}{FLOW_SEP}{h2}|out"),
+                ),
+                (
+                    hs,
+                    m.into(),
+                    flow(TOTAL, b),
+                    format!("flow:{h1}{FLOW_SEP}{h2}|in"),
+                ),
             ],
         };
     }
@@ -1006,7 +1042,7 @@ pub fn protect(tables: &[Table], rules: &Rules) -> Result<Protected, DisclosureE
                 let s = r.state.as_deref()?;
                 // Flow shares have two denominators (origin and group): the
                 // reader computes them from the published counts.
-                if s == TOTAL || r.measure == FLOW_MEASURE {
+                if s == TOTAL || r.measure == FLOW_MEASURE || r.contributors.is_some() {
                     return None;
                 }
                 let total = totals

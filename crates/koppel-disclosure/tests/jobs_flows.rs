@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use koppel_disclosure::package::{check_package, write_package};
-use koppel_disclosure::rules::{RoundingMethod, Rules};
+use koppel_disclosure::rules::Rules;
 use koppel_disclosure::table::{
     build_table, build_tables, protect, sector_group, Measure, Table, TableSpec, STATES, TOTAL,
 };
@@ -57,9 +57,18 @@ fn frame(people: &[P]) -> LazyFrame {
     )];
     for (k, h) in H.iter().enumerate() {
         let s = |f: &dyn Fn(&P) -> &'static str| people.iter().map(f).collect::<Vec<_>>();
-        cols.push(Column::new(format!("state_{h}m").into(), s(&|p| p.state[k])));
-        cols.push(Column::new(format!("sector_{h}m").into(), s(&|p| p.sector[k])));
-        cols.push(Column::new(format!("contract_{h}m").into(), s(&|p| p.contract[k])));
+        cols.push(Column::new(
+            format!("state_{h}m").into(),
+            s(&|p| p.state[k]),
+        ));
+        cols.push(Column::new(
+            format!("sector_{h}m").into(),
+            s(&|p| p.sector[k]),
+        ));
+        cols.push(Column::new(
+            format!("contract_{h}m").into(),
+            s(&|p| p.contract[k]),
+        ));
         cols.push(Column::new(
             format!("wage_{h}m").into(),
             people.iter().map(|p| p.wage[k]).collect::<Vec<_>>(),
@@ -77,8 +86,11 @@ fn spec(name: &str, dims: &[&str], measure: Measure, horizons: &[u32]) -> TableS
     }
 }
 
-/// (levels, horizon, measure, state) → value.
-fn index(t: &Table) -> HashMap<(Vec<String>, Option<String>, String, Option<String>), f64> {
+/// A row's address: levels, horizon, measure, state.
+type Key = (Vec<String>, Option<String>, String, Option<String>);
+
+/// Address → value.
+fn index(t: &Table) -> HashMap<Key, f64> {
     t.rows
         .iter()
         .map(|r| {
@@ -95,8 +107,18 @@ fn index(t: &Table) -> HashMap<(Vec<String>, Option<String>, String, Option<Stri
         .collect()
 }
 
-fn key(l: &str, h: &str, m: &str, s: &str) -> (Vec<String>, Option<String>, String, Option<String>) {
-    (vec![l.to_string()], Some(h.to_string()), m.to_string(), Some(s.to_string()))
+fn key(
+    l: &str,
+    h: &str,
+    m: &str,
+    s: &str,
+) -> (Vec<String>, Option<String>, String, Option<String>) {
+    (
+        vec![l.to_string()],
+        Some(h.to_string()),
+        m.to_string(),
+        Some(s.to_string()),
+    )
 }
 
 #[test]
@@ -131,7 +153,11 @@ fn job_tables_equal_an_independent_count() {
             }
             let measure = format!("job_{field}");
             for ((sex, level), v) in &want {
-                assert_eq!(got[&key(sex, &h, &measure, level)], *v, "{field} {h} {sex} {level}");
+                assert_eq!(
+                    got[&key(sex, &h, &measure, level)],
+                    *v,
+                    "{field} {h} {sex} {level}"
+                );
             }
             // Every emitted job cell is in the independent count (or zero).
             for (kk, v) in &got {
@@ -154,7 +180,9 @@ fn job_tables_equal_an_independent_count() {
                 for s in ["werk", "bijstand_met_werk"] {
                     assert_eq!(
                         got[&key(sex, &h, "persons", s)],
-                        work.get(&(sex.to_string(), s.to_string())).copied().unwrap_or(0.0)
+                        work.get(&(sex.to_string(), s.to_string()))
+                            .copied()
+                            .unwrap_or(0.0)
                     );
                 }
             }
@@ -196,7 +224,11 @@ fn job_wage_means_by_field_equal_plain_means() {
 fn flow_margins_equal_the_states_tables() {
     let people = cohort(600);
     let lf = frame(&people);
-    let flow = build_table(&lf, &spec("flow", &["sex"], Measure::Flow(vec![6, 12, 18]), &[])).unwrap();
+    let flow = build_table(
+        &lf,
+        &spec("flow", &["sex"], Measure::Flow(vec![6, 12, 18]), &[]),
+    )
+    .unwrap();
     let states = build_table(&lf, &spec("st", &["sex"], Measure::States, &[6, 12, 18])).unwrap();
     let f = index(&flow);
     let s = index(&states);
@@ -221,12 +253,17 @@ fn flow_margins_equal_the_states_tables() {
         let (ka, kb) = if a_h == "6m" { (0, 1) } else { (1, 2) };
         let mut want: HashMap<String, f64> = HashMap::new();
         for p in &people {
-            *want.entry(format!("{}>{}", p.state[ka], p.state[kb])).or_default() += 1.0;
+            *want
+                .entry(format!("{}>{}", p.state[ka], p.state[kb]))
+                .or_default() += 1.0;
         }
         for a in STATES {
             for b in STATES {
                 let st = format!("{a}>{b}");
-                assert_eq!(f[&key(TOTAL, &h, "flow", &st)], want.get(&st).copied().unwrap_or(0.0));
+                assert_eq!(
+                    f[&key(TOTAL, &h, "flow", &st)],
+                    want.get(&st).copied().unwrap_or(0.0)
+                );
             }
         }
     }
@@ -238,16 +275,28 @@ fn linked_jobs_flows_and_states_are_protected_and_pass_check() {
     let lf = frame(&people);
     let specs = vec![
         spec("states_by_sex", &["sex"], Measure::States, &[6, 12, 18]),
-        spec("jobs_by_sector", &["sex"], Measure::Job("sector".into()), &[12]),
-        spec("jobs_by_contract", &[], Measure::Job("contract".into()), &[12]),
+        spec(
+            "jobs_by_sector",
+            &["sex"],
+            Measure::Job("sector".into()),
+            &[12],
+        ),
+        spec(
+            "jobs_by_contract",
+            &[],
+            Measure::Job("contract".into()),
+            &[12],
+        ),
         spec("flow", &[], Measure::Flow(vec![6, 12, 18]), &[]),
-        spec("wage_by_contract", &[], Measure::JobMedian("contract".into()), &[12]),
+        spec(
+            "wage_by_contract",
+            &[],
+            Measure::JobMedian("contract".into()),
+            &[12],
+        ),
     ];
     let tables = build_tables(&lf, &specs).unwrap();
-    let rules = Rules {
-        rounding: RoundingMethod::None,
-        ..Rules::default()
-    };
+    let rules = Rules::default();
     let p = protect(&tables, &rules).unwrap();
     assert!(p.summary.primary > 0, "the test needs small cells");
     // Shared cells: the flow's margins and the job tables' work rows carry
@@ -268,7 +317,13 @@ fn linked_jobs_flows_and_states_are_protected_and_pass_check() {
             .collect();
         let values: Vec<Option<f64>> = df.column("value").unwrap().f64().unwrap().iter().collect();
         (0..df.height())
-            .find(|&i| pred(&[cols[0][i].as_deref(), cols[1][i].as_deref(), cols[2][i].as_deref()]))
+            .find(|&i| {
+                pred(&[
+                    cols[0][i].as_deref(),
+                    cols[1][i].as_deref(),
+                    cols[2][i].as_deref(),
+                ])
+            })
             .map(|i| (cols[3][i].clone().unwrap(), values[i]))
             .unwrap()
     };
@@ -315,7 +370,10 @@ fn a_job_field_set_for_someone_not_in_work_is_refused() {
     )
     .unwrap_err()
     .to_string();
-    assert!(err.contains("sector_12m") && err.contains("overig"), "{err}");
+    assert!(
+        err.contains("sector_12m") && err.contains("overig"),
+        "{err}"
+    );
     let err = build_table(
         &frame(&people),
         &spec("jobs", &[], Measure::Job("salary".into()), &[12]),

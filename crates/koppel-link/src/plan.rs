@@ -872,6 +872,7 @@ fn output_columns(config: &LinkConfig) -> Vec<Expr> {
             col(format!("contract_{k}m")),
             col(format!("hours_band_{k}m")),
             col(format!("wage_{k}m")),
+            col(format!("wage_band_{k}m")),
         ]);
     }
     let w = config.reentry_months;

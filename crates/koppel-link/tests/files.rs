@@ -101,7 +101,14 @@ fn link_writes_the_analysis_file_with_metadata_and_summary() {
     .map(String::from)
     .collect::<Vec<_>>();
     for k in [3, 6, 12, 18] {
-        for f in ["state", "sector", "contract", "hours_band", "wage", "wage_band"] {
+        for f in [
+            "state",
+            "sector",
+            "contract",
+            "hours_band",
+            "wage",
+            "wage_band",
+        ] {
             expected.push(format!("{f}_{k}m"));
         }
     }

@@ -105,7 +105,11 @@ pub enum WideCell {
 }
 
 /// The header and, per row key, the cells of a table's wide form.
-pub fn wide_layout(t: &TableView, labels: &Labels, lang: Lang) -> (Vec<String>, Vec<Vec<WideCell>>) {
+pub fn wide_layout(
+    t: &TableView,
+    labels: &Labels,
+    lang: Lang,
+) -> (Vec<String>, Vec<Vec<WideCell>>) {
     let mut header: Vec<String> = t.dims.iter().map(|d| labels.dim(lang, d)).collect();
     let has_horizon = t.horizons.iter().any(Option::is_some);
     if has_horizon {
@@ -152,7 +156,11 @@ pub fn wide_layout(t: &TableView, labels: &Labels, lang: Lang) -> (Vec<String>, 
                 .map(|(d, l)| WideCell::Label(labels.level(lang, &t.dims[d], l)))
                 .collect();
             if has_horizon {
-                row.push(WideCell::Label(h.as_deref().map(|h| horizon_label(labels, lang, h)).unwrap_or_default()));
+                row.push(WideCell::Label(
+                    h.as_deref()
+                        .map(|h| horizon_label(labels, lang, h))
+                        .unwrap_or_default(),
+                ));
             }
             match t.kind {
                 Kind::Flow => {
@@ -164,7 +172,10 @@ pub fn wide_layout(t: &TableView, labels: &Labels, lang: Lang) -> (Vec<String>, 
                     }));
                     for (to, _) in &figures {
                         row.push(WideCell::Figure(
-                            Some(format!("{from}{FLOW_SEP}{}", to.as_deref().unwrap_or_default())),
+                            Some(format!(
+                                "{from}{FLOW_SEP}{}",
+                                to.as_deref().unwrap_or_default()
+                            )),
                             false,
                         ));
                     }

@@ -296,7 +296,11 @@ impl<'a> R<'a> {
         // (the hidden part is total minus the published segments, which a
         // reader can compute from the table anyway), else the segments' sum
         // (rounded parts need not add up to the rounded total).
-        let scale = if suppressed == 0 { published } else { total.unwrap_or(0.0) };
+        let scale = if suppressed == 0 {
+            published
+        } else {
+            total.unwrap_or(0.0)
+        };
         let drawable = match (total, suppressed) {
             (Some(t), 0) => t > 0.0 && published > 0.0,
             (Some(t), n) => n >= 2 && t > 0.0,
@@ -679,4 +683,3 @@ fn mini_bar(share: f64, color: &str) -> Markup {
         }
     }
 }
-

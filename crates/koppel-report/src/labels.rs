@@ -268,9 +268,6 @@ pub const UI_KEYS: &[&str] = &[
     "by",
     "csv_readme",
     "csv_readme_intro",
-    "xlsx_cover",
-    "xlsx_table",
-    "file_xlsx",
 ];
 
 const FALLBACK_COLORS: [(&str, &str); 6] = [

@@ -16,9 +16,6 @@
 //! DIR/quality/              only with linkage quality: a protected package of its own
 //!   tables/linkage_quality.parquet|.csv, manifest.json    (`koppel check DIR/quality`)
 //! DIR/tables/README.txt     (LEESMIJ.txt in Dutch) title, cohort, what the CSVs hold, rules, symbols
-//! DIR/tables.xlsx           every table in one workbook: a cover sheet, then one sheet per
-//!                           table with the CSV's header and rows, figures as numbers,
-//!                           suppressed as "." (layout in the `xlsx` module docs)
 //! DIR/definitions.md        cohort, definitions, states, horizons, measures, breakdowns, rules
 //! DIR/report.html           the report (below)
 //! DIR/manifest.json         write_package's `rules` and `disclosure` sections, plus
@@ -96,7 +93,7 @@ pub mod csv_out;
 mod defs;
 pub mod effects;
 mod html;
-pub mod xlsx;
+
 pub mod labels;
 pub mod model;
 pub mod quality;
@@ -371,7 +368,6 @@ fn write_inner(
         None => None,
     };
     let defs = defs::build(&views, quality.as_ref(), rules, ctx);
-    xlsx::write(&dir.join("tables.xlsx"), &views, &defs, ctx)?;
     write_csv_readme(dir, &defs, ctx)?;
     let md = defs::markdown(&defs, &ctx.title);
     let path = dir.join("definitions.md");
@@ -470,7 +466,7 @@ fn write_csv_readme(
         text.push_str(&format!("{}\n\n", ctx.cohort_description));
     }
     text.push_str(&l.ui(lang, "csv_readme_intro"));
-    text.push_str("\n");
+    text.push('\n');
     let wanted = [
         l.ui(lang, "rules_section"),
         l.ui(lang, "legend_defs"),

@@ -91,11 +91,22 @@ impl R<'_> {
 
     /// The blocks of one column: `pair` is the flow pair the margins come
     /// from, `first` whether the column is that pair's first horizon.
-    fn nodes<'c>(&self, t: &'c TableView, g: &[String], pair: &str, first: bool, unit: f64) -> Vec<Node<'c>> {
+    fn nodes<'c>(
+        &self,
+        t: &'c TableView,
+        g: &[String],
+        pair: &str,
+        first: bool,
+        unit: f64,
+    ) -> Vec<Node<'c>> {
         let mut y = TOP;
         let mut out = Vec::new();
         for s in STATES {
-            let key = if first { flow_state(s, TOTAL) } else { flow_state(TOTAL, s) };
+            let key = if first {
+                flow_state(s, TOTAL)
+            } else {
+                flow_state(TOTAL, s)
+            };
             let cell = t.get(g, Some(pair), Some(key.as_str()));
             let value = cell.and_then(|c| c.value);
             let h = match value {
@@ -103,10 +114,22 @@ impl R<'_> {
                 None => HIDDEN_H,
             };
             if value == Some(0.0) {
-                out.push(Node { state: s, cell, value, y, h: 0.0 });
+                out.push(Node {
+                    state: s,
+                    cell,
+                    value,
+                    y,
+                    h: 0.0,
+                });
                 continue;
             }
-            out.push(Node { state: s, cell, value, y, h });
+            out.push(Node {
+                state: s,
+                cell,
+                value,
+                y,
+                h,
+            });
             y += h + NODE_GAP;
         }
         out
@@ -144,11 +167,23 @@ impl R<'_> {
             let mut hidden_in = vec![0usize; STATES.len()];
             for (a, na) in src.iter().enumerate() {
                 for (b, nb) in dst.iter().enumerate() {
-                    let cell = t.get(g, Some(pair.as_str()), Some(flow_state(na.state, nb.state).as_str()));
+                    let cell = t.get(
+                        g,
+                        Some(pair.as_str()),
+                        Some(flow_state(na.state, nb.state).as_str()),
+                    );
                     match cell.and_then(|c| c.value.map(|v| (c, v))) {
                         Some((c, v)) if v > 0.0 && na.value.is_some() && nb.value.is_some() => {
                             let th = v * unit;
-                            bands.push((c, na.state, x_of(i) + NODE_W, na.y + out_off[a], x_of(i + 1), nb.y + in_off[b], th));
+                            bands.push((
+                                c,
+                                na.state,
+                                x_of(i) + NODE_W,
+                                na.y + out_off[a],
+                                x_of(i + 1),
+                                nb.y + in_off[b],
+                                th,
+                            ));
                             out_off[a] += th;
                             in_off[b] += th;
                         }

@@ -5,7 +5,7 @@
 use koppel_disclosure::table::{TOTAL, WORK_STATES};
 use maud::{html, Markup};
 
-use super::{f1, wrap, Col, R, BAR_H, FLAG_COLOR, LINE_H, W};
+use super::{f1, wrap, Col, BAR_H, FLAG_COLOR, LINE_H, R, W};
 use crate::defs;
 use crate::model::{job_field, TableView};
 

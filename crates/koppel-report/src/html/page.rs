@@ -72,7 +72,10 @@ pub fn render(
         .map(|e| crate::effects::section_or_note(e, &ctx.labels, ctx.lang));
     let mut toc = r.toc(&parts, !trajectory_parts.is_empty());
     if effects.is_some() {
-        let at = toc.iter().position(|(id, _)| *id == "linkage").unwrap_or(toc.len());
+        let at = toc
+            .iter()
+            .position(|(id, _)| *id == "linkage")
+            .unwrap_or(toc.len());
         toc.insert(at, ("effects", crate::effects::title(ctx.lang).into()));
     }
     let markup = html! {
@@ -126,7 +129,11 @@ impl R<'_> {
             ("read", self.ui("how_to_read")),
         ];
         let sections = [
-            (!p.states.is_empty() || !p.other_counts.is_empty(), "states", "states_section"),
+            (
+                !p.states.is_empty() || !p.other_counts.is_empty(),
+                "states",
+                "states_section",
+            ),
             (!p.jobs.is_empty(), "jobs", "jobs_section"),
             (!p.flows.is_empty(), "flows", "flow_section"),
             (!p.flags.is_empty(), "flags", "flags_section"),
@@ -316,7 +323,6 @@ impl R<'_> {
                 p { (self.ui("files_intro")) }
                 ul.files {
                     li { code { "report.html" } " — " (self.ui("file_report")) }
-                    li { code { "tables.xlsx" } " — " (self.ui("file_xlsx")) }
                     li { code { "tables/*.csv" } " — " (self.ui("file_csv")) }
                     li { code { "tables/*.parquet" } " — " (self.ui("file_parquet")) }
                     @if quality { li { code { "quality/" } " — " (self.ui("file_quality")) } }

@@ -181,7 +181,17 @@ pub fn persons(n: usize) -> DataFrame {
             let working = wage.is_some();
             let sector = pick(
                 unit(i, 40 + k as u64),
-                &[("C", 8.0), ("G", 20.0), ("H", 6.0), ("I", 14.0), ("N", 22.0), ("Q", 18.0), ("P", 4.0), ("S", 3.0), ("unknown", 1.0)],
+                &[
+                    ("C", 8.0),
+                    ("G", 20.0),
+                    ("H", 6.0),
+                    ("I", 14.0),
+                    ("N", 22.0),
+                    ("Q", 18.0),
+                    ("P", 4.0),
+                    ("S", 3.0),
+                    ("unknown", 1.0),
+                ],
             );
             let contract = pick(
                 unit(i, 50 + k as u64),
@@ -276,11 +286,19 @@ pub fn specs() -> Vec<TableSpec> {
         },
         TableSpec {
             horizons: vec![12],
-            ..t("jobs_by_contract_sex_12m", &["sex"], Measure::Job("contract".into()))
+            ..t(
+                "jobs_by_contract_sex_12m",
+                &["sex"],
+                Measure::Job("contract".into()),
+            )
         },
         TableSpec {
             horizons: vec![12],
-            ..t("median_wage_by_contract_12m", &[], Measure::JobMedian("contract".into()))
+            ..t(
+                "median_wage_by_contract_12m",
+                &[],
+                Measure::JobMedian("contract".into()),
+            )
         },
         t("flow_6_12_18", &[], Measure::Flow(vec![6, 12, 18])),
     ]
