@@ -207,8 +207,19 @@ fn check_tables_against_link(
                 }
             }
             Measure::Flag(_) => {}
-            Measure::States | Measure::Mean(_) | Measure::Median(_) => {
-                if let Some(h) = table.horizons.iter().find(|h| !link.horizons.contains(h)) {
+            Measure::States
+            | Measure::Mean(_)
+            | Measure::Median(_)
+            | Measure::Job(_)
+            | Measure::JobMean(_)
+            | Measure::JobMedian(_)
+            | Measure::Flow(_) => {
+                // A flow's horizons are in its measure; the others' in `horizons`.
+                let horizons = match &table.measure {
+                    Measure::Flow(hs) => hs,
+                    _ => &table.horizons,
+                };
+                if let Some(h) = horizons.iter().find(|h| !link.horizons.contains(h)) {
                     let listed: Vec<String> = link.horizons.iter().map(u32::to_string).collect();
                     return Err(config_error(
                         pipeline,
