@@ -580,3 +580,100 @@ fn fingerprints_cover_what_each_stage_reads() {
     );
     assert_eq!(actions("pseudo.toml", "link"), ["skipped", "ran"]);
 }
+
+#[test]
+fn files_pseudonymised_with_kind_are_a_pipeline_input_giving_the_same_tables() {
+    let setup = Setup::new(8_000);
+    let key = setup.path("secrets/koppel.key");
+    let key = key.to_str().unwrap();
+    let id = koppel(&["key", "id", key], &[]);
+    let key_id = String::from_utf8_lossy(&id.stdout).trim().to_string();
+    assert_eq!(key_id.len(), 16, "{}", text(&id));
+
+    let mut uploads: Vec<PathBuf> = std::fs::read_dir(setup.path("synth/uploads"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "csv"))
+        .collect();
+    uploads.sort();
+    let inputs = [
+        (
+            "persons",
+            vec![setup.path("synth/registers/persons.parquet")],
+        ),
+        (
+            "benefits",
+            vec![setup.path("synth/registers/benefits.parquet")],
+        ),
+        (
+            "employment",
+            vec![setup.path("synth/registers/employment.parquet")],
+        ),
+        ("trajectories", uploads),
+    ];
+    std::fs::create_dir(setup.path("pseudonymised")).unwrap();
+    let mut section = format!("[inputs.pseudonymised]\nkey_id = \"{key_id}\"\n");
+    for (kind, files) in &inputs {
+        let mut outs = Vec::new();
+        for (i, input) in files.iter().enumerate() {
+            let out = setup.path(&format!("pseudonymised/{kind}_{i}.parquet"));
+            let args = [
+                "pseudonymise",
+                "--key",
+                key,
+                "--kind",
+                kind,
+                "--in",
+                input.to_str().unwrap(),
+                "--out",
+                out.to_str().unwrap(),
+            ];
+            let run = koppel(&args, &[]);
+            let log = text(&run);
+            assert!(run.status.success(), "{log}");
+            assert!(log.contains("[inputs.pseudonymised]"), "{log}");
+            outs.push(format!("{:?}", out.to_str().unwrap()));
+        }
+        section.push_str(&format!("{kind} = [{}]\n", outs.join(", ")));
+    }
+    // Without --kind the output is a copy with pseudonyms, and koppel says it
+    // is not a pipeline input.
+    let plain = koppel(
+        &[
+            "pseudonymise",
+            "--key",
+            key,
+            "--in",
+            inputs[3].1[0].to_str().unwrap(),
+            "--out",
+            setup.path("plain.parquet").to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(
+        text(&plain).contains("not a pipeline input"),
+        "{}",
+        text(&plain)
+    );
+
+    // The same pipeline on the pre-pseudonymised files and on the raw files.
+    setup.write_pipeline("pre.toml", |t| {
+        let start = t.find("[inputs]").unwrap();
+        let end = start + t[start..].find("\n\n").unwrap();
+        format!("{}{}{}", &t[..start], section, &t[end..])
+            .replace("output = \"./run\"", "output = \"./pre-run\"")
+    });
+    let pre = setup.run("pre.toml", &[], &[]);
+    assert!(pre.status.success(), "{}", text(&pre));
+    let raw = setup.run("demo.toml", &[], &[]);
+    assert!(raw.status.success(), "{}", text(&raw));
+    let pre_tables = tables_of(&setup.path("pre-run"));
+    let raw_tables = tables_of(&setup.path("run"));
+    assert_eq!(pre_tables.len(), raw_tables.len());
+    for ((name, a), (_, b)) in pre_tables.iter().zip(&raw_tables) {
+        assert!(
+            a == b,
+            "{name} differs between pre-pseudonymised and raw inputs"
+        );
+    }
+}

@@ -1,5 +1,5 @@
-//! The `koppel` command-line tool. Wiring only: every command parses its
-//! arguments and calls into a library crate.
+//! The `koppel` command-line tool. Every command parses its arguments and
+//! calls into a library crate; the logic lives there.
 
 use std::process::ExitCode;
 
@@ -17,7 +17,29 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// koppel: privacy-preserving linkage of social-assistance data into
 /// disclosure-controlled cohort outcomes.
 #[derive(Parser)]
-#[command(name = "koppel", version, about, long_about = None)]
+#[command(
+    name = "koppel",
+    version,
+    about = "koppel links municipal re-integration trajectories to the population, benefit and \
+             employment registers under keyed pseudonyms, and publishes cohort outcomes \
+             (work, assistance, other) as tables protected against disclosure.",
+    long_about = "koppel links municipal re-integration trajectories to the population, benefit and \
+                  employment registers under keyed pseudonyms, and publishes cohort outcomes \
+                  (work, assistance, other) as tables protected against disclosure.\n\n\
+                  Municipalities check their uploads with `koppel validate` (no key needed); the \
+                  operator runs a pipeline with `koppel run`, which ingests (validates and \
+                  pseudonymises), links, aggregates, protects and exports a researcher package. \
+                  BSNs never leave the ingest stage's quarantine.",
+    after_help = "Examples:\n  \
+        koppel validate --kind trajectories uploads/berkelland.csv --report controle.html\n  \
+        koppel key new --out secrets/koppel.key\n  \
+        koppel pseudonymise --key secrets/koppel.key --kind trajectories --in upload.csv --out upload.parquet\n  \
+        koppel run pipelines/demo.toml\n  \
+        koppel verify demo-out/run\n  \
+        koppel check demo-out/run/export/package\n  \
+        koppel synth --out data --persons 50000\n\n\
+        The whole job on synthetic data: make demo (see README.md)."
+)]
 struct Cli {
     /// Log format on stderr: `human` (readable) or `json` (one object per line).
     #[arg(long, global = true, value_enum, default_value_t = logging::LogFormat::Human)]
@@ -34,19 +56,37 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Re-verify a researcher package's disclosure control (exit 1 on violations).
+    #[command(after_help = "Example:\n  koppel check demo-out/run/export/package")]
     Check(commands::check::Args),
     /// Make a new pseudonymisation key or show a key's id.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  koppel key new --out secrets/koppel.key\n  koppel key id secrets/koppel.key"
+    )]
     Key(commands::key::KeyCommand),
-    /// Replace the BSN column of a CSV or Parquet file by keyed-hash pseudonyms.
+    /// Replace the BSN column of a file by keyed-hash pseudonyms (with --kind: a pipeline input).
+    #[command(after_help = "Examples:\n  \
+        koppel pseudonymise --key secrets/koppel.key --kind trajectories --in upload.csv --out upload.parquet\n  \
+        koppel pseudonymise --key secrets/koppel.key --in upload.csv --out upload.pseudonymised.csv --rejects rejects.csv")]
     Pseudonymise(commands::pseudonymise::Args),
     /// Run a pipeline: ingest → link → aggregate → protect → export, resuming where it stopped.
+    #[command(after_help = "Examples:\n  \
+        koppel run pipelines/demo.toml\n  \
+        koppel run pipelines/outflow-cohort.toml --check\n  \
+        koppel run pipelines/outflow-cohort.toml --from protect")]
     Run(commands::run::Args),
     /// Generate synthetic registers and municipal trajectory uploads (with injected faults).
+    #[command(
+        after_help = "Example:\n  koppel synth --out data --persons 50000 --municipalities 3"
+    )]
     Synth(commands::synth::Args),
     /// Check an upload or register extract row by row (no key needed; exit 1 when rows are rejected).
+    #[command(after_help = "Examples:\n  \
+        koppel validate --kind trajectories uploads/berkelland.csv --report controle.html\n  \
+        koppel validate --kind persons registers/persons.csv --report problems.csv")]
     Validate(commands::validate::Args),
     /// Re-hash a run directory against its stage manifests (exit 1 on any mismatch).
+    #[command(after_help = "Example:\n  koppel verify demo-out/run")]
     Verify(commands::verify::Args),
 }
 
@@ -65,10 +105,49 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(error) => {
-            // `{:#}` prints the whole context chain on one line.
-            tracing::error!("{error:#}");
-            eprintln!("error: {error:#}");
+            let message = error_message(&error);
+            // Printed once: as a JSON log event for log collectors, else as
+            // one plain line.
+            match cli.log_format {
+                logging::LogFormat::Json => tracing::error!("{message}"),
+                logging::LogFormat::Human => eprintln!("error: {message}"),
+            }
             ExitCode::from(2)
         }
+    }
+}
+
+/// The error and its causes on one line, each cause once: a cause whose text
+/// the message already holds (an OS reason quoted by its wrapper) is not
+/// repeated.
+fn error_message(error: &anyhow::Error) -> String {
+    let mut message = error.to_string();
+    for cause in error.chain().skip(1) {
+        let text = cause.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+    }
+    message
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_os_reason_is_printed_once() {
+        let os = std::io::Error::from(std::io::ErrorKind::NotFound);
+        let shown = os.to_string();
+        let error =
+            anyhow::Error::new(os).context(format!("in.csv: cannot read the file: {shown}"));
+        assert_eq!(error_message(&error).matches(&shown).count(), 1);
+        let error = anyhow::Error::new(std::io::Error::from(std::io::ErrorKind::NotFound))
+            .context("in.csv: cannot read the file");
+        assert_eq!(
+            error_message(&error),
+            format!("in.csv: cannot read the file: {shown}")
+        );
     }
 }

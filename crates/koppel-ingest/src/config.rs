@@ -1,7 +1,8 @@
 //! Reference configuration of the ingest stage: header aliases
 //! (`config/columns.toml`), CBS municipality codes
-//! (`config/municipalities.toml`) and the instrument catalogue
-//! (`config/instruments.toml`).
+//! (`config/municipalities.toml`), the instrument catalogue
+//! (`config/instruments.toml`) and labels of coded values
+//! (`config/values.toml`).
 //!
 //! The repository's files are compiled in ([`IngestConfig::builtin`]), so the
 //! binary works from any directory; [`IngestConfig::load`] reads another
@@ -12,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::schema::{header_key, InputKind};
+use crate::schema::{header_key, ColumnSpec, InputKind, ValueType};
 use crate::IngestError;
 
 /// `config/columns.toml` as compiled in.
@@ -21,6 +22,8 @@ pub const BUILTIN_COLUMNS: &str = include_str!("../../../config/columns.toml");
 pub const BUILTIN_MUNICIPALITIES: &str = include_str!("../../../config/municipalities.toml");
 /// `config/instruments.toml` as compiled in.
 pub const BUILTIN_INSTRUMENTS: &str = include_str!("../../../config/instruments.toml");
+/// `config/values.toml` as compiled in.
+pub const BUILTIN_VALUES: &str = include_str!("../../../config/values.toml");
 
 /// Environment variable naming a configuration directory to use instead of
 /// the compiled-in files.
@@ -102,6 +105,9 @@ pub struct Municipality {
 #[derive(Clone, Debug, Default)]
 pub struct Municipalities {
     by_code: HashMap<String, Municipality>,
+    /// Name key ([`header_key`]) → code; a current municipality wins over a
+    /// merged one of the same name.
+    by_name: HashMap<String, String>,
 }
 
 #[derive(Deserialize)]
@@ -161,7 +167,23 @@ impl Municipalities {
                 },
             );
         }
-        Ok(Municipalities { by_code })
+        let mut by_name = HashMap::new();
+        let mut names: Vec<&Municipality> = by_code.values().collect();
+        // Current first, then merged (latest first); codes break ties.
+        names.sort_by_key(|m| (m.ended.map_or(i32::MIN, |y| -y), m.code.clone()));
+        for m in names {
+            by_name
+                .entry(header_key(&m.name))
+                .or_insert_with(|| m.code.clone());
+        }
+        Ok(Municipalities { by_code, by_name })
+    }
+
+    /// The code of the municipality named `name` (case, accents, spaces and
+    /// punctuation ignored: `'s-Hertogenbosch` = `s hertogenbosch`), current
+    /// or merged away.
+    pub fn code_of_name(&self, name: &str) -> Option<&str> {
+        self.by_name.get(&header_key(name)).map(String::as_str)
     }
 
     /// The municipality with this `GMxxxx` code.
@@ -189,6 +211,8 @@ impl Municipalities {
 #[derive(Clone, Debug, Default)]
 pub struct Instruments {
     codes: Vec<String>,
+    /// Dutch label per code.
+    labels_nl: Vec<String>,
     by_name: HashMap<String, u16>,
 }
 
@@ -216,6 +240,7 @@ impl Instruments {
             let index = u16::try_from(i)
                 .map_err(|_| config_error(source, "too many instruments".to_string()))?;
             let mut own = HashSet::new();
+            this.labels_nl.push(entry.label_nl.clone());
             let names = [
                 Some(entry.code.clone()),
                 Some(entry.label_nl),
@@ -269,6 +294,11 @@ impl Instruments {
     pub fn codes(&self) -> &[String] {
         &self.codes
     }
+
+    /// The Dutch label of every code, in catalogue order.
+    pub fn dutch_labels(&self) -> Vec<String> {
+        self.labels_nl.clone()
+    }
 }
 
 fn instrument_key(name: &str) -> String {
@@ -289,6 +319,109 @@ fn key_into(name: &str, out: &mut String) {
     }
 }
 
+/// Labels accepted for coded values, per kind and column: label key
+/// ([`header_key`]) → code, and the Dutch name of each code.
+#[derive(Clone, Debug, Default)]
+pub struct ValueLabels {
+    by_column: HashMap<(InputKind, String), ColumnLabels>,
+}
+
+#[derive(Clone, Debug, Default)]
+struct ColumnLabels {
+    /// Label key → index into the column's allowed codes.
+    by_key: HashMap<String, usize>,
+    /// Per allowed code: its Dutch name (the code itself when none is given).
+    dutch: Vec<String>,
+}
+
+impl ValueLabels {
+    /// Parse `values.toml` text; `source` names it in errors.
+    pub fn parse(text: &str, source: &Path) -> Result<ValueLabels, IngestError> {
+        type Raw = BTreeMap<String, BTreeMap<String, BTreeMap<String, Vec<String>>>>;
+        let raw: Raw = toml::from_str(text).map_err(|e| config_error(source, e))?;
+        let mut by_column = HashMap::new();
+        for (kind_name, columns) in raw {
+            let kind: InputKind = kind_name
+                .parse()
+                .map_err(|e: String| config_error(source, e))?;
+            for (column, codes) in columns {
+                let allowed = match kind.columns().iter().find(|c| c.name == column) {
+                    Some(ColumnSpec {
+                        ty: ValueType::Enum(allowed),
+                        ..
+                    }) => *allowed,
+                    _ => {
+                        return Err(config_error(
+                            source,
+                            format!("[{kind}.{column}] is not a column with a fixed list of codes"),
+                        ))
+                    }
+                };
+                let mut labels = ColumnLabels {
+                    by_key: HashMap::new(),
+                    dutch: allowed.iter().map(|a| (*a).to_string()).collect(),
+                };
+                for (code, names) in codes {
+                    let index = allowed.iter().position(|a| *a == code).ok_or_else(|| {
+                        config_error(
+                            source,
+                            format!(
+                                "[{kind}.{column}] has no code '{code}' (codes: {})",
+                                allowed.join(", ")
+                            ),
+                        )
+                    })?;
+                    if let Some(first) = names.first() {
+                        labels.dutch[index].clone_from(first);
+                    }
+                    for name in &names {
+                        let key = header_key(name);
+                        if key.is_empty() {
+                            return Err(config_error(
+                                source,
+                                format!("[{kind}.{column}] {code}: empty label"),
+                            ));
+                        }
+                        if let Some(other) = labels.by_key.insert(key, index) {
+                            if other != index {
+                                return Err(config_error(
+                                    source,
+                                    format!(
+                                        "[{kind}.{column}] label '{name}' names both '{}' and '{code}'",
+                                        allowed[other]
+                                    ),
+                                ));
+                            }
+                        }
+                    }
+                }
+                by_column.insert((kind, column), labels);
+            }
+        }
+        Ok(ValueLabels { by_column })
+    }
+
+    /// The index (into the column's allowed codes) of the code `label`
+    /// stands for.
+    pub fn lookup(&self, kind: InputKind, column: &str, label: &str) -> Option<usize> {
+        let labels = self.by_column.get(&(kind, column.to_string()))?;
+        labels.by_key.get(&header_key(label)).copied()
+    }
+
+    /// The Dutch names of the allowed codes of a column, in code order
+    /// (`None` when the column has no fixed list).
+    pub fn dutch_names(&self, kind: InputKind, column: &str) -> Option<Vec<String>> {
+        let spec = kind.columns().iter().find(|c| c.name == column)?;
+        let ValueType::Enum(allowed) = spec.ty else {
+            return None;
+        };
+        Some(match self.by_column.get(&(kind, column.to_string())) {
+            Some(labels) => labels.dutch.clone(),
+            None => allowed.iter().map(|a| (*a).to_string()).collect(),
+        })
+    }
+}
+
 /// Everything validation needs to know besides the input.
 #[derive(Clone, Debug)]
 pub struct IngestConfig {
@@ -298,6 +431,8 @@ pub struct IngestConfig {
     pub municipalities: Municipalities,
     /// Instrument catalogue.
     pub instruments: Instruments,
+    /// Labels of coded values (Dutch names and aliases).
+    pub values: ValueLabels,
     /// Where it came from (for logs): a directory or `built-in`.
     pub source: String,
 }
@@ -313,12 +448,14 @@ impl IngestConfig {
                 &dir.join("municipalities.toml"),
             )?,
             instruments: Instruments::parse(BUILTIN_INSTRUMENTS, &dir.join("instruments.toml"))?,
+            values: ValueLabels::parse(BUILTIN_VALUES, &dir.join("values.toml"))?,
             source: "built-in".to_string(),
         })
     }
 
-    /// Read `columns.toml`, `municipalities.toml` and `instruments.toml`
-    /// from `dir`.
+    /// Read `columns.toml`, `municipalities.toml`, `instruments.toml` and
+    /// `values.toml` from `dir` (a directory without `values.toml` gets the
+    /// built-in labels).
     pub fn load(dir: &Path) -> Result<IngestConfig, IngestError> {
         let read = |name: &str| -> Result<(String, PathBuf), IngestError> {
             let path = dir.join(name);
@@ -328,10 +465,18 @@ impl IngestConfig {
         let (columns, columns_path) = read("columns.toml")?;
         let (munis, munis_path) = read("municipalities.toml")?;
         let (instruments, instruments_path) = read("instruments.toml")?;
+        let values_path = dir.join("values.toml");
+        let values = if values_path.exists() {
+            let (text, path) = read("values.toml")?;
+            ValueLabels::parse(&text, &path)?
+        } else {
+            ValueLabels::parse(BUILTIN_VALUES, Path::new("config/values.toml"))?
+        };
         Ok(IngestConfig {
             columns: ColumnAliases::parse(&columns, &columns_path)?,
             municipalities: Municipalities::parse(&munis, &munis_path)?,
             instruments: Instruments::parse(&instruments, &instruments_path)?,
+            values,
             source: dir.display().to_string(),
         })
     }
@@ -392,6 +537,43 @@ mod tests {
         for m in koppel_synth::municipalities::MUNICIPALITIES {
             assert!(config.municipalities.get(m.code).is_some(), "{}", m.code);
         }
+    }
+
+    #[test]
+    fn dutch_value_labels_and_municipality_names_are_understood() {
+        let config = IngestConfig::builtin().unwrap();
+        let kind = InputKind::Trajectories;
+        let reasons = crate::schema::TRAJECTORY_END_REASONS;
+        let code = |label| {
+            config
+                .values
+                .lookup(kind, "end_reason", label)
+                .map(|i| reasons[i])
+        };
+        assert_eq!(code("Afgerond"), Some("completed"));
+        assert_eq!(code("loopt  nog"), Some("ongoing"));
+        assert_eq!(code("VERHUISD"), Some("moved"));
+        assert_eq!(code("Gezellig"), None);
+        let dutch = config.values.dutch_names(kind, "end_reason").unwrap();
+        assert_eq!(dutch[0], "Afgerond");
+        assert_eq!(dutch.len(), reasons.len());
+        assert_eq!(config.values.dutch_names(kind, "provider"), None);
+        let m = &config.municipalities;
+        assert_eq!(m.code_of_name("Berkelland"), Some("GM1859"));
+        assert_eq!(m.code_of_name("'s-Hertogenbosch"), Some("GM0796"));
+        // Merged away (into Amsterdam in 2022).
+        assert_eq!(m.code_of_name("weesp"), Some("GM0457"));
+        assert_eq!(m.code_of_name("Atlantis"), None);
+    }
+
+    #[test]
+    fn conflicting_value_labels_are_refused() {
+        let text = "[trajectories.end_reason]\ncompleted = [\"Klaar\"]\nother = [\"klaar\"]\n";
+        assert!(ValueLabels::parse(text, Path::new("v.toml")).is_err());
+        let text = "[trajectories.end_reason]\nfinished = [\"Klaar\"]\n";
+        assert!(ValueLabels::parse(text, Path::new("v.toml")).is_err());
+        let text = "[trajectories.provider]\nx = [\"y\"]\n";
+        assert!(ValueLabels::parse(text, Path::new("v.toml")).is_err());
     }
 
     #[test]

@@ -31,14 +31,17 @@
 //! rows; they are counted separately.
 
 pub mod config;
+pub mod dutch;
 pub mod error;
+pub mod layout;
 pub mod pseudonymise;
 pub mod report;
 pub mod schema;
 pub mod validate;
 
 pub use config::{
-    ColumnAliases, IngestConfig, Instruments, Municipalities, Municipality, CONFIG_DIR_ENV,
+    ColumnAliases, IngestConfig, Instruments, Municipalities, Municipality, ValueLabels,
+    CONFIG_DIR_ENV,
 };
 pub use error::{IngestError, MissingColumn};
 pub use pseudonymise::{

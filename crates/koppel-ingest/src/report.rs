@@ -7,6 +7,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
+use crate::dutch::{rejected_line_en, rejected_line_nl};
 use crate::schema::InputKind;
 
 /// One problem in one row. Never holds a BSN: reasons describe the value
@@ -16,8 +17,8 @@ use crate::schema::InputKind;
 pub struct Problem {
     /// The input file.
     pub file: String,
-    /// Row number: the physical line for CSV (header = line 1), the 1-based
-    /// row index for Parquet.
+    /// Row number: the physical line for CSV (the first line is 1), the
+    /// 1-based row index for Parquet.
     pub row: u64,
     /// Canonical column, empty for whole-row problems.
     pub column: String,
@@ -27,6 +28,8 @@ pub struct Problem {
     pub reason_code: String,
     /// Plain-language reason.
     pub reason: String,
+    /// The reason in Dutch, naming what the column allows in Dutch.
+    pub reason_nl: String,
     /// The row's `trajectory_id`, when the file has one.
     pub trajectory_id: Option<String>,
 }
@@ -60,6 +63,9 @@ pub struct ValidationReport {
     pub encoding: Option<String>,
     /// Detected delimiter (CSV only).
     pub delimiter: Option<String>,
+    /// The line (row) the header is on; more than 1 when title rows or
+    /// blank lines precede it. `None` for Parquet.
+    pub header_row: Option<u64>,
     /// Data rows read (blank lines are not rows).
     pub rows_read: u64,
     /// Rows that passed every check.
@@ -70,8 +76,16 @@ pub struct ValidationReport {
     pub duplicates: u64,
     /// Blank lines skipped (empty, whitespace or delimiters only).
     pub blank_lines: u64,
+    /// Totals rows skipped (no BSN, a cell reading `Totaal`, `Total`, …):
+    /// not data rows, so not in `rows_read`.
+    pub footer_rows: u64,
+    /// The row of the first totals row.
+    pub footer_row: Option<u64>,
     /// Rejected rows per reason code (first problem of each row).
     pub rejected_by_reason: BTreeMap<String, u64>,
+    /// Rejected rows per reason code, each row counted under every reason
+    /// it has (so no problem hides behind another).
+    pub rows_by_reason: BTreeMap<String, u64>,
     /// Every problem per reason code.
     pub problems_by_reason: BTreeMap<String, u64>,
     /// How each canonical column was found.
@@ -108,16 +122,35 @@ impl ValidationReport {
             self.kind,
             self.format_line()
         );
+        if let Some(line) = self.header_row.filter(|&l| l > 1) {
+            let _ = writeln!(
+                out,
+                "header on line {line} (the lines above it are titles or blank and were skipped)"
+            );
+        }
         let _ = writeln!(
             out,
             "rows read: {} / accepted: {} / rejected: {}",
             self.rows_read, self.accepted, self.rejected
         );
-        for (code, count) in &self.rejected_by_reason {
+        if !self.rows_by_reason.is_empty() {
             let _ = writeln!(
                 out,
-                "  rejected {count:>10}  {code}  ({})",
-                reason_title(code)
+                "rejected rows by reason (a row with several problems counts under each):"
+            );
+        }
+        for (code, count) in &self.rows_by_reason {
+            let _ = writeln!(out, "  {count:>10}  {code}  ({})", reason_title(code));
+        }
+        if let Some(line) = self.footer_row {
+            let _ = writeln!(
+                out,
+                "{}: line {line} (a totals row, not data; not counted as a row)",
+                if self.footer_rows == 1 {
+                    "footer_row skipped".to_string()
+                } else {
+                    format!("{} footer rows skipped, the first", self.footer_rows)
+                }
             );
         }
         if self.blank_lines > 0 {
@@ -200,19 +233,44 @@ impl ValidationReport {
             esc(&self.format_line())
         );
         if self.is_clean() {
+            let (nl, en) = if self.rows_read == 1 {
+                (
+                    "De enige regel is goedgekeurd.".to_string(),
+                    "The only row was accepted.".to_string(),
+                )
+            } else {
+                (
+                    format!("Alle {} regels zijn goedgekeurd.", self.rows_read),
+                    format!("All {} rows were accepted.", self.rows_read),
+                )
+            };
             let _ = writeln!(
                 h,
-                "<p class=\"ok\">Alle {} regels zijn goedgekeurd. Het bestand kan worden aangeleverd.<br>\
-                 <span class=\"en\">All {} rows were accepted. The file can be uploaded.</span></p>",
-                self.rows_read, self.rows_read
+                "<p class=\"ok\">{nl} Het bestand kan worden aangeleverd.<br>\
+                 <span class=\"en\">{en} The file can be uploaded.</span></p>"
             );
         } else {
             let _ = writeln!(
                 h,
-                "<p class=\"bad\">{} van de {} regels zijn afgekeurd. Verbeter deze regels in het bronbestand \
-                 en controleer het bestand opnieuw.<br><span class=\"en\">{} of {} rows were rejected. \
+                "<p class=\"bad\">{} Verbeter deze regels in het bronbestand \
+                 en controleer het bestand opnieuw.<br><span class=\"en\">{} \
                  Correct these rows in the source file and validate it again.</span></p>",
-                self.rejected, self.rows_read, self.rejected, self.rows_read
+                rejected_line_nl(self.rejected, self.rows_read),
+                rejected_line_en(self.rejected, self.rows_read)
+            );
+        }
+        if let Some(line) = self.header_row.filter(|&l| l > 1) {
+            let _ = writeln!(
+                h,
+                "<p>De kopregel staat op regel {line}; de regels erboven (titel of leeg) zijn overgeslagen.<br>\
+                 <span class=\"en\">The header is on line {line}; the lines above it (title or blank) were skipped.</span></p>"
+            );
+        }
+        if let Some(line) = self.footer_row {
+            let _ = writeln!(
+                h,
+                "<p>Regel {line} is een totaalregel en geen gegevensregel; die is overgeslagen.<br>\
+                 <span class=\"en\">Line {line} is a totals row, not data; it was skipped (footer_row).</span></p>"
             );
         }
         h.push_str("<h2>Samenvatting <span class=\"en\">/ summary</span></h2>\n<table>\n");
@@ -231,12 +289,14 @@ impl ValidationReport {
             );
         }
         h.push_str("</table>\n");
-        if !self.rejected_by_reason.is_empty() {
+        if !self.rows_by_reason.is_empty() {
             h.push_str(
                 "<h2>Afgekeurd per reden <span class=\"en\">/ rejected rows by reason</span></h2>\n\
+                 <p class=\"en\">Een regel met meer problemen telt bij elke reden mee. \
+                 A row with several problems counts under each reason.</p>\n\
                  <table>\n<tr><th>Reden</th><th>Code</th><th>Aantal regels</th></tr>\n",
             );
-            for (code, count) in &self.rejected_by_reason {
+            for (code, count) in &self.rows_by_reason {
                 let _ = writeln!(
                     h,
                     "<tr><td>{}<br><span class=\"en\">{}</span></td><td><code>{}</code></td><td class=\"n\">{}</td></tr>",
@@ -258,7 +318,7 @@ impl ValidationReport {
         if !self.problems.is_empty() {
             h.push_str(
                 "<h2>Problemen per regel <span class=\"en\">/ problems by row</span></h2>\n\
-                 <p class=\"en\">Regelnummer = regel in het bestand zoals een spreadsheet die telt (kopregel = 1). \
+                 <p class=\"en\">Regelnummer = regel (rij) in het bestand zoals een spreadsheet die toont (de eerste regel = 1). \
                  Het BSN wordt nooit getoond.</p>\n\
                  <table>\n<tr><th>Regel</th><th>Kolom</th><th>Probleem</th><th>Trajectnummer</th></tr>\n",
             );
@@ -273,7 +333,7 @@ impl ValidationReport {
                     "<tr><td class=\"n\">{}</td><td>{}</td><td>{}<br><span class=\"en\">{}</span></td><td>{}</td></tr>",
                     p.row,
                     esc(&column),
-                    esc(reason_title_nl(&p.reason_code)),
+                    esc(&p.reason_nl),
                     esc(&p.reason),
                     esc(p.trajectory_id.as_deref().unwrap_or(""))
                 );

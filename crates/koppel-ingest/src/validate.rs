@@ -13,15 +13,17 @@ use std::path::Path;
 use std::sync::{mpsc, Arc};
 
 use koppel_io::{
-    decode_field, Batch, RawBatch, RawCsvReader, ReadError, TableFormat, TableReader, TableWriter,
-    TextEncoding,
+    decode_field, Batch, RawBatch, RawCsvReader, ReadError, ReadOptions, TableFormat, TableReader,
+    TableWriter, TextEncoding,
 };
 use koppel_pseudonym::{normalise_bsn, Bsn, Pseudonymiser};
 use polars::prelude::*;
 use rayon::prelude::*;
 
 use crate::config::IngestConfig;
+use crate::dutch::{dutch_reason, Allowed};
 use crate::error::{IngestError, MissingColumn};
+use crate::layout::{header_chooser, is_total_label};
 use crate::pseudonymise::{RejectsWriter, KEY_ID_METADATA, PSEUDONYM_COLUMN, SPEC_METADATA};
 use crate::report::{ColumnMapping, Problem, ValidationReport};
 use crate::schema::{header_key, InputKind, ValueType, ASSISTANCE_TYPES};
@@ -75,6 +77,7 @@ impl Default for ValidateOptions {
             columns: Default::default(),
             municipalities: Default::default(),
             instruments: Default::default(),
+            values: Default::default(),
             source: "empty".to_string(),
         });
         ValidateOptions::with_config(config)
@@ -358,6 +361,19 @@ impl Source {
         }
     }
 
+    /// True when some cell of the row (any column) reads as the label of a
+    /// totals row.
+    fn has_total_label(&self, row: usize) -> bool {
+        match self {
+            Source::Csv(b) => (0..b.width()).any(|c| {
+                decode_field(b.field(row, c), b.encoding()).is_some_and(|t| is_total_label(&t))
+            }),
+            Source::Frame { all_text, .. } => all_text
+                .iter()
+                .any(|column| column.get(row).is_some_and(is_total_label)),
+        }
+    }
+
     fn original_row(&self, row: usize, delimiter: u8) -> String {
         match self {
             Source::Csv(b) => b.original_row(row),
@@ -463,6 +479,8 @@ struct ChunkResult {
     columns: Option<Vec<Column>>,
     /// Rows with problems.
     rejected: Vec<(u32, Vec<RowProblem>)>,
+    /// Totals rows (not data).
+    footers: Vec<u32>,
 }
 
 struct Validator<'a> {
@@ -497,12 +515,17 @@ impl Validator<'_> {
             hashes: Vec::with_capacity(n),
             columns: None,
             rejected: Vec::new(),
+            footers: Vec::new(),
         };
         let mut values: Vec<Value<'_>> = Vec::with_capacity(specs.len());
         let mut problems: Vec<RowProblem> = Vec::new();
         let mut scratch = String::new();
         let mut key = Vec::new();
         for row in rows {
+            if self.is_footer(source, row) {
+                result.footers.push(row as u32);
+                continue;
+            }
             values.clear();
             for (s, spec) in specs.iter().enumerate() {
                 let cell = source.cell(self.mapping, s, row);
@@ -594,6 +617,17 @@ impl Validator<'_> {
         result
     }
 
+    /// A totals row below the data: no BSN (or a totals label in its place)
+    /// and a totals label in some cell.
+    fn is_footer(&self, source: &Source, row: usize) -> bool {
+        let bsn_empty = match source.cell(self.mapping, 0, row) {
+            Cell::Null => true,
+            Cell::Text(text) => is_total_label(&text),
+            _ => false,
+        };
+        bsn_empty && source.has_total_label(row)
+    }
+
     /// Check one cell; the parsed value, or (code, reason).
     fn check<'c>(
         &self,
@@ -644,15 +678,22 @@ impl Validator<'_> {
                 .map_err(|p| (p.code(), p.to_string())),
             ValueType::Text => Ok(Value::Text(text)),
             ValueType::Municipality => {
-                let code = municipality_code(&text).ok_or_else(|| {
-                    (
-                        "invalid_municipality_code",
-                        format!(
-                            "{} is not a CBS municipality code (GM + 4 digits)",
-                            quote(&text)
-                        ),
-                    )
-                })?;
+                let code = match municipality_code(&text) {
+                    Some(code) => code,
+                    None => {
+                        return match self.config.municipalities.code_of_name(&text) {
+                            Some(code) => Ok(Value::Text(Cow::Owned(code.to_string()))),
+                            None => Err((
+                                "invalid_municipality_code",
+                                format!(
+                                    "{} is neither a CBS municipality code (GM + 4 digits) \
+                                     nor the name of a municipality",
+                                    quote(&text)
+                                ),
+                            )),
+                        }
+                    }
+                };
                 match self.config.municipalities.get(&code) {
                     Some(m) => Ok(Value::Text(Cow::Owned(m.code.clone()))),
                     None => Err((
@@ -687,6 +728,11 @@ impl Validator<'_> {
             ValueType::Enum(allowed) => allowed
                 .iter()
                 .find(|a| a.eq_ignore_ascii_case(&text))
+                .or_else(|| {
+                    let column = self.kind.columns()[spec].name;
+                    let index = self.config.values.lookup(self.kind, column, &text)?;
+                    allowed.get(index)
+                })
                 .map(|a| Value::Static(a))
                 .ok_or_else(|| {
                     (
@@ -939,6 +985,9 @@ struct Collector {
     max_problems: usize,
     trajectory_id: Option<usize>,
     mapping_headers: Vec<String>,
+    /// Per canonical column: what it allows, for the Dutch reasons.
+    allowed_nl: Vec<Allowed>,
+    duplicates: DuplicateIndex,
 }
 
 impl Collector {
@@ -956,20 +1005,28 @@ impl Collector {
                 .entry((*code).to_string())
                 .or_default() += 1;
         }
-        for (spec, code, reason) in problems {
+        for (i, (spec, code, reason)) in problems.iter().enumerate() {
             *self
                 .report
                 .problems_by_reason
                 .entry((*code).to_string())
                 .or_default() += 1;
+            if !problems[..i].iter().any(|p| p.1 == *code) {
+                *self
+                    .report
+                    .rows_by_reason
+                    .entry((*code).to_string())
+                    .or_default() += 1;
+            }
             self.report.problems_total += 1;
             if self.report.problems.len() < self.max_problems {
-                let (column, source_column) = match spec {
+                let (column, source_column, allowed) = match spec {
                     Some(s) => (
                         self.report.columns[*s].column.clone(),
                         self.mapping_headers[*s].clone(),
+                        &self.allowed_nl[*s],
                     ),
-                    None => (String::new(), String::new()),
+                    None => (String::new(), String::new(), &Allowed::Nothing),
                 };
                 self.report.problems.push(Problem {
                     file: self.file.clone(),
@@ -978,11 +1035,322 @@ impl Collector {
                     source_column,
                     reason_code: (*code).to_string(),
                     reason: reason.clone(),
+                    reason_nl: dutch_reason(code, allowed),
                     trajectory_id: trajectory_id.clone(),
                 });
             }
         }
     }
+
+    /// Fold one validated batch into the report and the quarantine file:
+    /// the output frames of the batch and which of their rows to keep (an
+    /// exact copy of an earlier row is dropped).
+    fn absorb(
+        &mut self,
+        source: &Source,
+        mapping: &Mapping,
+        results: Vec<ChunkResult>,
+        mut quarantine: Option<&mut RejectsWriter>,
+        out_delimiter: u8,
+    ) -> Result<(Vec<DataFrame>, Vec<bool>), IngestError> {
+        let (malformed, blank) = match source {
+            Source::Csv(b) => (b.malformed.clone(), b.blank_lines),
+            Source::Frame { batch, .. } => (batch.malformed.clone(), batch.blank_lines),
+        };
+        self.report.blank_lines += blank;
+        let footers: usize = results.iter().map(|r| r.footers.len()).sum();
+        self.report.rows_read += (source.len() - footers + malformed.len()) as u64;
+        // Rejections of this batch, merged in row order.
+        let mut rejections: Vec<Rejection> = Vec::new();
+        for m in &malformed {
+            rejections.push((m.row, None, vec![(None, m.code, m.reason.clone())]));
+        }
+        let mut keep: Vec<bool> = Vec::new();
+        let mut frames: Vec<DataFrame> = Vec::new();
+        for result in results {
+            for &row in &result.footers {
+                let line = source.line(row as usize);
+                self.report.footer_rows += 1;
+                self.report.footer_row.get_or_insert(line);
+            }
+            for (row, problems) in result.rejected {
+                let row = row as usize;
+                rejections.push((
+                    source.line(row),
+                    Some(row),
+                    problems
+                        .into_iter()
+                        .map(|p| (p.spec, p.code, p.reason))
+                        .collect(),
+                ));
+            }
+            for (&row, &(h1, h2)) in result.valid.iter().zip(&result.hashes) {
+                let row = row as usize;
+                let line = source.line(row);
+                let check = h2 >> ROW_BITS << ROW_BITS;
+                let value = check | (line & ((1 << ROW_BITS) - 1));
+                match self.duplicates.get(&h1) {
+                    Some(&existing) if existing >> ROW_BITS << ROW_BITS == check => {
+                        let first = existing & ((1 << ROW_BITS) - 1);
+                        self.report.duplicates += 1;
+                        rejections.push((
+                            line,
+                            Some(row),
+                            vec![(
+                                None,
+                                "duplicate_row",
+                                format!("exact copy of row {first} (that row is kept)"),
+                            )],
+                        ));
+                        keep.push(false);
+                    }
+                    _ => {
+                        self.duplicates.entry(h1).or_insert(value);
+                        keep.push(true);
+                    }
+                }
+            }
+            if let Some(columns) = result.columns {
+                let height = result.valid.len();
+                frames.push(
+                    DataFrame::new(height, columns).map_err(|e| IngestError::Table {
+                        path: self.file.clone().into(),
+                        reason: e.to_string(),
+                    })?,
+                );
+            }
+        }
+        rejections.sort_by_key(|r| r.0);
+        for (line, row, problems) in &rejections {
+            let trajectory_id = match (self.trajectory_id, row) {
+                (Some(t), Some(r)) => match source.cell(mapping, t, *r) {
+                    Cell::Text(text) if looks_like_identifier(&text) => {
+                        Some("(not shown: it could be a BSN)".to_string())
+                    }
+                    Cell::Text(text) => Some(text.into_owned()),
+                    _ => None,
+                },
+                _ => None,
+            };
+            self.reject(*line, problems, trajectory_id);
+            if let Some(q) = quarantine.as_deref_mut() {
+                let original = match row {
+                    Some(r) => source.original_row(*r, out_delimiter),
+                    None => malformed
+                        .iter()
+                        .find(|m| m.row == *line)
+                        .map(|m| m.original.clone())
+                        .unwrap_or_default(),
+                };
+                let reason: Vec<&str> = problems.iter().map(|p| p.2.as_str()).collect();
+                q.write(*line, problems[0].1, &reason.join("; "), &original)?;
+            }
+        }
+        self.report.accepted += keep.iter().filter(|&&k| k).count() as u64;
+        Ok((frames, keep))
+    }
+}
+
+/// What the Dutch reasons say a column allows.
+fn allowed_nl(kind: InputKind, config: &IngestConfig) -> Vec<Allowed> {
+    kind.columns()
+        .iter()
+        .map(|spec| match spec.ty {
+            ValueType::Enum(_) => config
+                .values
+                .dutch_names(kind, spec.name)
+                .map_or(Allowed::Nothing, Allowed::OneOf),
+            ValueType::Municipality => Allowed::Municipality,
+            ValueType::Instrument => Allowed::Instrument(config.instruments.dutch_labels()),
+            _ => Allowed::Nothing,
+        })
+        .collect()
+}
+
+/// An input opened in the reader that suits its format; CSV is read raw
+/// (decoded in the workers).
+enum Input {
+    Csv(Box<RawCsvReader>),
+    Table(TableReader),
+}
+
+/// An opened input and what the report says about how it was read.
+struct OpenedInput {
+    input: Input,
+    columns: Vec<String>,
+    format: String,
+    encoding: Option<String>,
+    delimiter: Option<u8>,
+    header_row: Option<u64>,
+}
+
+fn open_input(
+    kind: InputKind,
+    path: &Path,
+    options: &ValidateOptions,
+) -> Result<OpenedInput, IngestError> {
+    let format = TableFormat::from_path(path)
+        .ok_or_else(|| IngestError::Read(ReadError::UnknownFormat(path.to_path_buf())))?;
+    let batch_rows = options.batch_rows.max(1);
+    let chooser = header_chooser(kind, &options.config);
+    let format_name = format.name().to_string();
+    Ok(match format {
+        TableFormat::Csv => {
+            let reader = RawCsvReader::open_with(path, batch_rows, Some(&chooser))?;
+            let dialect = reader.dialect();
+            OpenedInput {
+                columns: reader.columns().to_vec(),
+                format: format_name,
+                encoding: Some(match dialect.encoding {
+                    TextEncoding::Utf8 if dialect.bom => "utf-8 (with BOM)".to_string(),
+                    TextEncoding::Utf8 => "utf-8".to_string(),
+                    TextEncoding::Windows1252 => "windows-1252".to_string(),
+                    TextEncoding::Ascii => "ascii".to_string(),
+                }),
+                delimiter: Some(dialect.delimiter),
+                header_row: Some(reader.header_line()),
+                input: Input::Csv(Box::new(reader)),
+            }
+        }
+        TableFormat::Parquet => {
+            let read = ReadOptions {
+                header: Some(chooser),
+            };
+            let reader = TableReader::open_with(path, batch_rows, &read)?;
+            OpenedInput {
+                columns: reader.columns().to_vec(),
+                format: format_name,
+                encoding: None,
+                delimiter: None,
+                header_row: None,
+                input: Input::Table(reader),
+            }
+        }
+    })
+}
+
+/// The report before any row is read.
+fn empty_report(
+    kind: InputKind,
+    path: &Path,
+    opened: &OpenedInput,
+    mapping: &Mapping,
+    key_id: Option<String>,
+) -> ValidationReport {
+    ValidationReport {
+        file: path.display().to_string(),
+        kind,
+        format: opened.format.clone(),
+        encoding: opened.encoding.clone(),
+        delimiter: opened.delimiter.map(|d| match d {
+            b'\t' => "tab".to_string(),
+            d => char::from(d).to_string(),
+        }),
+        header_row: opened.header_row,
+        rows_read: 0,
+        accepted: 0,
+        rejected: 0,
+        duplicates: 0,
+        blank_lines: 0,
+        footer_rows: 0,
+        footer_row: None,
+        rejected_by_reason: BTreeMap::new(),
+        rows_by_reason: BTreeMap::new(),
+        problems_by_reason: BTreeMap::new(),
+        columns: kind
+            .columns()
+            .iter()
+            .zip(&mapping.index)
+            .map(|(s, i)| ColumnMapping {
+                column: s.name.to_string(),
+                source: i.map(|i| opened.columns[i].clone()),
+            })
+            .collect(),
+        ignored_columns: mapping.ignored.clone(),
+        problems: Vec::new(),
+        problems_total: 0,
+        key_id,
+    }
+}
+
+/// Output frames of a batch and which of their rows to keep.
+type WriteJob = (Vec<DataFrame>, Vec<bool>);
+
+/// Write on a separate thread: batch n is encoded while n+1 is validated.
+fn spawn_writer<'scope>(
+    scope: &'scope std::thread::Scope<'scope, '_>,
+    mut writer: TableWriter,
+    path: &'scope Path,
+) -> (
+    mpsc::SyncSender<WriteJob>,
+    std::thread::ScopedJoinHandle<'scope, Result<(), IngestError>>,
+) {
+    let table_error = move |e: PolarsError| IngestError::Table {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    };
+    let (tx, rx) = mpsc::sync_channel::<WriteJob>(1);
+    let handle = scope.spawn(move || -> Result<(), IngestError> {
+        for (frames, keep) in rx {
+            let mut it = frames.into_iter();
+            let Some(mut frame) = it.next() else {
+                continue;
+            };
+            for f in it {
+                frame.vstack_mut_owned(f).map_err(table_error)?;
+            }
+            if keep.iter().any(|k| !k) {
+                let mask = BooleanChunked::from_slice("keep".into(), &keep);
+                frame = frame.filter(&mask).map_err(table_error)?;
+            }
+            frame.rechunk_mut_par();
+            if frame.height() > 0 {
+                writer.write(&frame)?;
+            }
+        }
+        writer.finish()?;
+        Ok(())
+    });
+    (tx, handle)
+}
+
+/// Read ahead on a separate thread: batch n+1 is parsed while batch n is
+/// validated.
+fn spawn_reader<'scope>(
+    scope: &'scope std::thread::Scope<'scope, '_>,
+    input: Input,
+    mapping: &'scope Mapping,
+    kind: InputKind,
+    columns: &'scope [String],
+    path: &'scope Path,
+) -> mpsc::Receiver<Result<Source, IngestError>> {
+    let (sender, receiver) = mpsc::sync_channel::<Result<Source, IngestError>>(1);
+    scope.spawn(move || {
+        let send = |item| sender.send(item).is_ok();
+        match input {
+            Input::Csv(reader) => {
+                for batch in *reader {
+                    if !send(batch.map(Source::Csv).map_err(IngestError::from)) {
+                        break;
+                    }
+                }
+            }
+            Input::Table(reader) => {
+                for batch in reader {
+                    let item = batch.map_err(IngestError::from).and_then(|b| {
+                        frame_source(b, mapping, kind, columns).map_err(|e| IngestError::Table {
+                            path: path.to_path_buf(),
+                            reason: e.to_string(),
+                        })
+                    });
+                    if !send(item) {
+                        break;
+                    }
+                }
+            }
+        }
+    });
+    receiver
 }
 
 fn run(
@@ -991,33 +1359,9 @@ fn run(
     options: &ValidateOptions,
     outputs: Option<Outputs<'_>>,
 ) -> Result<ValidationReport, IngestError> {
-    let format = TableFormat::from_path(path)
-        .ok_or_else(|| IngestError::Read(ReadError::UnknownFormat(path.to_path_buf())))?;
-    let batch_rows = options.batch_rows.max(1);
-    // Open the input in the right reader; CSV is read raw (decoded in the workers).
-    enum Input {
-        Csv(Box<RawCsvReader>),
-        Parquet(TableReader),
-    }
-    let input = match format {
-        TableFormat::Csv => Input::Csv(Box::new(RawCsvReader::open(path, batch_rows)?)),
-        TableFormat::Parquet => Input::Parquet(TableReader::open(path, batch_rows)?),
-    };
-    let (input_columns, encoding, delimiter) = match &input {
-        Input::Csv(r) => (
-            r.columns().to_vec(),
-            Some(match r.dialect().encoding {
-                TextEncoding::Utf8 if r.dialect().bom => "utf-8 (with BOM)".to_string(),
-                TextEncoding::Utf8 => "utf-8".to_string(),
-                TextEncoding::Windows1252 => "windows-1252".to_string(),
-                TextEncoding::Ascii => "ascii".to_string(),
-            }),
-            Some(r.dialect().delimiter),
-        ),
-        Input::Parquet(r) => (r.columns().to_vec(), None, None),
-    };
+    let opened = open_input(kind, path, options)?;
     let config = options.config.as_ref();
-    let mapping = map_columns(kind, path, &input_columns, config)?;
+    let mapping = map_columns(kind, path, &opened.columns, config)?;
     let specs = kind.columns();
     let position = |name: &str| specs.iter().position(|s| s.name == name);
     let validator = Validator {
@@ -1031,52 +1375,18 @@ fn run(
         benefit_type: position("benefit_type"),
         municipality: position("municipality"),
     };
-    let file = path.display().to_string();
+    let key_id = outputs
+        .as_ref()
+        .map(|o| o.pseudonymiser.key_id().to_string());
     let mut collector = Collector {
-        file: file.clone(),
-        report: ValidationReport {
-            file: file.clone(),
-            kind,
-            format: match format {
-                TableFormat::Csv => "csv".to_string(),
-                TableFormat::Parquet => "parquet".to_string(),
-            },
-            encoding,
-            delimiter: delimiter.map(|d| match d {
-                b'\t' => "tab".to_string(),
-                d => char::from(d).to_string(),
-            }),
-            rows_read: 0,
-            accepted: 0,
-            rejected: 0,
-            duplicates: 0,
-            blank_lines: 0,
-            rejected_by_reason: BTreeMap::new(),
-            problems_by_reason: BTreeMap::new(),
-            columns: specs
-                .iter()
-                .zip(&mapping.index)
-                .map(|(s, i)| ColumnMapping {
-                    column: s.name.to_string(),
-                    source: i.map(|i| input_columns[i].clone()),
-                })
-                .collect(),
-            ignored_columns: mapping.ignored.clone(),
-            problems: Vec::new(),
-            problems_total: 0,
-            key_id: outputs
-                .as_ref()
-                .map(|o| o.pseudonymiser.key_id().to_string()),
-        },
+        file: path.display().to_string(),
+        report: empty_report(kind, path, &opened, &mapping, key_id),
         max_problems: options.max_problems,
         trajectory_id: position("trajectory_id").filter(|&t| mapping.index[t].is_some()),
         mapping_headers: mapping.header.clone(),
+        allowed_nl: allowed_nl(kind, config),
+        duplicates: DuplicateIndex::default(),
     };
-    let table_error = |e: PolarsError| IngestError::Table {
-        path: path.to_path_buf(),
-        reason: e.to_string(),
-    };
-
     let mut writer = None;
     let mut quarantine = None;
     if let Some(o) = &outputs {
@@ -1095,82 +1405,24 @@ fn run(
         )?);
         quarantine = Some(RejectsWriter::create(o.quarantine)?);
     }
+    let OpenedInput {
+        input,
+        columns,
+        delimiter,
+        ..
+    } = opened;
     let out_delimiter = delimiter.unwrap_or(b',');
-    let mut duplicates = DuplicateIndex::default();
-
-    // Read ahead on a separate thread: parse batch n+1 while batch n is validated.
-    let (sender, receiver) = mpsc::sync_channel::<Result<Source, IngestError>>(1);
     std::thread::scope(|scope| -> Result<(), IngestError> {
-        // Write on a separate thread: batch n is encoded while n+1 is validated.
         let (write_tx, write_handle) = match writer.take() {
-            Some(mut w) => {
-                let (tx, rx) = mpsc::sync_channel::<(Vec<DataFrame>, Vec<bool>)>(1);
-                let handle = scope.spawn(move || -> Result<(), IngestError> {
-                    for (frames, keep) in rx {
-                        let mut frame = match frames.len() {
-                            0 => continue,
-                            _ => {
-                                let mut it = frames.into_iter();
-                                let mut first = it.next().unwrap_or_default();
-                                for f in it {
-                                    first.vstack_mut_owned(f).map_err(table_error)?;
-                                }
-                                first
-                            }
-                        };
-                        if keep.iter().any(|k| !k) {
-                            let mask = BooleanChunked::from_slice("keep".into(), &keep);
-                            frame = frame.filter(&mask).map_err(table_error)?;
-                        }
-                        frame.rechunk_mut_par();
-                        if frame.height() > 0 {
-                            w.write(&frame)?;
-                        }
-                    }
-                    w.finish()?;
-                    Ok(())
-                });
+            Some(w) => {
+                let (tx, handle) = spawn_writer(scope, w, path);
                 (Some(tx), Some(handle))
             }
             None => (None, None),
         };
-        let mapping_ref = &mapping;
-        let columns_ref = &input_columns;
-        scope.spawn(move || {
-            let send = |item| sender.send(item).is_ok();
-            match input {
-                Input::Csv(reader) => {
-                    for batch in *reader {
-                        if !send(batch.map(Source::Csv).map_err(IngestError::from)) {
-                            break;
-                        }
-                    }
-                }
-                Input::Parquet(reader) => {
-                    for batch in reader {
-                        let item = batch.map_err(IngestError::from).and_then(|b| {
-                            frame_source(b, mapping_ref, kind, columns_ref).map_err(|e| {
-                                IngestError::Table {
-                                    path: path.to_path_buf(),
-                                    reason: e.to_string(),
-                                }
-                            })
-                        });
-                        if !send(item) {
-                            break;
-                        }
-                    }
-                }
-            }
-        });
+        let receiver = spawn_reader(scope, input, &mapping, kind, &columns, path);
         for source in receiver {
             let source = source?;
-            let (malformed, blank) = match &source {
-                Source::Csv(b) => (b.malformed.clone(), b.blank_lines),
-                Source::Frame { batch, .. } => (batch.malformed.clone(), 0),
-            };
-            collector.report.blank_lines += blank;
-            collector.report.rows_read += (source.len() + malformed.len()) as u64;
             let n = source.len();
             let ranges: Vec<std::ops::Range<usize>> = (0..n)
                 .step_by(CHUNK_ROWS)
@@ -1180,86 +1432,15 @@ fn run(
                 .into_par_iter()
                 .map(|r| validator.chunk(&source, r))
                 .collect();
-            // Rejections of this batch, merged in row order.
-            let mut rejections: Vec<Rejection> = Vec::new();
-            for m in &malformed {
-                rejections.push((m.row, None, vec![(None, m.code, m.reason.clone())]));
-            }
-            let mut keep: Vec<bool> = Vec::new();
-            let mut frames: Vec<DataFrame> = Vec::new();
-            for result in results {
-                for (row, problems) in result.rejected {
-                    let row = row as usize;
-                    rejections.push((
-                        source.line(row),
-                        Some(row),
-                        problems
-                            .into_iter()
-                            .map(|p| (p.spec, p.code, p.reason))
-                            .collect(),
-                    ));
-                }
-                for (&row, &(h1, h2)) in result.valid.iter().zip(&result.hashes) {
-                    let row = row as usize;
-                    let line = source.line(row);
-                    let check = h2 >> ROW_BITS << ROW_BITS;
-                    let value = check | (line & ((1 << ROW_BITS) - 1));
-                    match duplicates.get(&h1) {
-                        Some(&existing) if existing >> ROW_BITS << ROW_BITS == check => {
-                            let first = existing & ((1 << ROW_BITS) - 1);
-                            collector.report.duplicates += 1;
-                            rejections.push((
-                                line,
-                                Some(row),
-                                vec![(
-                                    None,
-                                    "duplicate_row",
-                                    format!("exact copy of row {first} (that row is kept)"),
-                                )],
-                            ));
-                            keep.push(false);
-                        }
-                        _ => {
-                            duplicates.entry(h1).or_insert(value);
-                            keep.push(true);
-                        }
-                    }
-                }
-                if let Some(columns) = result.columns {
-                    let height = result.valid.len();
-                    frames.push(DataFrame::new(height, columns).map_err(table_error)?);
-                }
-            }
-            rejections.sort_by_key(|r| r.0);
-            for (line, row, problems) in &rejections {
-                let trajectory_id = match (collector.trajectory_id, row) {
-                    (Some(t), Some(r)) => match source.cell(&mapping, t, *r) {
-                        Cell::Text(text) if looks_like_identifier(&text) => {
-                            Some("(not shown: it could be a BSN)".to_string())
-                        }
-                        Cell::Text(text) => Some(text.into_owned()),
-                        _ => None,
-                    },
-                    _ => None,
-                };
-                collector.reject(*line, problems, trajectory_id);
-                if let Some(q) = quarantine.as_mut() {
-                    let original = match row {
-                        Some(r) => source.original_row(*r, out_delimiter),
-                        None => malformed
-                            .iter()
-                            .find(|m| m.row == *line)
-                            .map(|m| m.original.clone())
-                            .unwrap_or_default(),
-                    };
-                    let reason: Vec<&str> = problems.iter().map(|p| p.2.as_str()).collect();
-                    q.write(*line, problems[0].1, &reason.join("; "), &original)?;
-                }
-            }
-            let accepted = keep.iter().filter(|&&k| k).count() as u64;
-            collector.report.accepted += accepted;
+            let job = collector.absorb(
+                &source,
+                &mapping,
+                results,
+                quarantine.as_mut(),
+                out_delimiter,
+            )?;
             if let Some(tx) = write_tx.as_ref() {
-                if tx.send((frames, keep)).is_err() {
+                if tx.send(job).is_err() {
                     break;
                 }
             }

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
 
-use crate::{Batch, MalformedRow, ReadError};
+use crate::{Batch, HeaderChooser, MalformedRow, ReadError, HEADER_CANDIDATES};
 
 /// Bytes inspected to detect the dialect.
 const SNIFF_BYTES: usize = 1 << 20;
@@ -356,6 +356,7 @@ impl RawBatch {
             frame,
             rows,
             malformed,
+            blank_lines: self.blank_lines,
         })
     }
 }
@@ -677,14 +678,38 @@ pub struct RawCsvReader {
     finished: bool,
     /// Blank lines before the header.
     leading_blank_lines: u64,
+    /// Line of the header.
+    header_line: u64,
     /// A used batch whose buffers the next batch reuses.
     spare: Option<RawBatch>,
 }
 
 impl RawCsvReader {
-    /// Open `path`: detect the dialect and read the header line.
+    /// Open `path`: detect the dialect and read the header line (the first
+    /// line that is not blank).
     pub fn open(path: &Path, batch_rows: usize) -> Result<RawCsvReader, ReadError> {
+        RawCsvReader::open_with(path, batch_rows, None)
+    }
+
+    /// Open `path` with the header chosen by `chooser` among the first
+    /// non-blank lines (lines above it are titles and are skipped); without
+    /// a chooser the header is the first non-blank line.
+    pub fn open_with(
+        path: &Path,
+        batch_rows: usize,
+        chooser: Option<&HeaderChooser>,
+    ) -> Result<RawCsvReader, ReadError> {
         let dialect = sniff_csv(path)?;
+        let skip = match chooser {
+            Some(choose) => {
+                let candidates = peek_records(path, &dialect)?;
+                match candidates.len() {
+                    0 => 0,
+                    n => choose(&candidates).min(n - 1),
+                }
+            }
+            None => 0,
+        };
         let io = |source| ReadError::Io {
             path: path.to_path_buf(),
             source,
@@ -701,6 +726,7 @@ impl RawCsvReader {
         let mut data = Vec::new();
         let mut bounds = vec![0u32];
         let mut leading_blank_lines = 0;
+        let mut skipped = 0;
         let info = loop {
             data.clear();
             bounds.truncate(1);
@@ -722,9 +748,11 @@ impl RawCsvReader {
                     ))
                 }
                 Some(_) if is_blank(&data) => leading_blank_lines += 1,
+                Some(_) if skipped < skip => skipped += 1,
                 Some(info) => break info,
             }
         };
+        let header_line = info.line;
         let mut columns = Vec::with_capacity(info.fields);
         for i in 0..info.fields {
             let raw = &data[bounds[i] as usize..bounds[i + 1] as usize];
@@ -760,8 +788,15 @@ impl RawCsvReader {
             batch_rows: batch_rows.max(1),
             finished: false,
             leading_blank_lines,
+            header_line,
             spare: None,
         })
+    }
+
+    /// The line the header is on (1 unless title lines or blank lines
+    /// precede it).
+    pub fn header_line(&self) -> u64 {
+        self.header_line
     }
 
     /// The file being read.
@@ -907,6 +942,44 @@ impl RawCsvReader {
 
 /// True when a record's field bytes are only whitespace (a blank line, or a
 /// line of delimiters only, as spreadsheets write after the data).
+/// The first [`HEADER_CANDIDATES`] non-blank records of a CSV file, as
+/// trimmed text, for choosing the header.
+fn peek_records(path: &Path, dialect: &CsvDialect) -> Result<Vec<Vec<String>>, ReadError> {
+    let io = |source| ReadError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut file = File::open(path).map_err(io)?;
+    if dialect.bom {
+        file.seek(SeekFrom::Start(3)).map_err(io)?;
+    }
+    let mut parser = Parser::new(file, dialect.delimiter);
+    let mut data = Vec::new();
+    let mut bounds = vec![0u32];
+    let mut out = Vec::new();
+    while out.len() < HEADER_CANDIDATES {
+        data.clear();
+        bounds.truncate(1);
+        match parser
+            .next_record(&mut data, &mut bounds, MAX_HEADER_BYTES)
+            .map_err(io)?
+        {
+            None => break,
+            Some(info) if info.too_long || info.unclosed_quote => break,
+            Some(_) if is_blank(&data) => {}
+            Some(info) => out.push(
+                (0..info.fields)
+                    .map(|i| {
+                        let raw = &data[bounds[i] as usize..bounds[i + 1] as usize];
+                        lossy(raw, dialect.encoding).trim().to_string()
+                    })
+                    .collect(),
+            ),
+        }
+    }
+    Ok(out)
+}
+
 fn is_blank(record: &[u8]) -> bool {
     record.iter().all(u8::is_ascii_whitespace)
 }

@@ -15,7 +15,8 @@
 //! Row numbers: for CSV, the physical line on which the record starts,
 //! counting the header as line 1 (so the first data row is 2, as in a
 //! spreadsheet), whatever the line endings; for Parquet, the 1-based row
-//! index. [`RawCsvReader`] gives undecoded, column-wise [`RawBatch`]es for
+//! index. A header chooser ([`HeaderChooser`]) may pick the header among the
+//! first lines of a CSV file, so a title line above the header is skipped. [`RawCsvReader`] gives undecoded, column-wise [`RawBatch`]es for
 //! consumers that decode and validate in parallel (the ingest stage).
 
 mod csv_read;
@@ -25,6 +26,7 @@ mod parquet_read;
 mod write;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use polars::prelude::*;
 
@@ -36,6 +38,22 @@ pub use csv_write::push_csv_field;
 pub use error::ReadError;
 pub use parquet_read::read_parquet_metadata;
 pub use write::{create_private_file, output_format, AtomicFile, TableWriter, WriteError};
+
+/// Rows a header chooser is shown.
+pub const HEADER_CANDIDATES: usize = 20;
+
+/// Chooses the header among the first non-blank rows of a file: given up to
+/// [`HEADER_CANDIDATES`] rows (cell texts), the index of the header row.
+/// Rows above it are titles and are skipped.
+pub type HeaderChooser = Arc<dyn Fn(&[Vec<String>]) -> usize + Send + Sync>;
+
+/// How [`TableReader::open_with`] reads a file.
+#[derive(Clone, Default)]
+pub struct ReadOptions {
+    /// Picks the header among the first lines of a CSV file; default: the
+    /// first non-blank line.
+    pub header: Option<HeaderChooser>,
+}
 
 /// File formats koppel reads and writes, chosen by extension.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -54,6 +72,14 @@ impl TableFormat {
             "csv" | "txt" | "tsv" => Some(TableFormat::Csv),
             "parquet" | "pq" => Some(TableFormat::Parquet),
             _ => None,
+        }
+    }
+
+    /// A short lowercase name: `csv` or `parquet`.
+    pub fn name(self) -> &'static str {
+        match self {
+            TableFormat::Csv => "csv",
+            TableFormat::Parquet => "parquet",
         }
     }
 }
@@ -82,6 +108,8 @@ pub struct Batch {
     pub rows: Vec<u64>,
     /// Rows of this stretch of input that could not be read as table rows.
     pub malformed: Vec<MalformedRow>,
+    /// Blank rows skipped in this stretch of input (not data rows).
+    pub blank_lines: u64,
 }
 
 impl Batch {
@@ -111,16 +139,26 @@ impl TableReader {
     /// Open `path`, detecting its format by extension and (for CSV) its
     /// dialect. Fails when the file cannot be read as a table at all.
     pub fn open(path: &Path, batch_rows: usize) -> Result<TableReader, ReadError> {
+        TableReader::open_with(path, batch_rows, &ReadOptions::default())
+    }
+
+    /// Open `path` as [`TableReader::open`] does, with a header chooser.
+    pub fn open_with(
+        path: &Path,
+        batch_rows: usize,
+        options: &ReadOptions,
+    ) -> Result<TableReader, ReadError> {
         let batch_rows = batch_rows.max(1);
-        let inner = match TableFormat::from_path(path) {
-            Some(TableFormat::Csv) => {
-                ReaderKind::Csv(Box::new(csv_read::RawCsvReader::open(path, batch_rows)?))
-            }
-            Some(TableFormat::Parquet) => {
-                ReaderKind::Parquet(parquet_read::ParquetBatchReader::open(path, batch_rows)?)
-            }
-            None => return Err(ReadError::UnknownFormat(path.to_path_buf())),
-        };
+        let inner =
+            match TableFormat::from_path(path) {
+                Some(TableFormat::Csv) => ReaderKind::Csv(Box::new(
+                    csv_read::RawCsvReader::open_with(path, batch_rows, options.header.as_ref())?,
+                )),
+                Some(TableFormat::Parquet) => {
+                    ReaderKind::Parquet(parquet_read::ParquetBatchReader::open(path, batch_rows)?)
+                }
+                None => return Err(ReadError::UnknownFormat(path.to_path_buf())),
+            };
         Ok(TableReader {
             path: path.to_path_buf(),
             inner,
@@ -137,6 +175,15 @@ impl TableReader {
         match &self.inner {
             ReaderKind::Csv(r) => r.columns(),
             ReaderKind::Parquet(r) => r.columns(),
+        }
+    }
+
+    /// The line the header is on: 1 unless title or blank lines precede
+    /// it; 0 for Parquet, which has no header line.
+    pub fn header_row(&self) -> u64 {
+        match &self.inner {
+            ReaderKind::Csv(r) => r.header_line(),
+            ReaderKind::Parquet(_) => 0,
         }
     }
 

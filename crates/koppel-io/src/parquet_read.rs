@@ -77,6 +77,7 @@ impl Iterator for ParquetBatchReader {
                     frame,
                     rows,
                     malformed: Vec::new(),
+                    blank_lines: 0,
                 }))
             }
             Err(e) => {

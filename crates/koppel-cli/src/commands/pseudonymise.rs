@@ -1,10 +1,16 @@
-//! `koppel pseudonymise`: replace the BSN column of a file by pseudonyms.
+//! `koppel pseudonymise`: replace the BSN column of a file by pseudonyms,
+//! either column by column as the file stands, or (with `--kind`) validated
+//! and typed as the pipeline's ingest stage does, so the output is a
+//! pipeline input.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::Result;
-use koppel_ingest::{pseudonymise_file, PseudonymiseOptions, BSN_HEADER_ALIASES};
+use anyhow::{bail, Result};
+use koppel_ingest::{
+    ingest_file, pseudonymise_file, IngestConfig, InputKind, PseudonymiseOptions, ValidateOptions,
+    BSN_HEADER_ALIASES,
+};
 use koppel_pseudonym::{Key, Pseudonymiser};
 
 /// Arguments of `koppel pseudonymise`.
@@ -16,17 +22,29 @@ pub struct Args {
     /// Input: CSV (comma or semicolon; UTF-8 or Windows-1252) or Parquet.
     #[arg(long = "in", value_name = "FILE")]
     input: PathBuf,
-    /// Output: .csv or .parquet (Parquet carries the key id in its metadata).
+    /// Output: .csv or .parquet (Parquet carries the key id in its
+    /// metadata). With --kind: .parquet only.
     #[arg(long = "out", value_name = "FILE")]
     output: PathBuf,
+    /// What the file holds (trajectories, persons, benefits, employment):
+    /// validate and type every column as the pipeline's ingest stage does,
+    /// so the Parquet output can be listed under [inputs.pseudonymised] of
+    /// a pipeline. Without it only the BSN column is replaced and the other
+    /// columns are copied as text: that output is not a pipeline input.
+    #[arg(long)]
+    kind: Option<InputKind>,
     /// The identifier column (matched case-insensitively). Default: the first
     /// of `bsn`, `Burgerservicenummer`, `bsn_nummer`, `bsnnummer` present.
-    #[arg(long)]
+    /// Without --kind only (with --kind the column aliases apply).
+    #[arg(long, conflicts_with = "kind")]
     column: Option<String>,
     /// Write rejected rows (row number, reason, original row) here, mode 0600.
     /// This quarantine file holds identifiers: keep it with the operator.
     #[arg(long, value_name = "FILE")]
     rejects: Option<PathBuf>,
+    /// Configuration directory (with --kind; as for `koppel validate`).
+    #[arg(long, value_name = "DIR", requires = "kind")]
+    config: Option<PathBuf>,
     /// Rows per batch (bounds memory).
     #[arg(long, default_value_t = 256 * 1024, hide = true)]
     batch_rows: usize,
@@ -38,6 +56,9 @@ pub fn run(args: &Args) -> Result<ExitCode> {
     let key = Key::load(&args.key)?;
     let pseudonymiser = Pseudonymiser::new(&key);
     drop(key);
+    if let Some(kind) = args.kind {
+        return run_kind(args, kind, &pseudonymiser);
+    }
     let options = PseudonymiseOptions {
         columns: match &args.column {
             Some(column) => vec![column.clone()],
@@ -65,12 +86,81 @@ pub fn run(args: &Args) -> Result<ExitCode> {
                 summary.rejected - summary.first_rejects.len() as u64
             );
         }
-        match &args.rejects {
-            Some(path) => println!("rejected rows written to {} (mode 0600)", path.display()),
-            None => println!(
-                "rejected rows were not kept: rerun with --rejects FILE to quarantine them"
-            ),
+        print_rejects_note(args.rejects.as_deref());
+    }
+    println!(
+        "note: only the BSN column was replaced; the other columns are copied as text, so \
+         this output is not a pipeline input. Use --kind trajectories|persons|benefits|employment \
+         for a file that can be listed under [inputs.pseudonymised]."
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_rejects_note(rejects: Option<&Path>) {
+    match rejects {
+        Some(path) => println!("rejected rows written to {} (mode 0600)", path.display()),
+        None => {
+            println!("rejected rows were not kept: rerun with --rejects FILE to quarantine them")
         }
     }
+}
+
+/// `--kind`: validate, type and pseudonymise as the ingest stage does.
+fn run_kind(args: &Args, kind: InputKind, pseudonymiser: &Pseudonymiser) -> Result<ExitCode> {
+    let is_parquet = args
+        .output
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("parquet") || e.eq_ignore_ascii_case("pq"));
+    if !is_parquet {
+        bail!(
+            "{}: with --kind the output is a pipeline input, which is a Parquet file: \
+             name it .parquet",
+            args.output.display()
+        );
+    }
+    let config = match &args.config {
+        Some(dir) => IngestConfig::load(dir)?,
+        None => IngestConfig::from_env()?,
+    };
+    let mut options = ValidateOptions::with_config(config);
+    options.batch_rows = args.batch_rows;
+    // Without --rejects the rejected rows are counted, and their quarantine
+    // file (it holds BSNs) is removed again.
+    let quarantine = match &args.rejects {
+        Some(path) => path.clone(),
+        None => {
+            let name = args
+                .output
+                .file_name()
+                .map_or_else(|| "output".into(), |n| n.to_string_lossy().into_owned());
+            args.output
+                .with_file_name(format!(".{name}.koppel-rejects.csv"))
+        }
+    };
+    let report = ingest_file(
+        kind,
+        &args.input,
+        pseudonymiser,
+        &args.output,
+        &quarantine,
+        &options,
+    );
+    if args.rejects.is_none() {
+        let _ = std::fs::remove_file(&quarantine);
+    }
+    let report = report?;
+    print!("{}", report.summary_text());
+    println!("key id: {}", pseudonymiser.key_id());
+    if report.rejected > 0 {
+        for p in report.problems.iter().take(20) {
+            println!("  row {}: {}: {}", p.row, p.reason_code, p.reason);
+        }
+        print_rejects_note(args.rejects.as_deref());
+    }
+    println!(
+        "{}: a pipeline input of kind {kind}: list it under [inputs.pseudonymised] with key_id = \"{}\"",
+        args.output.display(),
+        pseudonymiser.key_id()
+    );
     Ok(ExitCode::SUCCESS)
 }
