@@ -111,7 +111,10 @@ fn matched_estimates_cover_the_planted_effects() {
     }
     println!("effect stage on {PERSONS} persons: {seconds:.1} s");
     assert!(wage_subsidy_checked, "wage subsidy was not evaluated");
-    assert!(evaluated >= 5, "only {evaluated} instruments with 200 treated");
+    assert!(
+        evaluated >= 5,
+        "only {evaluated} instruments with 200 treated"
+    );
     assert!(
         covered * 10 >= evaluated * 9,
         "intervals cover the truth for {covered} of {evaluated} instruments"
@@ -120,7 +123,12 @@ fn matched_estimates_cover_the_planted_effects() {
     for b in &r.balance {
         if b.variable.contains('=') {
             if let Some(after) = b.smd_after {
-                assert!(after.abs() < 0.1, "{} {}: SMD after {after}", b.instrument, b.variable);
+                assert!(
+                    after.abs() < 0.1,
+                    "{} {}: SMD after {after}",
+                    b.instrument,
+                    b.variable
+                );
             }
         }
     }
