@@ -1,5 +1,5 @@
 # koppel — the two set-up commands are `make demo` and `make test` (see README).
-.PHONY: all build test fmt lint demo bench bench-pseudonym bench-synth bench-disclosure bench-pipeline bench-ingest bench-effect bench-link-peer clean
+.PHONY: all build test fmt lint demo bench bench-pseudonym bench-synth bench-disclosure bench-disclosure-loss bench-pipeline bench-ingest bench-effect bench-link-peer clean
 
 CARGO ?= cargo
 HAS_NEXTEST := $(shell $(CARGO) nextest --version >/dev/null 2>&1 && echo yes)
@@ -69,6 +69,16 @@ bench-disclosure:
 	target/release/examples/bench_disclosure 4 5 6 7
 	target/release/examples/bench_disclosure 5 6 7 8
 	target/release/examples/bench_disclosure 8 9 10 11
+
+# Information loss of disclosure control: the demo table set at about 50, 150,
+# 475 and 3,100 leavers (one synthetic municipality each): cells published,
+# cohort total and whole-cohort states per horizon, wall time, violations,
+# secondary cells still publishable alone. Then the 8x9x10x11 set in the same
+# (dev) profile.
+bench-disclosure-loss:
+	$(CARGO) build -p koppel-cli -p koppel-disclosure --examples --bins
+	bash scripts/bench_disclosure_loss.sh
+	target/debug/examples/bench_disclosure 8 9 10 11
 
 # National scale: koppel synth --persons 18000000 (once), then the outflow
 # pipeline (every stage, --force) in release; koppel run prints per-stage wall

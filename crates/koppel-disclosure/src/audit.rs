@@ -4,10 +4,11 @@
 //! published values, the additive relations and non-negativity.
 //!
 //! The LPs are kept small: the suppressed cells are split into components
-//! (two suppressed cells are connected when they share a relation); each
-//! component is one LP whose variables are its suppressed cells, whose
-//! constraints are the relations touching it (published cells enter as
-//! constants) and whose bounds are `x >= 0`. The formulation is written here;
+//! (two suppressed cells are connected when they share a relation or are a
+//! nested pair); each component is one LP whose variables are its suppressed
+//! cells, whose constraints are the relations touching it and the nested
+//! pairs (`sub <= sup`) touching it (published cells enter as constants) and
+//! whose bounds are `x >= 0`. The formulation is written here;
 //! solving it is left to the table-agnostic helper [`crate::lp`], which
 //! presolves the LP exactly (substituting two-member relations, turning
 //! one-member relations into bounds, dropping linearly dependent equations),
@@ -138,6 +139,14 @@ pub fn components(cells: &CellSet, published: &[Option<f64>]) -> Vec<Vec<usize>>
             }
         }
     }
+    for &(a, b) in &cells.nested {
+        if published[a].is_none() && published[b].is_none() {
+            let (a, b) = (find(&mut parent, a), find(&mut parent, b));
+            if a != b {
+                parent[a.max(b)] = a.min(b);
+            }
+        }
+    }
     let mut groups: std::collections::BTreeMap<usize, Vec<usize>> = Default::default();
     for (i, value) in published.iter().enumerate().take(n) {
         if value.is_none() {
@@ -216,6 +225,36 @@ pub(crate) fn component_intervals(
             terms,
             lo: rhs - band,
             hi: rhs + band,
+        });
+    }
+    // Nested cells: `sub - sup <= 0`, published members as constants.
+    let mut nest_ids: Vec<usize> = component
+        .iter()
+        .flat_map(|&c| cells.nest_memberships[c].iter().copied())
+        .collect();
+    nest_ids.sort_unstable();
+    nest_ids.dedup();
+    for k in nest_ids {
+        let (sub, sup) = cells.nested[k];
+        let mut terms = Vec::new();
+        let mut constant = 0.0;
+        let mut known = 0usize;
+        for (m, coef) in [(sub, 1.0), (sup, -1.0)] {
+            match published[m] {
+                Some(v) => {
+                    constant += coef * v;
+                    known += 1;
+                }
+                None => terms.push((
+                    local(m).expect("suppressed nested cell is in the component"),
+                    coef,
+                )),
+            }
+        }
+        model.rows.push(LinearRow {
+            terms,
+            lo: f64::NEG_INFINITY,
+            hi: -constant + slack * known as f64,
         });
     }
     let locals: Vec<usize> = targets

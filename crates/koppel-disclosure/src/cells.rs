@@ -17,6 +17,11 @@ pub enum Status {
     Primary,
     /// Suppressed to protect a primary cell.
     Secondary,
+    /// Suppressed, without saying why: what a researcher package shows
+    /// (telling primary from secondary would tell an attacker which
+    /// suppressed cells lie in `[1, min_count - 1]`). Only read from
+    /// packages; protection never produces it.
+    Suppressed,
 }
 
 impl Status {
@@ -26,6 +31,17 @@ impl Status {
             Status::Published => "published",
             Status::Primary => "primary",
             Status::Secondary => "secondary",
+            Status::Suppressed => "suppressed",
+        }
+    }
+
+    /// The name written in a researcher package: `published` or
+    /// `suppressed` (the run directory keeps primary and secondary).
+    pub fn package_str(self) -> &'static str {
+        if self.is_suppressed() {
+            Status::Suppressed.as_str()
+        } else {
+            Status::Published.as_str()
         }
     }
 
@@ -35,6 +51,7 @@ impl Status {
             "published" => Some(Status::Published),
             "primary" => Some(Status::Primary),
             "secondary" => Some(Status::Secondary),
+            "suppressed" => Some(Status::Suppressed),
             _ => None,
         }
     }
@@ -83,6 +100,13 @@ pub struct CellSet {
     pub relations: Vec<Relation>,
     /// For each cell, the relations it belongs to.
     pub memberships: Vec<Vec<usize>>,
+    /// Nested cells `(sub, sup)`: the persons of `sub` are a subset of those
+    /// of `sup`, so `value[sub] <= value[sup]` (an inequality the attacker
+    /// knows too, e.g. a single-instrument trajectory mix within the same
+    /// last instrument).
+    pub nested: Vec<(usize, usize)>,
+    /// For each cell, the `nested` pairs it is part of.
+    pub nest_memberships: Vec<Vec<usize>>,
 }
 
 /// Incrementally collects cells and relations, deduplicating shared cells
@@ -93,6 +117,7 @@ pub struct CellSetBuilder {
     keys: Vec<String>,
     values: Vec<f64>,
     relations: BTreeMap<(usize, String), BTreeSet<usize>>,
+    nested: BTreeSet<(String, String)>,
 }
 
 /// A shared cell was given two different values.
@@ -145,8 +170,21 @@ impl CellSetBuilder {
             .insert(part);
     }
 
+    /// Declares the persons of cell `sub` a subset of those of cell `sup`
+    /// (by key; pairs whose cells never appear are dropped at
+    /// [`CellSetBuilder::finish`]).
+    pub fn nest(&mut self, sub: &str, sup: &str) {
+        self.nested.insert((sub.to_string(), sup.to_string()));
+    }
+
     /// Finishes the cell set.
     pub fn finish(self) -> CellSet {
+        let nested: Vec<(usize, usize)> = self
+            .nested
+            .iter()
+            .filter_map(|(a, b)| Some((*self.index.get(a)?, *self.index.get(b)?)))
+            .filter(|(a, b)| a != b)
+            .collect();
         let relations: Vec<Relation> = self
             .relations
             .into_iter()
@@ -155,7 +193,7 @@ impl CellSetBuilder {
                 parts: parts.into_iter().collect(),
             })
             .collect();
-        CellSet::new(self.keys, self.values, relations)
+        CellSet::new(self.keys, self.values, relations).with_nested(nested)
     }
 }
 
@@ -170,12 +208,27 @@ impl CellSet {
                 }
             }
         }
+        let nest_memberships = vec![Vec::new(); keys.len()];
         CellSet {
             keys,
             values,
             relations,
             memberships,
+            nested: Vec::new(),
+            nest_memberships,
         }
+    }
+
+    /// The same cell set with nested pairs `(sub, sup)`: `value[sub] <=
+    /// value[sup]`.
+    pub fn with_nested(mut self, nested: Vec<(usize, usize)>) -> CellSet {
+        self.nest_memberships = vec![Vec::new(); self.keys.len()];
+        for (k, &(a, b)) in nested.iter().enumerate() {
+            self.nest_memberships[a].push(k);
+            self.nest_memberships[b].push(k);
+        }
+        self.nested = nested;
+        self
     }
 
     /// Number of cells.

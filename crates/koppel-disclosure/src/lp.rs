@@ -813,25 +813,6 @@ pub fn ranges(
     } else {
         identity(model)
     };
-    let n = red.link.len();
-    // Components of the remaining rows.
-    let mut parent: Vec<usize> = (0..n).collect();
-    for row in &red.rows {
-        if let Some(&(first, _)) = row.terms.first() {
-            for &(v, _) in &row.terms[1..] {
-                let (a, b) = (find(&mut parent, first), find(&mut parent, v));
-                if a != b {
-                    parent[a.max(b)] = a.min(b);
-                }
-            }
-        }
-    }
-    let mut in_rows = vec![false; n];
-    for row in &red.rows {
-        for &(v, _) in &row.terms {
-            in_rows[v] = true;
-        }
-    }
     let mut outcome = Outcome {
         ranges: vec![
             Range {
@@ -843,7 +824,77 @@ pub fn ranges(
         ],
         ..Outcome::default()
     };
-    // Targets needing an LP, grouped by component root (ordered).
+    let (groups, mut parent, in_rows) = group_targets(&mut red, targets, &mut outcome);
+    if groups.is_empty() && !options.check_consistency {
+        return Ok(outcome);
+    }
+    let split = split_components(&red, groups, &mut parent, &in_rows, options);
+    let mut local = vec![usize::MAX; red.link.len()];
+    check_untargeted(&red, &split, &mut local, &mut outcome)?;
+    for (c, group) in &split.groups {
+        let component = &split.members[c];
+        for (l, &v) in component.vars.iter().enumerate() {
+            local[v] = l;
+        }
+        let size = (component.vars.len(), component.rows.len());
+        if size.0 * size.1 > outcome.largest_lp.0 * outcome.largest_lp.1 {
+            outcome.largest_lp = size;
+        }
+        let mut solver = GroupSolver {
+            component,
+            red: &red,
+            local: &local,
+            options,
+            seen: vec![(f64::INFINITY, f64::NEG_INFINITY); component.vars.len()],
+            warm: None,
+            warm_failed: false,
+            lps: 0,
+        };
+        let solved = solver.solve(group, targets, required);
+        outcome.lps += solver.lps;
+        for (i, range) in solved? {
+            outcome.ranges[i] = range;
+        }
+    }
+    Ok(outcome)
+}
+
+/// The presolved model's rows split into components: the targets needing an
+/// LP grouped by component (ordered), and the components to solve.
+struct Split<'a> {
+    groups: std::collections::BTreeMap<usize, Vec<usize>>,
+    members: std::collections::BTreeMap<usize, Component<'a>>,
+}
+
+/// Targets grouped by the component of the remaining rows they need an LP
+/// in (with the union-find parents and which roots are in any row); targets
+/// that are constants or in no row get their range directly in `outcome`.
+#[allow(clippy::type_complexity)]
+fn group_targets(
+    red: &mut Reduced,
+    targets: &[usize],
+    outcome: &mut Outcome,
+) -> (
+    std::collections::BTreeMap<usize, Vec<usize>>,
+    Vec<usize>,
+    Vec<bool>,
+) {
+    let n = red.link.len();
+    let mut parent: Vec<usize> = (0..n).collect();
+    let mut in_rows = vec![false; n];
+    for row in &red.rows {
+        if let Some(&(first, _)) = row.terms.first() {
+            for &(v, _) in &row.terms[1..] {
+                let (a, b) = (find(&mut parent, first), find(&mut parent, v));
+                if a != b {
+                    parent[a.max(b)] = a.min(b);
+                }
+            }
+        }
+        for &(v, _) in &row.terms {
+            in_rows[v] = true;
+        }
+    }
     let mut groups: std::collections::BTreeMap<usize, Vec<usize>> = Default::default();
     for (i, &t) in targets.iter().enumerate() {
         match resolve(&mut red.link, t) {
@@ -872,13 +923,22 @@ pub fn ranges(
             }
         }
     }
-    if groups.is_empty() && !options.check_consistency {
-        return Ok(outcome);
-    }
+    (groups, parent, in_rows)
+}
+
+/// The components to solve: those with targets, and with
+/// `check_consistency` every other one too.
+fn split_components<'a>(
+    red: &'a Reduced,
+    groups: std::collections::BTreeMap<usize, Vec<usize>>,
+    parent: &mut [usize],
+    in_rows: &[bool],
+    options: &Options,
+) -> Split<'a> {
     let mut members: std::collections::BTreeMap<usize, Component> = Default::default();
     for (v, &used) in in_rows.iter().enumerate() {
         if used {
-            let c = find(&mut parent, v);
+            let c = find(parent, v);
             if options.check_consistency || groups.contains_key(&c) {
                 members
                     .entry(c)
@@ -893,17 +953,25 @@ pub fn ranges(
     }
     for row in &red.rows {
         if let Some(&(first, _)) = row.terms.first() {
-            let c = find(&mut parent, first);
+            let c = find(parent, first);
             if let Some(component) = members.get_mut(&c) {
                 component.rows.push(row);
             }
         }
     }
-    let mut local = vec![usize::MAX; n];
-    // Components without targets: one feasibility LP each, so that
-    // contradicting values are reported however few LPs the targets need.
-    for (c, component) in &members {
-        if groups.contains_key(c) {
+    Split { groups, members }
+}
+
+/// Components without targets: one feasibility LP each, so that
+/// contradicting values are reported however few LPs the targets need.
+fn check_untargeted(
+    red: &Reduced,
+    split: &Split,
+    local: &mut [usize],
+    outcome: &mut Outcome,
+) -> Result<(), LpError> {
+    for (c, component) in &split.members {
+        if split.groups.contains_key(c) {
             continue;
         }
         for (l, &v) in component.vars.iter().enumerate() {
@@ -912,8 +980,8 @@ pub fn ranges(
         outcome.lps += 1;
         let objective = vec![0.0; component.vars.len()];
         match component.solve(
-            &red,
-            &local,
+            red,
+            local,
             OptimizationDirection::Maximize,
             &objective,
             None,
@@ -928,175 +996,75 @@ pub fn ranges(
             }
         }
     }
-    for (c, group) in &groups {
-        let component = &members[c];
-        for (l, &v) in component.vars.iter().enumerate() {
-            local[v] = l;
+    Ok(())
+}
+
+/// The targets of one component: seed LPs, then exact bounds where the
+/// values seen do not already meet the requirement.
+struct GroupSolver<'a> {
+    component: &'a Component<'a>,
+    red: &'a Reduced,
+    local: &'a [usize],
+    options: &'a Options,
+    /// Per local root: the smallest and largest value seen in a solution.
+    seen: Vec<(f64, f64)>,
+    warm: Option<WarmLp>,
+    warm_failed: bool,
+    lps: usize,
+}
+
+impl GroupSolver<'_> {
+    fn record(&mut self, values: &[f64]) {
+        for (s, &x) in self.seen.iter_mut().zip(values) {
+            s.0 = s.0.min(x);
+            s.1 = s.1.max(x);
         }
-        let size = (component.vars.len(), component.rows.len());
-        if size.0 * size.1 > outcome.largest_lp.0 * outcome.largest_lp.1 {
-            outcome.largest_lp = size;
-        }
-        let mut seen = vec![(f64::INFINITY, f64::NEG_INFINITY); component.vars.len()];
-        let record = |seen: &mut [(f64, f64)], values: &[f64]| {
-            for (s, &x) in seen.iter_mut().zip(values) {
-                s.0 = s.0.min(x);
-                s.1 = s.1.max(x);
-            }
-        };
+    }
+
+    /// Whether the values seen of local root `l` (scaled) meet `required`.
+    fn wide(&self, l: usize, scale: f64, required: f64) -> bool {
+        required > 0.0 && scale.abs() * (self.seen[l].1 - self.seen[l].0) >= required
+    }
+
+    /// Ranges of the group's targets (positions in `targets`).
+    fn solve(
+        &mut self,
+        group: &[usize],
+        targets: &[usize],
+        required: &[f64],
+    ) -> Result<Vec<(usize, Range)>, LpError> {
         // Each target: its root's local index, scale and offset.
         let resolved: Vec<(usize, f64, f64)> = group
             .iter()
-            .map(|&i| match red.link[targets[i]] {
+            .map(|&i| match self.red.link[targets[i]] {
                 Link::Var {
                     root,
                     scale,
                     offset,
-                } => (local[root], scale, offset),
+                } => (self.local[root], scale, offset),
                 Link::Const(_) => unreachable!("grouped targets are variables"),
             })
             .collect();
         let needing = group.iter().filter(|&&i| required[i] > 0.0).count();
-        if options.seeds && needing >= SEED_MIN_TARGETS {
-            let signs: [fn(usize) -> f64; 4] = [
-                |_| 1.0,
-                |_| -1.0,
-                |i| if i % 2 == 0 { 1.0 } else { -1.0 },
-                |i| if i % 2 == 0 { -1.0 } else { 1.0 },
-            ];
-            for sign in signs {
-                let mut objective = vec![0.0; component.vars.len()];
-                for (k, &i) in group.iter().enumerate() {
-                    if required[i] > 0.0 {
-                        objective[resolved[k].0] = sign(k);
-                    }
-                }
-                outcome.lps += 1;
-                if let Ok(values) = component.solve(
-                    &red,
-                    &local,
-                    OptimizationDirection::Maximize,
-                    &objective,
-                    Some(options.seed_cap),
-                ) {
-                    record(&mut seen, &values);
-                }
-            }
+        if self.options.seeds && needing >= SEED_MIN_TARGETS {
+            self.seed(group, &resolved, required);
         }
         // Exact bounds per local root, computed at most once.
-        let mut exact: Vec<Option<(f64, f64)>> = vec![None; component.vars.len()];
-        let mut warm: Option<WarmLp> = None;
-        let mut warm_failed = false;
-        let open = group
+        let mut exact: Vec<Option<(f64, f64)>> = vec![None; self.component.vars.len()];
+        let open: Vec<usize> = group
             .iter()
             .zip(&resolved)
-            .filter(|&(&j, &(r, s, _))| {
-                !(required[j] > 0.0 && s.abs() * (seen[r].1 - seen[r].0) >= required[j])
-            })
-            .count();
-        let prove = open <= options.prove_limit;
+            .filter(|&(&j, &(r, s, _))| !self.wide(r, s, required[j]))
+            .map(|(_, r)| r.0)
+            .collect();
+        let prove = open.len() <= self.options.prove_limit;
+        let mut out = Vec::with_capacity(group.len());
         for (k, &i) in group.iter().enumerate() {
             let (l, scale, offset) = resolved[k];
-            let wide = |seen: &[(f64, f64)]| {
-                required[i] > 0.0 && scale.abs() * (seen[l].1 - seen[l].0) >= required[i]
-            };
-            if exact[l].is_none() && !wide(&seen) && prove {
-                let mut bounds = [0.0f64; 2];
-                let mut certified = false;
-                // Maximise first: seeds usually found a low value already.
-                for (b, direction) in [
-                    OptimizationDirection::Maximize,
-                    OptimizationDirection::Minimize,
-                ]
-                .into_iter()
-                .enumerate()
-                {
-                    if wide(&seen) {
-                        certified = true;
-                        break;
-                    }
-                    // A point at the variable's own bound already proves
-                    // that side: no LP needed.
-                    let root = component.vars[l];
-                    let (own, at) = if b == 0 {
-                        (red.upper[root], seen[l].1)
-                    } else {
-                        (red.lower[root], seen[l].0)
-                    };
-                    if own.is_finite() && (at - own).abs() <= tol(own) {
-                        bounds[b] = own;
-                        continue;
-                    }
-                    let mut found = None;
-                    if options.warm && !warm_failed {
-                        if warm.is_none() {
-                            outcome.lps += 1;
-                            // Auxiliary rows only for the roots of targets
-                            // not certified yet (the others fall back to
-                            // cold LPs should they need one).
-                            let roots: Vec<usize> = group
-                                .iter()
-                                .zip(&resolved)
-                                .filter(|&(&j, &(r, s, _))| {
-                                    !(required[j] > 0.0
-                                        && s.abs() * (seen[r].1 - seen[r].0) >= required[j])
-                                })
-                                .map(|(_, r)| r.0)
-                                .collect();
-                            match WarmLp::new(component, &red, &local, &roots, options.seed_cap) {
-                                Ok(lp) => warm = Some(lp),
-                                Err(microlp::Error::Infeasible) => return Err(LpError::Infeasible),
-                                Err(_) => warm_failed = true,
-                            }
-                        }
-                        if let Some(lp) = warm.as_mut() {
-                            outcome.lps += 1;
-                            match lp.optimise(l, b == 0) {
-                                Ok(Some((value, values))) => {
-                                    record(&mut seen, &values);
-                                    found = Some(value);
-                                }
-                                Ok(None) => {}
-                                Err(_) => {
-                                    warm = None;
-                                    warm_failed = true;
-                                }
-                            }
-                        }
-                    }
-                    if let Some(value) = found {
-                        bounds[b] = value;
-                        continue;
-                    }
-                    let mut objective = vec![0.0; component.vars.len()];
-                    objective[l] = 1.0;
-                    outcome.lps += 1;
-                    bounds[b] = match component.solve(&red, &local, direction, &objective, None) {
-                        Ok(values) => {
-                            record(&mut seen, &values);
-                            values[l]
-                        }
-                        Err(microlp::Error::Unbounded) => {
-                            if b == 0 {
-                                f64::INFINITY
-                            } else {
-                                f64::NEG_INFINITY
-                            }
-                        }
-                        Err(microlp::Error::Infeasible) => return Err(LpError::Infeasible),
-                        Err(e) => {
-                            return Err(LpError::Solver {
-                                target: Some(i),
-                                reason: e.to_string(),
-                            })
-                        }
-                    };
-                }
-                if !certified {
-                    exact[l] = Some((bounds[1], bounds[0]));
-                }
+            if exact[l].is_none() && !self.wide(l, scale, required[i]) && prove {
+                exact[l] = self.bound(l, i, scale, required[i], &open)?;
             }
-            outcome.ranges[i] = match exact[l] {
+            let range = match exact[l] {
                 Some((lo, hi)) => {
                     let (lower, upper) = map_range(scale, offset, lo, hi);
                     Range {
@@ -1106,7 +1074,7 @@ pub fn ranges(
                     }
                 }
                 None => {
-                    let (lower, upper) = map_range(scale, offset, seen[l].0, seen[l].1);
+                    let (lower, upper) = map_range(scale, offset, self.seen[l].0, self.seen[l].1);
                     Range {
                         lower,
                         upper,
@@ -1114,7 +1082,159 @@ pub fn ranges(
                     }
                 }
             };
+            out.push((i, range));
+        }
+        Ok(out)
+    }
+
+    /// Seed LPs that move every target with a requirement at once (all up,
+    /// all down, alternate halves), variables capped.
+    fn seed(&mut self, group: &[usize], resolved: &[(usize, f64, f64)], required: &[f64]) {
+        let signs: [fn(usize) -> f64; 4] = [
+            |_| 1.0,
+            |_| -1.0,
+            |i| if i % 2 == 0 { 1.0 } else { -1.0 },
+            |i| if i % 2 == 0 { -1.0 } else { 1.0 },
+        ];
+        for sign in signs {
+            let mut objective = vec![0.0; self.component.vars.len()];
+            for (k, &i) in group.iter().enumerate() {
+                if required[i] > 0.0 {
+                    objective[resolved[k].0] = sign(k);
+                }
+            }
+            self.lps += 1;
+            if let Ok(values) = self.component.solve(
+                self.red,
+                self.local,
+                OptimizationDirection::Maximize,
+                &objective,
+                Some(self.options.seed_cap),
+            ) {
+                self.record(&values);
+            }
         }
     }
-    Ok(outcome)
+
+    /// The exact `(min, max)` of local root `l` (target position `i`), or
+    /// `None` when the values seen meet `required` on the way. `open`: the
+    /// roots not certified before any bound LP (they get auxiliary rows in
+    /// the warm LP).
+    fn bound(
+        &mut self,
+        l: usize,
+        i: usize,
+        scale: f64,
+        required: f64,
+        open: &[usize],
+    ) -> Result<Option<(f64, f64)>, LpError> {
+        let mut bounds = [0.0f64; 2];
+        // Maximise first: seeds usually found a low value already.
+        for (b, direction) in [
+            OptimizationDirection::Maximize,
+            OptimizationDirection::Minimize,
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            if self.wide(l, scale, required) {
+                return Ok(None);
+            }
+            // A point at the variable's own bound already proves that side:
+            // no LP needed.
+            let root = self.component.vars[l];
+            let (own, at) = if b == 0 {
+                (self.red.upper[root], self.seen[l].1)
+            } else {
+                (self.red.lower[root], self.seen[l].0)
+            };
+            if own.is_finite() && (at - own).abs() <= tol(own) {
+                bounds[b] = own;
+                continue;
+            }
+            if let Some(value) = self.warm_bound(l, b == 0, open)? {
+                bounds[b] = value;
+                continue;
+            }
+            bounds[b] = self.cold_bound(l, i, direction)?;
+        }
+        Ok(Some((bounds[1], bounds[0])))
+    }
+
+    /// One side of root `l`'s interval on the warm LP (created on first
+    /// use), or `None` when it cannot give one (then a cold LP does).
+    fn warm_bound(
+        &mut self,
+        l: usize,
+        maximise: bool,
+        open: &[usize],
+    ) -> Result<Option<f64>, LpError> {
+        if !self.options.warm || self.warm_failed {
+            return Ok(None);
+        }
+        if self.warm.is_none() {
+            self.lps += 1;
+            // Auxiliary rows only for the roots of targets not certified
+            // yet (the others fall back to cold LPs should they need one).
+            match WarmLp::new(
+                self.component,
+                self.red,
+                self.local,
+                open,
+                self.options.seed_cap,
+            ) {
+                Ok(lp) => self.warm = Some(lp),
+                Err(microlp::Error::Infeasible) => return Err(LpError::Infeasible),
+                Err(_) => self.warm_failed = true,
+            }
+        }
+        let Some(lp) = self.warm.as_mut() else {
+            return Ok(None);
+        };
+        self.lps += 1;
+        match lp.optimise(l, maximise) {
+            Ok(Some((value, values))) => {
+                self.record(&values);
+                Ok(Some(value))
+            }
+            Ok(None) => Ok(None),
+            Err(_) => {
+                self.warm = None;
+                self.warm_failed = true;
+                Ok(None)
+            }
+        }
+    }
+
+    /// One side of root `l`'s interval by a cold LP (target position `i`
+    /// for error messages).
+    fn cold_bound(
+        &mut self,
+        l: usize,
+        i: usize,
+        direction: OptimizationDirection,
+    ) -> Result<f64, LpError> {
+        let mut objective = vec![0.0; self.component.vars.len()];
+        objective[l] = 1.0;
+        self.lps += 1;
+        match self
+            .component
+            .solve(self.red, self.local, direction, &objective, None)
+        {
+            Ok(values) => {
+                self.record(&values);
+                Ok(values[l])
+            }
+            Err(microlp::Error::Unbounded) => Ok(if direction == OptimizationDirection::Maximize {
+                f64::INFINITY
+            } else {
+                f64::NEG_INFINITY
+            }),
+            Err(microlp::Error::Infeasible) => Err(LpError::Infeasible),
+            Err(e) => Err(LpError::Solver {
+                target: Some(i),
+                reason: e.to_string(),
+            }),
+        }
+    }
 }

@@ -5,6 +5,10 @@
 //! PACKAGE_DIR/tables/NAME.parquet  long form: dims..., horizon, measure, state, value, status, percent
 //! ```
 //!
+//! `status` is `published` or `suppressed`: a package never says which
+//! suppressed cell is primary. Packages written before this read
+//! `primary`/`secondary` and are still checked.
+//!
 //! Other stages may add keys to `manifest.json`; only `rules` is read back.
 
 use std::path::{Path, PathBuf};
@@ -80,7 +84,7 @@ pub fn write_package(dir: &Path, protected: &Protected, rules: &Rules) -> Result
         }
         let path = tables.join(format!("{name}.parquet"));
         let file = std::fs::File::create(&path).map_err(io(&path))?;
-        let mut df = df.clone();
+        let mut df = package_statuses(df).map_err(|e| malformed(&path, e))?;
         ParquetWriter::new(file)
             .finish(&mut df)
             .map_err(|e| malformed(&path, e))?;
@@ -90,11 +94,64 @@ pub fn write_package(dir: &Path, protected: &Protected, rules: &Rules) -> Result
     }
     let manifest = json!({
         "rules": rules,
-        "disclosure": {"tables": listed, "summary": protected.summary},
+        "disclosure": {"tables": listed, "summary": package_summary(&protected.summary)},
     });
     let path = dir.join("manifest.json");
     let text = serde_json::to_string_pretty(&manifest).map_err(|e| malformed(&path, e))?;
     std::fs::write(&path, text).map_err(io(&path))
+}
+
+/// The table as a package shows it: `status` only `published` or
+/// `suppressed` (which suppressed cells are primary stays in the run
+/// directory).
+fn package_statuses(df: &DataFrame) -> PolarsResult<DataFrame> {
+    let status = df.column("status")?.str()?;
+    let mapped: Vec<Option<String>> = status
+        .iter()
+        .map(|s| {
+            s.map(|s| match Status::parse(s) {
+                Some(st) => st.package_str().to_string(),
+                None => s.to_string(),
+            })
+        })
+        .collect();
+    let mut df = df.clone();
+    df.with_column(Column::new("status".into(), mapped))?;
+    Ok(df)
+}
+
+/// The protection summary as a package may show it: counts of cells, and no
+/// sum of unrounded values (the total of the secondary cells, or the persons
+/// in a table's published cells, would be one more equation for an
+/// attacker); a table's share of persons in published cells is given in
+/// steps of 5%.
+fn package_summary(summary: &crate::table::ProtectionSummary) -> serde_json::Value {
+    let tables: Vec<serde_json::Value> = summary
+        .tables
+        .iter()
+        .map(|t| {
+            json!({
+                "table": t.table,
+                "cells": t.cells,
+                "published": t.published,
+                "suppressed": t.suppressed,
+                "published_share": (t.published_share * 100.0).round() / 100.0,
+                "persons_share": (t.persons_share * 20.0).round() / 20.0,
+                "mostly_suppressed": t.mostly_suppressed,
+                "coarser": t.coarser,
+            })
+        })
+        .collect();
+    json!({
+        "count_cells": summary.count_cells,
+        "primary": summary.primary,
+        "secondary": summary.secondary,
+        "released": summary.released,
+        "magnitude_cells": summary.magnitude_cells,
+        "magnitude_primary": summary.magnitude_primary,
+        "audited": summary.audited,
+        "tables": tables,
+    })
 }
 
 /// Reads the `rules` section of a package's `manifest.json`.
@@ -155,7 +212,13 @@ fn f64_col(df: &DataFrame, name: &str) -> Result<Vec<Option<f64>>, String> {
 /// percentages only from published counts, shared cells with one status and
 /// value, and the LP audit of every primary-suppressed count cell (published
 /// values widened by the rounding error; secondary cells carry no width
-/// requirement in docs/disclosure.md, so they enter the LPs as unknowns only).
+/// requirement, so they enter the LPs as unknowns only). A package that only
+/// says `suppressed` does not tell which cells are primary: there a
+/// suppressed cell violates the rules when the attacker can pin it inside
+/// `[1, min_count - 1]` (shown to be a small count); a primary interval that
+/// is too narrow but still reaches 0 or `min_count` is left to the protect
+/// stage's audit with the true values (checking it here needs the run
+/// directory's statuses).
 /// Magnitude tables are checked row by row only (the contributors are not in
 /// the package).
 pub fn check_package(dir: &Path, rules: Option<Rules>) -> Result<CheckReport, PackageError> {
@@ -357,7 +420,7 @@ pub fn check_package(dir: &Path, rules: Option<Rules>) -> Result<CheckReport, Pa
     let required: Vec<f64> = cell_status
         .iter()
         .map(|s| {
-            if *s == Some(Status::Primary) {
+            if matches!(s, Some(Status::Primary | Status::Suppressed)) {
                 min
             } else {
                 0.0
@@ -381,10 +444,23 @@ pub fn check_package(dir: &Path, rules: Option<Rules>) -> Result<CheckReport, Pa
             );
             report.audited = a.intervals.len();
             for v in a.violations() {
+                // A cell only known as suppressed may be a secondary cell,
+                // which needs no width: it violates the rules when it can
+                // be pinned inside [1, min_count - 1], i.e. shown to be a
+                // small count.
+                if cell_status[v.cell] == Some(Status::Suppressed)
+                    && (v.lower < 1.0 - 1e-6 || v.upper >= min)
+                {
+                    continue;
+                }
+                let kind = match cell_status[v.cell] {
+                    Some(Status::Suppressed) => "suppressed",
+                    _ => "primary",
+                };
                 report.violations.push(Violation {
                     table: "*".into(),
                     message: format!(
-                        "primary cell {} can be narrowed to [{}, {}] (width {} < {})",
+                        "{kind} cell {} can be narrowed to [{}, {}] (width {} < {})",
                         v.key,
                         v.lower,
                         v.upper,

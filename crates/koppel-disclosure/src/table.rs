@@ -762,11 +762,68 @@ pub fn count_key(
         .iter()
         .zip(levels)
         .filter(|(_, l)| l.as_str() != TOTAL)
-        .map(|(d, l)| format!("{d}={l}"))
+        .map(|(d, l)| {
+            let (d, l) = same_persons(dims, d, l);
+            format!("{d}={l}")
+        })
         .collect();
     parts.sort();
     parts.push(cell_tail(horizon, measure, state));
     parts.join("|")
+}
+
+/// Levels of different dimensions that describe the same persons: the
+/// first is keyed as the second, so both are one cell with one status.
+/// Persons with no trajectory have `trajectory_last = none` and
+/// `trajectory_mix = none` alike.
+pub const SAME_PERSONS: [((&str, &str), (&str, &str)); 1] =
+    [(("trajectory_mix", "none"), ("trajectory_last", "none"))];
+
+/// The canonical dimension and level of `dim = level` (see
+/// [`SAME_PERSONS`]); unchanged when the table also has the other dimension.
+fn same_persons<'a>(dims: &[String], dim: &'a str, level: &'a str) -> (&'a str, &'a str) {
+    for ((d, l), (to_d, to_l)) in SAME_PERSONS {
+        if dim == d && level == l && !dims.iter().any(|x| x == to_d) {
+            return (to_d, to_l);
+        }
+    }
+    (dim, level)
+}
+
+/// Dimension pairs whose single levels nest: persons with `trajectory_mix =
+/// X` for one instrument X are a subset of those with `trajectory_last = X`
+/// (the mix is the only instrument, so also the last). Levels listed here
+/// are not single instruments and have no such bound.
+pub const NESTED: [(&str, &str, &[&str]); 1] = [(
+    "trajectory_mix",
+    "trajectory_last",
+    &["none", "multiple", TOTAL],
+)];
+
+/// Declares the [`NESTED`] bound of one row, if any: the row's cell is
+/// within the cell of the same levels under the other dimension name.
+fn nest_row(
+    builder: &mut CellSetBuilder,
+    dims: &[String],
+    levels: &[String],
+    horizon: Option<&str>,
+    measure: &str,
+    state: &str,
+) {
+    for (from, to, not_single) in NESTED {
+        let Some(d) = dims.iter().position(|x| x == from) else {
+            continue;
+        };
+        if not_single.contains(&levels[d].as_str()) || dims.iter().any(|x| x == to) {
+            continue;
+        }
+        let mut renamed = dims.to_vec();
+        renamed[d] = to.to_string();
+        builder.nest(
+            &count_key(dims, levels, horizon, measure, state),
+            &count_key(&renamed, levels, horizon, measure, state),
+        );
+    }
 }
 
 /// One row of a count table: dimension levels, horizon, measure, state, value.
@@ -859,6 +916,7 @@ pub fn add_count_table(
     let job_table = rows.iter().any(|r| r.2.starts_with("job_"));
     for ((levels, h, m, s, _), &child) in rows.iter().zip(&idx) {
         let tail = cell_tail(h.as_deref(), m, s);
+        nest_row(builder, dims, levels, h.as_deref(), m, s);
         for (d, l) in levels.iter().enumerate() {
             if l != TOTAL {
                 let mut parent = levels.clone();
@@ -898,6 +956,14 @@ pub struct ProtectionSummary {
     pub magnitude_primary: usize,
     /// Primary cells audited by LP in the final (export-gate) audit.
     pub audited: usize,
+    /// Secondary cells of the greedy published again by the release pass
+    /// (counted in neither `secondary` nor `secondary_value`).
+    #[serde(default)]
+    pub released: usize,
+    /// Information loss per count table, with a coarser table suggested for
+    /// a table that ends mostly suppressed.
+    #[serde(default)]
+    pub tables: Vec<crate::loss::TableLoss>,
 }
 
 /// A protected table set.
@@ -968,11 +1034,17 @@ pub fn protect(tables: &[Table], rules: &Rules) -> Result<Protected, DisclosureE
     let primary = status.iter().filter(|s| **s == Status::Primary).count();
     let started = std::time::Instant::now();
     let stats: SecondaryStats = suppress_secondary(&cells, &mut status, &required, min)?;
+    let greedy_seconds = started.elapsed().as_secs_f64();
+    let costs = crate::release::cell_costs(&cells);
+    let release = crate::release::release_pass(&cells, &mut status, &required, &costs)?;
     tracing::debug!(
+        greedy_seconds,
         seconds = started.elapsed().as_secs_f64(),
         rounds = stats.rounds,
-        lps = stats.lps_solved,
-        secondary = stats.cells,
+        lps = stats.lps_solved + release.lps_solved,
+        greedy = stats.cells,
+        released = release.released,
+        trials = release.trials,
         "secondary suppression"
     );
     let started = std::time::Instant::now();
@@ -986,12 +1058,17 @@ pub fn protect(tables: &[Table], rules: &Rules) -> Result<Protected, DisclosureE
     if !report.is_clean() {
         return Err(DisclosureError::Violations(report.violations().len()));
     }
+    let secondary: Vec<usize> = (0..cells.len())
+        .filter(|&i| status[i] == Status::Secondary)
+        .collect();
     let mut summary = ProtectionSummary {
         count_cells: cells.len(),
         primary,
-        secondary: stats.cells,
-        secondary_value: stats.total_value,
+        secondary: secondary.len(),
+        secondary_value: secondary.iter().map(|&i| cells.values[i]).sum(),
         audited: report.intervals.len(),
+        released: release.released,
+        tables: crate::loss::table_losses(tables, &indices, &cells, &status, rules),
         ..Default::default()
     };
     let published: Vec<Option<f64>> = (0..cells.len())

@@ -378,6 +378,16 @@ fn protect_stage(
     rows.insert("secondary".into(), s.secondary as u64);
     rows.insert("magnitude_cells".into(), s.magnitude_cells as u64);
     rows.insert("magnitude_primary".into(), s.magnitude_primary as u64);
+    // Information loss per table: rows published and suppressed, persons in
+    // published cells (of the table's finest cells, over its horizons).
+    for t in &s.tables {
+        rows.insert(format!("{}.published", t.table), t.published as u64);
+        rows.insert(format!("{}.suppressed", t.table), t.suppressed as u64);
+        rows.insert(
+            format!("{}.persons_published", t.table),
+            t.persons_published.round() as u64,
+        );
+    }
     Ok(StageOutcome {
         rows,
         details: serde_json::to_value(&protected.summary).unwrap_or_default(),

@@ -1,0 +1,275 @@
+//! Information loss: after protection no secondary cell can be published on
+//! its own (checked by the audit), cells of the same persons under two
+//! dimension names share one status, nested cells bound each other in the
+//! audit, and packages say only `published` or `suppressed`.
+
+use koppel_disclosure::audit::{audit, Scope};
+use koppel_disclosure::cells::{CellSet, Relation, Status};
+use koppel_disclosure::package::{check_package, write_package};
+use koppel_disclosure::rules::{RoundingMethod, Rules};
+use koppel_disclosure::table::{build_tables, count_key, protect, Measure, TableSpec, STATES};
+use polars::prelude::*;
+use proptest::prelude::*;
+
+/// Persons with four categorical dimensions (`levels[d]` levels each) and a
+/// state at 6 months, from a seed.
+fn cohort(n: usize, levels: [usize; 4], seed: u64) -> LazyFrame {
+    let mut cols: Vec<Vec<String>> = vec![Vec::with_capacity(n); 5];
+    let mut h = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    for _ in 0..n {
+        for (d, &l) in levels.iter().enumerate() {
+            h ^= h << 13;
+            h ^= h >> 7;
+            h ^= h << 17;
+            // Skewed levels: the last ones are rare, so small cells appear.
+            let r = (h >> 11) % (l as u64 * (l as u64 + 1) / 2);
+            let mut level = 0;
+            let mut acc = l as u64;
+            while r >= acc {
+                level += 1;
+                acc += (l - level) as u64;
+            }
+            cols[d].push(format!("{}{level}", (b'a' + d as u8) as char));
+        }
+        h ^= h << 13;
+        h ^= h >> 7;
+        h ^= h << 17;
+        cols[4].push(STATES[((h >> 20) % 5) as usize].to_string());
+    }
+    df!(
+        "d0" => &cols[0], "d1" => &cols[1], "d2" => &cols[2], "d3" => &cols[3],
+        "state_6m" => &cols[4],
+    )
+    .unwrap()
+    .lazy()
+}
+
+fn states(name: &str, dims: &[&str]) -> TableSpec {
+    TableSpec {
+        name: name.into(),
+        dims: dims.iter().map(|d| d.to_string()).collect(),
+        measure: Measure::States,
+        horizons: vec![6],
+    }
+}
+
+fn exact_rules() -> Rules {
+    Rules {
+        rounding: RoundingMethod::None,
+        override_reason: Some("tests on exact values".into()),
+        ..Rules::default()
+    }
+}
+
+/// The secondary cells that could be published alone, by the audit.
+fn releasable(cells: &CellSet, status: &[Status], min: f64) -> Vec<String> {
+    let required: Vec<f64> = status
+        .iter()
+        .map(|s| if *s == Status::Primary { min } else { 0.0 })
+        .collect();
+    let published: Vec<Option<f64>> = (0..cells.len())
+        .map(|i| (!status[i].is_suppressed()).then_some(cells.values[i]))
+        .collect();
+    assert!(audit(cells, &published, &required, 0.0, Scope::Required)
+        .unwrap()
+        .is_clean());
+    (0..cells.len())
+        .filter(|&c| status[c] == Status::Secondary)
+        .filter(|&c| {
+            let mut trial = published.clone();
+            trial[c] = Some(cells.values[c]);
+            audit(cells, &trial, &required, 0.0, Scope::Required)
+                .unwrap()
+                .is_clean()
+        })
+        .map(|c| cells.keys[c].clone())
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 6, ..ProptestConfig::default() })]
+
+    /// A k-dimensional table (k = 2..4) linked with two of its margins as
+    /// tables of their own: after protection every primary is protected and
+    /// no secondary cell can be published on its own.
+    #[test]
+    fn no_secondary_cell_is_publishable_alone(
+        k in 2usize..=4,
+        n in 40usize..260,
+        l0 in 2usize..=3, l1 in 2usize..=3, l2 in 2usize..=3, l3 in 2usize..=3,
+        seed in any::<u64>(),
+    ) {
+        let dims = ["d0", "d1", "d2", "d3"];
+        let specs = vec![
+            states("full", &dims[..k]),
+            states("first", &dims[..1]),
+            states("pair", &[dims[1], dims[k - 1]][..if k > 2 { 2 } else { 1 }]),
+        ];
+        let tables = build_tables(&cohort(n, [l0, l1, l2, l3], seed), &specs).unwrap();
+        let p = protect(&tables, &exact_rules()).unwrap();
+        let left = releasable(&p.cells, &p.status, 10.0);
+        prop_assert!(left.is_empty(), "publishable alone: {left:?}");
+        let secondary = p.status.iter().filter(|s| **s == Status::Secondary).count();
+        prop_assert_eq!(p.summary.secondary, secondary);
+    }
+}
+
+/// Persons with a last and a mixed trajectory: `none` under both names is
+/// the same persons.
+fn trajectories() -> LazyFrame {
+    let mut last = Vec::new();
+    let mut mix = Vec::new();
+    let mut state = Vec::new();
+    for i in 0..140u64 {
+        let h = i.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 21;
+        let (l, m) = match h % 7 {
+            0..=2 => ("none", "none"),
+            3 => ("coaching", "coaching"),
+            4 => ("coaching", "multiple"),
+            5 => ("training", "multiple"),
+            _ => ("training", "training"),
+        };
+        last.push(l);
+        mix.push(m);
+        state.push(STATES[((h >> 5) % 5) as usize]);
+    }
+    df!("trajectory_last" => last, "trajectory_mix" => mix, "state_6m" => state)
+        .unwrap()
+        .lazy()
+}
+
+#[test]
+fn the_two_none_cells_are_one_cell_with_one_status() {
+    let specs = vec![
+        states("by_last", &["trajectory_last"]),
+        states("by_mix", &["trajectory_mix"]),
+    ];
+    let tables = build_tables(&trajectories(), &specs).unwrap();
+    let p = protect(&tables, &exact_rules()).unwrap();
+    let dims = |d: &str| vec![d.to_string()];
+    for state in STATES.iter().chain(["Total"].iter()) {
+        let last = count_key(
+            &dims("trajectory_last"),
+            &["none".into()],
+            Some("6m"),
+            "persons",
+            state,
+        );
+        let mix = count_key(
+            &dims("trajectory_mix"),
+            &["none".into()],
+            Some("6m"),
+            "persons",
+            state,
+        );
+        assert_eq!(last, mix, "one key for the same persons");
+    }
+    // And in the protected tables: the same status row for row.
+    let statuses = |t: usize| -> Vec<(String, String)> {
+        let df = &p.tables[t].1;
+        let level = df.column(&specs[t].dims[0]).unwrap().str().unwrap().clone();
+        let state = df.column("state").unwrap().str().unwrap().clone();
+        let status = df.column("status").unwrap().str().unwrap().clone();
+        (0..df.height())
+            .filter(|&i| level.get(i) == Some("none"))
+            .map(|i| {
+                (
+                    state.get(i).unwrap().to_string(),
+                    status.get(i).unwrap().to_string(),
+                )
+            })
+            .collect()
+    };
+    let (a, b) = (statuses(0), statuses(1));
+    assert_eq!(a.len(), STATES.len() + 1);
+    assert_eq!(a, b);
+    // The single-instrument mix cells are nested in the last-instrument ones.
+    assert!(!p.cells.nested.is_empty());
+    for &(sub, sup) in &p.cells.nested {
+        assert!(p.cells.keys[sub].contains("trajectory_mix="));
+        assert!(p.cells.keys[sup].contains("trajectory_last="));
+        assert!(p.cells.values[sub] <= p.cells.values[sup]);
+    }
+}
+
+#[test]
+fn a_nested_cell_bounds_a_suppressed_cell_in_the_audit() {
+    // T = a + c (T = 40 published, a and c suppressed: a in [0, 40]); b is
+    // published as 6 and a is within b: a in [0, 6], too narrow for 10.
+    let keys = vec!["T".to_string(), "a".into(), "c".into(), "b".into()];
+    let values = vec![40.0, 4.0, 36.0, 6.0];
+    let relations = vec![Relation {
+        total: 0,
+        parts: vec![1, 2],
+    }];
+    let plain = CellSet::new(keys.clone(), values.clone(), relations.clone());
+    let nested = CellSet::new(keys, values, relations).with_nested(vec![(1, 3)]);
+    let published = vec![Some(40.0), None, None, Some(6.0)];
+    let required = vec![0.0, 10.0, 0.0, 0.0];
+    let wide = audit(&plain, &published, &required, 0.0, Scope::Required).unwrap();
+    assert!(wide.is_clean());
+    let narrow = audit(&nested, &published, &required, 0.0, Scope::Required).unwrap();
+    let v = narrow.violations();
+    assert_eq!(v.len(), 1);
+    assert_eq!((v[0].lower, v[0].upper), (0.0, 6.0));
+}
+
+#[test]
+fn packages_say_suppressed_and_old_packages_still_check() {
+    let specs = vec![states("full", &["d0", "d1"]), states("first", &["d0"])];
+    let tables = build_tables(&cohort(120, [3, 3, 2, 2], 7), &specs).unwrap();
+    let rules = Rules::default();
+    let p = protect(&tables, &rules).unwrap();
+    assert!(p.summary.primary > 0 && p.summary.secondary > 0);
+    // The run directory's tables keep primary and secondary ...
+    let run_statuses: Vec<String> = p.tables[0]
+        .1
+        .column("status")
+        .unwrap()
+        .str()
+        .unwrap()
+        .iter()
+        .map(|s| s.unwrap().to_string())
+        .collect();
+    assert!(run_statuses.iter().any(|s| s == "primary"));
+    // ... the package does not.
+    let dir = tempfile::tempdir().unwrap();
+    write_package(dir.path(), &p, &rules).unwrap();
+    let file = std::fs::File::open(dir.path().join("tables/full.parquet")).unwrap();
+    let df = ParquetReader::new(file).finish().unwrap();
+    let mut seen: Vec<String> = df
+        .column("status")
+        .unwrap()
+        .str()
+        .unwrap()
+        .iter()
+        .map(|s| s.unwrap().to_string())
+        .collect();
+    seen.sort();
+    seen.dedup();
+    assert_eq!(seen, ["published", "suppressed"]);
+    let report = check_package(dir.path(), None).unwrap();
+    assert!(report.violations.is_empty(), "{:?}", report.violations);
+    // A package written before the change (primary/secondary) still checks.
+    let old = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(old.path().join("tables")).unwrap();
+    for (name, df) in &p.tables {
+        let file =
+            std::fs::File::create(old.path().join(format!("tables/{name}.parquet"))).unwrap();
+        ParquetWriter::new(file).finish(&mut df.clone()).unwrap();
+    }
+    std::fs::copy(
+        dir.path().join("manifest.json"),
+        old.path().join("manifest.json"),
+    )
+    .unwrap();
+    let report = check_package(old.path(), None).unwrap();
+    assert!(report.violations.is_empty(), "{:?}", report.violations);
+    assert_eq!(report.audited, p.summary.primary);
+    // Per-table information loss is reported.
+    assert_eq!(p.summary.tables.len(), 2);
+    for t in &p.summary.tables {
+        assert_eq!(t.published + t.suppressed, t.cells);
+        assert!(t.persons_published <= t.persons);
+    }
+}
