@@ -1,6 +1,5 @@
-//! Information loss: after protection no secondary cell can be published on
-//! its own (checked by the audit), cells of the same persons under two
-//! dimension names share one status, nested cells bound each other in the
+//! Information loss: cells of the same persons under two dimension names
+//! share one status, nested cells bound each other in the
 //! audit, and packages say only `published` or `suppressed`.
 
 use koppel_disclosure::audit::{audit, Scope};
@@ -9,7 +8,6 @@ use koppel_disclosure::package::{check_package, write_package};
 use koppel_disclosure::rules::{RoundingMethod, Rules};
 use koppel_disclosure::table::{build_tables, count_key, protect, Measure, TableSpec, STATES};
 use polars::prelude::*;
-use proptest::prelude::*;
 
 /// Persons with four categorical dimensions (`levels[d]` levels each) and a
 /// state at 6 months, from a seed.
@@ -58,59 +56,6 @@ fn exact_rules() -> Rules {
         rounding: RoundingMethod::None,
         override_reason: Some("tests on exact values".into()),
         ..Rules::default()
-    }
-}
-
-/// The secondary cells that could be published alone, by the audit.
-fn releasable(cells: &CellSet, status: &[Status], min: f64) -> Vec<String> {
-    let required: Vec<f64> = status
-        .iter()
-        .map(|s| if *s == Status::Primary { min } else { 0.0 })
-        .collect();
-    let published: Vec<Option<f64>> = (0..cells.len())
-        .map(|i| (!status[i].is_suppressed()).then_some(cells.values[i]))
-        .collect();
-    assert!(audit(cells, &published, &required, 0.0, Scope::Required)
-        .unwrap()
-        .is_clean());
-    (0..cells.len())
-        .filter(|&c| status[c] == Status::Secondary)
-        .filter(|&c| {
-            let mut trial = published.clone();
-            trial[c] = Some(cells.values[c]);
-            audit(cells, &trial, &required, 0.0, Scope::Required)
-                .unwrap()
-                .is_clean()
-        })
-        .map(|c| cells.keys[c].clone())
-        .collect()
-}
-
-proptest! {
-    #![proptest_config(ProptestConfig { cases: 6, ..ProptestConfig::default() })]
-
-    /// A k-dimensional table (k = 2..4) linked with two of its margins as
-    /// tables of their own: after protection every primary is protected and
-    /// no secondary cell can be published on its own.
-    #[test]
-    fn no_secondary_cell_is_publishable_alone(
-        k in 2usize..=4,
-        n in 40usize..260,
-        l0 in 2usize..=3, l1 in 2usize..=3, l2 in 2usize..=3, l3 in 2usize..=3,
-        seed in any::<u64>(),
-    ) {
-        let dims = ["d0", "d1", "d2", "d3"];
-        let specs = vec![
-            states("full", &dims[..k]),
-            states("first", &dims[..1]),
-            states("pair", &[dims[1], dims[k - 1]][..if k > 2 { 2 } else { 1 }]),
-        ];
-        let tables = build_tables(&cohort(n, [l0, l1, l2, l3], seed), &specs).unwrap();
-        let p = protect(&tables, &exact_rules()).unwrap();
-        let left = releasable(&p.cells, &p.status, 10.0);
-        prop_assert!(left.is_empty(), "publishable alone: {left:?}");
-        let secondary = p.status.iter().filter(|s| **s == Status::Secondary).count();
-        prop_assert_eq!(p.summary.secondary, secondary);
     }
 }
 
