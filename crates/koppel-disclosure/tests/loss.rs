@@ -3,7 +3,7 @@
 //! audit, and packages say only `published` or `suppressed`.
 
 use koppel_disclosure::audit::{audit, Scope};
-use koppel_disclosure::cells::{CellSet, Relation, Status};
+use koppel_disclosure::cells::{CellSet, Relation};
 use koppel_disclosure::package::{check_package, write_package};
 use koppel_disclosure::rules::{RoundingMethod, Rules};
 use koppel_disclosure::table::{build_tables, count_key, protect, Measure, TableSpec, STATES};
