@@ -11,14 +11,31 @@ build:
 
 # Formatting, lints as errors, then every test (nextest when installed; doctests
 # separately, as nextest does not run them).
+#
+# Lints and tests share one build: when clippy-driver is installed, it wraps
+# rustc for the workspace's own crates during the test build (what `cargo
+# clippy` does, but with code generation), so the dependencies (polars above
+# all) are compiled once, not once in check mode for clippy and again for the
+# tests. `-D warnings` therefore fails the test build exactly as
+# `cargo clippy --workspace --all-targets -- -D warnings` would.
+CLIPPY_DRIVER := $(shell rustup which clippy-driver 2>/dev/null || command -v clippy-driver 2>/dev/null)
+ifeq ($(CLIPPY_DRIVER),)
+LINT := $(CARGO) clippy --workspace --all-targets -- -D warnings
+LINTED :=
+else
+LINT := @echo "clippy (-D warnings) runs inside the test build: $(CLIPPY_DRIVER)"
+LINTED := RUSTC_WORKSPACE_WRAPPER=$(CLIPPY_DRIVER) CLIPPY_ARGS=-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__
+endif
+
 test:
 	$(CARGO) fmt --all --check
-	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(LINT)
 ifeq ($(HAS_NEXTEST),yes)
-	$(CARGO) nextest run --workspace --no-fail-fast
-	$(CARGO) test --workspace --doc
+	$(LINTED) $(CARGO) nextest run --workspace --all-targets --no-fail-fast
+	$(LINTED) $(CARGO) test --workspace --doc
 else
-	$(CARGO) test --workspace
+	$(LINTED) $(CARGO) test --workspace --all-targets
+	$(LINTED) $(CARGO) test --workspace --doc
 endif
 
 fmt:
