@@ -176,6 +176,10 @@ fn coarser(table: &Table, idx: &[usize], status: &[Status], rules: &Rules) -> Co
     })
 }
 
+/// A cell of a table with two adjacent levels merged: levels, horizon,
+/// measure and state.
+type MergedKey = (Vec<String>, Option<String>, String, Option<String>);
+
 /// Dimension `d` with adjacent levels (in the table's order) merged in
 /// pairs: the merged table's cell count and the share that would not be
 /// primary.
@@ -195,8 +199,7 @@ fn merged_pairs(table: &Table, d: usize, rules: &Rules) -> Option<(usize, Coarse
         .map(|g| g.iter().map(|s| s.to_string()).collect())
         .collect();
     let group_of = |l: &str| levels.iter().position(|&x| x == l).map(|p| p / 2);
-    let mut merged: BTreeMap<(Vec<String>, Option<String>, String, Option<String>), f64> =
-        BTreeMap::new();
+    let mut merged: BTreeMap<MergedKey, f64> = BTreeMap::new();
     for row in &table.rows {
         let mut key_levels = row.levels.clone();
         if let Some(g) = group_of(&row.levels[d]) {

@@ -772,11 +772,14 @@ pub fn count_key(
     parts.join("|")
 }
 
+/// A dimension and one of its levels.
+pub type DimLevel = (&'static str, &'static str);
+
 /// Levels of different dimensions that describe the same persons: the
 /// first is keyed as the second, so both are one cell with one status.
 /// Persons with no trajectory have `trajectory_last = none` and
 /// `trajectory_mix = none` alike.
-pub const SAME_PERSONS: [((&str, &str), (&str, &str)); 1] =
+pub const SAME_PERSONS: [(DimLevel, DimLevel); 1] =
     [(("trajectory_mix", "none"), ("trajectory_last", "none"))];
 
 /// The canonical dimension and level of `dim = level` (see

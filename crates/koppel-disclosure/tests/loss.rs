@@ -12,7 +12,7 @@ use polars::prelude::*;
 /// Persons with four categorical dimensions (`levels[d]` levels each) and a
 /// state at 6 months, from a seed.
 fn cohort(n: usize, levels: [usize; 4], seed: u64) -> LazyFrame {
-    let mut cols: Vec<Vec<String>> = vec![Vec::with_capacity(n); 5];
+    let mut cols: Vec<Vec<String>> = (0..5).map(|_| Vec::with_capacity(n)).collect();
     let mut h = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
     for _ in 0..n {
         for (d, &l) in levels.iter().enumerate() {
