@@ -100,28 +100,31 @@ pub fn files(dir: &Path, skip: &[PathBuf]) -> Vec<PathBuf> {
 }
 
 /// BSNs (9-digit forms in `bsns`) written in `bytes`: every 9-digit window
-/// of a digit run (a BSN inside a longer number is found too), and runs of
-/// exactly 8 digits (the leading-zero-dropped form). Digit runs touching a
-/// hex letter are part of a hex token (a pseudonym, a hash) and do not
-/// count: a 64-character hex pseudonym holds a run of 9 or more digits
-/// about once in five, and with thousands of them some run matches one of
-/// thousands of BSNs by chance (this made the pipeline test flaky).
+/// of a digit run (a BSN inside a longer number or text is found too:
+/// `T123456782-01`, `A123456782`), and runs of exactly 8 digits (the
+/// leading-zero-dropped form, also inside text: `T12345672-01`). Digit runs
+/// inside a hex token of 16 or more characters (a pseudonym, a keyed hash, a
+/// SHA-256) do not count: a 64-character hex string holds a run of 9 or more
+/// digits about once in five, and with thousands of them some run matches
+/// one of thousands of BSNs by chance (this made the pipeline test flaky).
 pub fn bsns_in_bytes(bytes: &[u8], bsns: &HashSet<String>) -> Vec<String> {
     let mut found = Vec::new();
     let mut i = 0;
     while i < bytes.len() {
-        if bytes[i].is_ascii_digit() {
-            let start = i;
-            while i < bytes.len() && bytes[i].is_ascii_digit() {
-                i += 1;
-            }
-            let run = &bytes[start..i];
-            let hex_letter = |b: Option<&u8>| b.is_some_and(|b| b.is_ascii_hexdigit());
-            if hex_letter(start.checked_sub(1).and_then(|j| bytes.get(j)))
-                || hex_letter(bytes.get(i))
-            {
-                continue;
-            }
+        if !bytes[i].is_ascii_alphanumeric() {
+            i += 1;
+            continue;
+        }
+        // One alphanumeric token; its digit runs.
+        let start = i;
+        while i < bytes.len() && bytes[i].is_ascii_alphanumeric() {
+            i += 1;
+        }
+        let token = &bytes[start..i];
+        if token.len() >= 16 && token.iter().all(u8::is_ascii_hexdigit) {
+            continue;
+        }
+        for run in token.split(|b| !b.is_ascii_digit()) {
             for w in run.windows(9) {
                 let s = String::from_utf8_lossy(w).into_owned();
                 if bsns.contains(&s) {
@@ -134,8 +137,6 @@ pub fn bsns_in_bytes(bytes: &[u8], bsns: &HashSet<String>) -> Vec<String> {
                     found.push(s);
                 }
             }
-        } else {
-            i += 1;
         }
     }
     found

@@ -5,6 +5,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+// The printing macros (`outln!`, ...) must be defined before the commands.
+#[macro_use]
+mod output;
 mod commands;
 mod logging;
 
@@ -110,7 +113,7 @@ fn main() -> ExitCode {
             // one plain line.
             match cli.log_format {
                 logging::LogFormat::Json => tracing::error!("{message}"),
-                logging::LogFormat::Human => eprintln!("error: {message}"),
+                logging::LogFormat::Human => errln!("error: {message}"),
             }
             ExitCode::from(2)
         }

@@ -233,3 +233,32 @@ fn synth_uploads_validate_with_exit_1_and_no_bsn_in_any_output() {
         }
     }
 }
+
+/// `koppel validate FILE | head -1`: the reader goes away before the command
+/// has written its output. No panic (exit 101), the command's own exit code.
+#[test]
+fn a_closed_stdout_is_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("many_problems.csv");
+    let mut upload = String::from("bsn,municipality,instrument,start_date\n");
+    for _ in 0..2000 {
+        upload.push_str("123456789,GM0363,nonsense,31-02-2021\n");
+    }
+    fs::write(&file, upload).unwrap();
+    {
+        let args = ["validate", "--kind", "trajectories", file.to_str().unwrap()];
+        let mut child = Command::new(KOPPEL)
+            .args(args)
+            .env_remove("RUST_LOG")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Close the reading end at once, as `head` does after its line.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let stderr = text(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert_ne!(out.status.code(), Some(101), "{args:?}: {stderr}");
+    }
+}

@@ -94,8 +94,26 @@ impl Rules {
         Rules::parse(&text)
     }
 
+    /// Parses TOML rules on top of the operator's `baseline` (usually
+    /// `config/disclosure.toml`): missing keys take the compiled defaults,
+    /// and loosening is measured against the baseline as well as the
+    /// compiled defaults ([`Rules::validate_against`]).
+    pub fn parse_against(text: &str, baseline: &Rules) -> Result<Rules, RulesError> {
+        let mut rules: Rules =
+            toml::from_str(text).map_err(|e| RulesError::Parse(e.to_string()))?;
+        rules.validate_against(baseline)?;
+        Ok(rules)
+    }
+
     /// Range checks and the tighten-only rule against [`Rules::default`].
     pub fn validate(&mut self) -> Result<(), RulesError> {
+        self.validate_against(&Rules::default())
+    }
+
+    /// Range checks and the tighten-only rule: anything looser than the
+    /// compiled defaults or than `baseline` (the operator's configuration)
+    /// needs `override_reason`, and is recorded in `loosened`.
+    pub fn validate_against(&mut self, baseline: &Rules) -> Result<(), RulesError> {
         if self.min_count == 0 || self.min_contributors == 0 || self.dominance_n == 0 {
             return Err(RulesError::Invalid(
                 "min_count, min_contributors and dominance_n must be positive".into(),
@@ -112,7 +130,22 @@ impl Rules {
                 "rounding_base must be at least 2".into(),
             ));
         }
-        let d = Rules::default();
+        let mut loose = self.looser_than(&Rules::default(), "");
+        for l in self.looser_than(baseline, " (config/disclosure.toml)") {
+            if !loose.iter().any(|known| l.starts_with(known.as_str())) {
+                loose.push(l);
+            }
+        }
+        let reason = self.override_reason.as_deref().map(str::trim).unwrap_or("");
+        if !loose.is_empty() && reason.is_empty() {
+            return Err(RulesError::Loosened(loose));
+        }
+        self.loosened = loose;
+        Ok(())
+    }
+
+    /// How these rules are looser than `d` (`suffix` names `d`).
+    fn looser_than(&self, d: &Rules, suffix: &str) -> Vec<String> {
         let mut loose = Vec::new();
         if self.min_count < d.min_count {
             loose.push(format!("min_count {} < {}", self.min_count, d.min_count));
@@ -138,20 +171,21 @@ impl Rules {
         if self.p_percent < d.p_percent {
             loose.push(format!("p_percent {} < {}", self.p_percent, d.p_percent));
         }
-        if self.rounding == RoundingMethod::None {
+        if self.rounding == RoundingMethod::None && d.rounding != RoundingMethod::None {
             loose.push("rounding disabled".into());
-        } else if self.rounding_base < d.rounding_base {
+        } else if self.rounding_base < d.rounding_base && d.rounding != RoundingMethod::None {
             loose.push(format!(
                 "rounding_base {} < {}",
                 self.rounding_base, d.rounding_base
             ));
         }
-        let reason = self.override_reason.as_deref().map(str::trim).unwrap_or("");
-        if !loose.is_empty() && reason.is_empty() {
-            return Err(RulesError::Loosened(loose));
+        if !self.zeros_are_disclosive && d.zeros_are_disclosive {
+            loose.push("zeros published".into());
         }
-        self.loosened = loose;
-        Ok(())
+        for l in &mut loose {
+            l.push_str(suffix);
+        }
+        loose
     }
 
     /// Largest difference between a true and a published (rounded) count.

@@ -19,6 +19,13 @@
 //! its code in `config/instruments.toml`, enumerations as their canonical
 //! values, empty optional fields null. Columns of the input that are not in
 //! the contract are dropped and listed in the report (`ignored_columns`).
+//! Identifiers a municipality or register made up itself are never written
+//! as they are, because clerks often build them from the BSN
+//! (`T123456782-01`): `trajectory_id` and `job_id` are written as keyed
+//! hashes under their own prefixes (`tid:`, `job:`), and the free-text
+//! `provider` (no later stage reads it) is validated but not written. A
+//! file whose free-text column holds BSNs is warned about once per column
+//! in its report (`bsn_in_columns`; [`redact`] decides what holds a BSN).
 //! Key-value metadata: `koppel.key_id`, `koppel.pseudonym_spec` (`v1`) and
 //! `koppel.kind`. Written to a temporary file and renamed into place.
 //!
@@ -35,6 +42,7 @@ pub mod dutch;
 pub mod error;
 pub mod layout;
 pub mod pseudonymise;
+pub mod redact;
 pub mod report;
 pub mod schema;
 pub mod validate;

@@ -97,6 +97,12 @@ pub struct ValidationReport {
     pub problems: Vec<Problem>,
     /// Number of problems found (also those not listed).
     pub problems_total: u64,
+    /// Free-text columns that hold BSNs (a clerk typed or built them into a
+    /// trajectory number, say): canonical column → number of values. Such
+    /// values never leave the quarantine (trajectory and job numbers are
+    /// written as keyed hashes, other free text is not written); the
+    /// municipality is warned once per file and column ([`Self::warnings`]).
+    pub bsn_in_columns: BTreeMap<String, u64>,
     /// The key id used (ingest only).
     pub key_id: Option<String>,
 }
@@ -105,6 +111,23 @@ impl ValidationReport {
     /// True when no row was rejected.
     pub fn is_clean(&self) -> bool {
         self.rejected == 0
+    }
+
+    /// One warning per free-text column that holds BSNs: (Dutch, English).
+    pub fn warnings(&self) -> Vec<(String, String)> {
+        self.bsn_in_columns
+            .iter()
+            .map(|(column, n)| {
+                (
+                    format!(
+                        "kolom {column} bevat BSN's ({n} waarden); gebruik daar een eigen nummer zonder BSN"
+                    ),
+                    format!(
+                        "column {column} contains BSNs ({n} values); use a number there that is not built from the BSN"
+                    ),
+                )
+            })
+            .collect()
     }
 
     /// Problems found but not listed (beyond `max_problems`).
@@ -163,6 +186,9 @@ impl ValidationReport {
                 self.kind,
                 self.ignored_columns.join(", ")
             );
+        }
+        for (_, en) in self.warnings() {
+            let _ = writeln!(out, "warning: {en}");
         }
         out
     }
@@ -271,6 +297,14 @@ impl ValidationReport {
                 h,
                 "<p>Regel {line} is een totaalregel en geen gegevensregel; die is overgeslagen.<br>\
                  <span class=\"en\">Line {line} is a totals row, not data; it was skipped (footer_row).</span></p>"
+            );
+        }
+        for (nl, en) in self.warnings() {
+            let _ = writeln!(
+                h,
+                "<p class=\"bad\">Let op: {}.<br><span class=\"en\">Warning: {}.</span></p>",
+                esc(&nl),
+                esc(&en)
             );
         }
         h.push_str("<h2>Samenvatting <span class=\"en\">/ summary</span></h2>\n<table>\n");

@@ -4,6 +4,7 @@
 use std::fmt;
 use std::str::FromStr;
 
+use koppel_pseudonym::IdKind;
 use serde::{Deserialize, Serialize};
 
 /// The four kinds of input the ingest stage reads.
@@ -84,6 +85,10 @@ pub enum ValueType {
     Instrument,
     /// Free text (trimmed).
     Text,
+    /// An identifier the municipality or register made up itself (a
+    /// trajectory or job number), written as its keyed hash under the
+    /// kind's own prefix: such numbers are often built from the BSN.
+    LocalId(IdKind),
     /// A date `YYYY-MM-DD` or `DD-MM-YYYY` (also `D-M-YYYY`), in
     /// `min_year..=max year` (the max year is next year by default).
     Date {
@@ -121,6 +126,10 @@ pub struct ColumnSpec {
     pub value_required: bool,
     /// What the values are.
     pub ty: ValueType,
+    /// Ingest writes the column. Free text that no later stage reads is
+    /// validated and then left out, so whatever a clerk typed in it (a
+    /// BSN, a name) never leaves the quarantine.
+    pub written: bool,
 }
 
 const fn col(name: &'static str, column: bool, value: bool, ty: ValueType) -> ColumnSpec {
@@ -129,6 +138,15 @@ const fn col(name: &'static str, column: bool, value: bool, ty: ValueType) -> Co
         column_required: column,
         value_required: value,
         ty,
+        written: true,
+    }
+}
+
+/// A column that is read and checked but not written by ingest.
+const fn unwritten(name: &'static str, column: bool, value: bool, ty: ValueType) -> ColumnSpec {
+    ColumnSpec {
+        written: false,
+        ..col(name, column, value, ty)
     }
 }
 
@@ -189,9 +207,14 @@ pub const SECTORS: &[&str] = &[
 const TRAJECTORIES: &[ColumnSpec] = &[
     col("bsn", true, true, ValueType::Bsn),
     col("municipality", true, true, ValueType::Municipality),
-    col("trajectory_id", false, false, ValueType::Text),
+    col(
+        "trajectory_id",
+        false,
+        false,
+        ValueType::LocalId(IdKind::Trajectory),
+    ),
     col("instrument", true, true, ValueType::Instrument),
-    col("provider", false, false, ValueType::Text),
+    unwritten("provider", false, false, ValueType::Text),
     col("start_date", true, true, UPLOAD_DATE),
     col("end_date", false, false, UPLOAD_DATE),
     col(
@@ -241,7 +264,7 @@ const BENEFITS: &[ColumnSpec] = &[
 
 const EMPLOYMENT: &[ColumnSpec] = &[
     col("bsn", true, true, ValueType::Bsn),
-    col("job_id", true, false, ValueType::Text),
+    col("job_id", true, false, ValueType::LocalId(IdKind::Job)),
     col("start_date", true, true, REGISTER_DATE),
     col("end_date", true, false, REGISTER_DATE),
     col(

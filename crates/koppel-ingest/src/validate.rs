@@ -25,6 +25,7 @@ use crate::dutch::{dutch_reason, Allowed};
 use crate::error::{IngestError, MissingColumn};
 use crate::layout::{header_chooser, is_total_label};
 use crate::pseudonymise::{RejectsWriter, KEY_ID_METADATA, PSEUDONYM_COLUMN, SPEC_METADATA};
+use crate::redact::{contains_bsn, looks_like_identifier, quote};
 use crate::report::{ColumnMapping, Problem, ValidationReport};
 use crate::schema::{header_key, InputKind, ValueType, ASSISTANCE_TYPES};
 
@@ -146,10 +147,11 @@ struct Outputs<'a> {
 }
 
 /// The output schema of `kind`: `pseudonym`, then the canonical columns
-/// other than `bsn` (dates `Date`, hours and wages `Float64`, else String).
+/// other than `bsn` that ingest writes (dates `Date`, hours and wages
+/// `Float64`, else String; trajectory and job numbers as keyed hashes).
 pub fn output_schema(kind: InputKind) -> Schema {
     let mut fields = vec![Field::new(PSEUDONYM_COLUMN.into(), DataType::String)];
-    for spec in &kind.columns()[1..] {
+    for spec in kind.columns()[1..].iter().filter(|s| s.written) {
         let dtype = if spec.ty.is_date() {
             DataType::Date
         } else if spec.ty.is_number() {
@@ -410,6 +412,7 @@ fn frame_source(
         };
         let column = batch.frame.column(&input_columns[*i])?;
         let dtype = column.dtype().clone();
+        refuse_nested(&input_columns[*i], &dtype)?;
         let prepared =
             if spec.ty.is_date() && matches!(dtype, DataType::Date | DataType::Datetime(_, _)) {
                 let days = column.cast(&DataType::Date)?.cast(&DataType::Int32)?;
@@ -435,6 +438,7 @@ fn frame_source(
     }
     let mut all_text = Vec::with_capacity(batch.frame.width());
     for column in batch.frame.columns() {
+        refuse_nested(column.name(), column.dtype())?;
         all_text.push(
             column
                 .cast(&DataType::String)?
@@ -448,6 +452,22 @@ fn frame_source(
         columns,
         all_text,
     })
+}
+
+/// A Parquet column holding lists, arrays or structs has no single value per
+/// cell to check: refuse it by name (the cast to text would fail with a
+/// message naming neither the column nor its type).
+fn refuse_nested(name: &str, dtype: &DataType) -> PolarsResult<()> {
+    if dtype.is_nested() || matches!(dtype, DataType::Binary | DataType::BinaryOffset) {
+        return Err(PolarsError::ComputeError(
+            format!(
+                "column '{name}' holds values of type {dtype}; koppel reads one text, number \
+                 or date per cell: write the column as plain values"
+            )
+            .into(),
+        ));
+    }
+    Ok(())
 }
 
 /// A problem found in one row (before it gets the file name).
@@ -481,6 +501,8 @@ struct ChunkResult {
     rejected: Vec<(u32, Vec<RowProblem>)>,
     /// Totals rows (not data).
     footers: Vec<u32>,
+    /// Per canonical column: values that hold a BSN (free-text columns only).
+    bsn_values: Vec<u64>,
 }
 
 struct Validator<'a> {
@@ -504,7 +526,7 @@ impl Validator<'_> {
         let mut text_builders: Vec<Option<StringChunkedBuilder>> = specs
             .iter()
             .map(|s| {
-                (build && !s.ty.is_date() && !s.ty.is_number())
+                (build && s.written && !s.ty.is_date() && !s.ty.is_number())
                     .then(|| StringChunkedBuilder::new(s.name.into(), n))
             })
             .collect();
@@ -516,6 +538,7 @@ impl Validator<'_> {
             columns: None,
             rejected: Vec::new(),
             footers: Vec::new(),
+            bsn_values: vec![0; specs.len()],
         };
         let mut values: Vec<Value<'_>> = Vec::with_capacity(specs.len());
         let mut problems: Vec<RowProblem> = Vec::new();
@@ -530,6 +553,12 @@ impl Validator<'_> {
             for (s, spec) in specs.iter().enumerate() {
                 let cell = source.cell(self.mapping, s, row);
                 let value = match self.check(s, spec.ty, spec.value_required, cell, &mut scratch) {
+                    Ok(Value::Text(text)) => {
+                        if contains_bsn(&text) {
+                            result.bsn_values[s] += 1;
+                        }
+                        Value::Text(text)
+                    }
                     Ok(v) => v,
                     Err((code, reason)) => {
                         problems.push(RowProblem {
@@ -575,7 +604,13 @@ impl Validator<'_> {
                         }
                         Value::Text(t) => {
                             if let Some(b) = text_builders[s].as_mut() {
-                                b.append_value(t.as_ref());
+                                match specs[s].ty {
+                                    ValueType::LocalId(kind) => {
+                                        let hex = pseudonymiser.of_kind(kind, t).to_hex();
+                                        b.append_value(std::str::from_utf8(&hex).unwrap_or(""));
+                                    }
+                                    _ => b.append_value(t.as_ref()),
+                                }
                             }
                         }
                         Value::Static(t) => {
@@ -589,7 +624,7 @@ impl Validator<'_> {
         }
         if build {
             let mut columns = Vec::with_capacity(specs.len());
-            for (s, spec) in specs.iter().enumerate() {
+            for (s, spec) in specs.iter().enumerate().filter(|(_, s)| s.written) {
                 let name = if s == 0 { PSEUDONYM_COLUMN } else { spec.name };
                 let column = if spec.ty.is_date() {
                     Int32Chunked::from_iter_options(name.into(), dates[s].iter().copied())
@@ -676,7 +711,7 @@ impl Validator<'_> {
             ValueType::Bsn => normalise_bsn(&text)
                 .map(Value::Bsn)
                 .map_err(|p| (p.code(), p.to_string())),
-            ValueType::Text => Ok(Value::Text(text)),
+            ValueType::Text | ValueType::LocalId(_) => Ok(Value::Text(text)),
             ValueType::Municipality => {
                 let code = match municipality_code(&text) {
                     Some(code) => code,
@@ -818,41 +853,6 @@ fn check_number(ty: ValueType, x: f64) -> Result<Value<'static>, (&'static str, 
     }
 }
 
-/// Quote a value for a reason text, unless it could be an identifier: a
-/// value that reads as a valid BSN, or holds a run of 8 or more digits, is
-/// withheld, so a BSN in the wrong column never reaches a report.
-pub fn quote(value: &str) -> String {
-    if looks_like_identifier(value) {
-        return "the value (not shown: it could be a BSN)".to_string();
-    }
-    let shown: String = value.chars().take(40).collect();
-    let more = if value.chars().count() > 40 {
-        "…"
-    } else {
-        ""
-    };
-    format!("'{shown}{more}'")
-}
-
-/// True when `value` might be or contain a BSN.
-pub fn looks_like_identifier(value: &str) -> bool {
-    if normalise_bsn(value).is_ok() {
-        return true;
-    }
-    let mut run = 0;
-    for b in value.bytes() {
-        if b.is_ascii_digit() {
-            run += 1;
-            if run >= 8 {
-                return true;
-            }
-        } else if !matches!(b, b' ' | b'.') {
-            run = 0;
-        }
-    }
-    false
-}
-
 /// `GMxxxx` from `GM0363`, `gm363`, `0363` or `363`.
 fn municipality_code(text: &str) -> Option<String> {
     let t = text.trim();
@@ -988,6 +988,8 @@ struct Collector {
     /// Per canonical column: what it allows, for the Dutch reasons.
     allowed_nl: Vec<Allowed>,
     duplicates: DuplicateIndex,
+    /// Per canonical column: values holding a BSN.
+    bsn_values: Vec<u64>,
 }
 
 impl Collector {
@@ -1068,6 +1070,9 @@ impl Collector {
         let mut keep: Vec<bool> = Vec::new();
         let mut frames: Vec<DataFrame> = Vec::new();
         for result in results {
+            for (s, n) in result.bsn_values.iter().enumerate() {
+                self.bsn_values[s] += n;
+            }
             for &row in &result.footers {
                 let line = source.line(row as usize);
                 self.report.footer_rows += 1;
@@ -1269,6 +1274,7 @@ fn empty_report(
         ignored_columns: mapping.ignored.clone(),
         problems: Vec::new(),
         problems_total: 0,
+        bsn_in_columns: BTreeMap::new(),
         key_id,
     }
 }
@@ -1386,6 +1392,7 @@ fn run(
         mapping_headers: mapping.header.clone(),
         allowed_nl: allowed_nl(kind, config),
         duplicates: DuplicateIndex::default(),
+        bsn_values: vec![0; specs.len()],
     };
     let mut writer = None;
     let mut quarantine = None;
@@ -1466,7 +1473,20 @@ fn run(
     if let Some(q) = quarantine {
         q.finish()?;
     }
-    let report = collector.report;
+    let mut report = collector.report;
+    for (spec, &n) in specs.iter().zip(&collector.bsn_values) {
+        if n > 0 {
+            tracing::warn!(
+                file = %path.display(),
+                column = spec.name,
+                values = n,
+                "column {} contains BSNs: {}",
+                spec.name,
+                if spec.written { "written as keyed hashes" } else { "not written" }
+            );
+            report.bsn_in_columns.insert(spec.name.to_string(), n);
+        }
+    }
     debug_assert_eq!(report.rows_read, report.accepted + report.rejected);
     tracing::info!(
         file = %path.display(),
@@ -1527,15 +1547,6 @@ mod tests {
         assert_eq!(municipality_code("Amsterdam"), None);
         assert_eq!(municipality_code("GM03630"), None);
         assert_eq!(municipality_code("cÿTM81"), None);
-    }
-
-    #[test]
-    fn identifiers_are_never_quoted() {
-        assert!(quote("123456782").contains("not shown"));
-        assert!(quote("T123456782X").contains("not shown"));
-        assert!(quote("1234.5678").contains("not shown"));
-        assert_eq!(quote("Budgetcoaching"), "'Budgetcoaching'");
-        assert_eq!(quote("30-02-2019"), "'30-02-2019'");
     }
 
     #[test]

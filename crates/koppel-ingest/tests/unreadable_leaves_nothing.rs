@@ -52,3 +52,41 @@ fn unreadable_inputs_leave_no_output() {
     .unwrap();
     assert!(out.is_file());
 }
+
+/// A Parquet `bsn` column of lists is refused with its name and type.
+#[test]
+fn a_list_typed_column_is_named() {
+    use koppel_ingest::{validate_file, ValidateOptions};
+    use polars::prelude::*;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("persons.parquet");
+    let lists = Series::new(
+        "bsn".into(),
+        [
+            Series::new("".into(), &["123456782"]),
+            Series::new("".into(), &["111222333"]),
+        ]
+        .as_slice(),
+    );
+    let mut df = DataFrame::new(
+        2,
+        vec![
+            lists.into_column(),
+            Column::new("birth_date".into(), &["1980-01-01", "1990-01-01"]),
+            Column::new("sex".into(), &["M", "V"]),
+            Column::new("household_type".into(), &["single", "single"]),
+            Column::new("origin".into(), &["nl", "nl"]),
+            Column::new("education_level".into(), &["low", "low"]),
+            Column::new("municipality".into(), &["GM0363", "GM0363"]),
+        ],
+    )
+    .unwrap();
+    ParquetWriter::new(std::fs::File::create(&path).unwrap())
+        .finish(&mut df)
+        .unwrap();
+    let error = validate_file(InputKind::Persons, &path, &ValidateOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("'bsn'") && error.contains("list"), "{error}");
+    assert!(!error.contains("123456782"), "{error}");
+}

@@ -451,11 +451,18 @@ pub fn load_pipeline(path: &Path) -> Result<Pipeline, PipelineError> {
                 })
             }
             (Some(file), Some(spanned)) if !file.is_file() => {
+                let problem = if file.is_dir() {
+                    "is a directory, not a key file"
+                } else if file.exists() {
+                    "is not a regular file"
+                } else {
+                    "does not exist"
+                };
                 return Err(ctx.error(
                     spanned.span(),
-                    format!("key file {} does not exist", file.display()),
-                    "make one with `koppel key new --out FILE` (mode 0600)",
-                ))
+                    format!("key file {} {problem}", file.display()),
+                    "point key_file at the key file itself; make one with `koppel key new --out FILE` (mode 0600)",
+                ));
             }
             _ => {}
         }
@@ -499,6 +506,7 @@ pub fn load_pipeline(path: &Path) -> Result<Pipeline, PipelineError> {
     } else {
         toml::Table::new()
     };
+    let merged_defaults = merged.clone();
     for (k, v) in &parsed.disclosure {
         merged.insert(k.clone(), v.clone());
     }
@@ -507,7 +515,21 @@ pub fn load_pipeline(path: &Path) -> Result<Pipeline, PipelineError> {
         .position(|l| l.trim_start().starts_with("[disclosure]"))
         .map(|i| i + 1)
         .unwrap_or(0);
-    let rules = Rules::parse(&toml::to_string(&merged).unwrap_or_default()).map_err(|e| {
+    // Loosening is measured against the operator's config/disclosure.toml,
+    // not only against the compiled defaults.
+    let baseline = if defaults_path.is_file() {
+        Rules::parse(&toml::to_string(&merged_defaults).unwrap_or_default()).map_err(|e| {
+            PipelineError::Config {
+                file: defaults_path.clone(),
+                line: 0,
+                message: e.to_string(),
+                hint: "loosening the compiled defaults in config/disclosure.toml needs `override_reason = \"...\"` there".into(),
+            }
+        })?
+    } else {
+        Rules::default()
+    };
+    let rules = Rules::parse_against(&toml::to_string(&merged).unwrap_or_default(), &baseline).map_err(|e| {
         PipelineError::Config {
             file: path.to_path_buf(),
             line: disclosure_line,
@@ -731,6 +753,43 @@ measure = "states"
         let p = load_pipeline(&write(dir.path(), "p.toml", &text)).unwrap();
         assert_eq!(p.rules.min_count, 5);
         assert!(!p.rules.loosened.is_empty());
+    }
+
+    #[test]
+    fn loosening_is_measured_against_the_operators_disclosure_toml() {
+        let dir = tempfile::tempdir().unwrap();
+        fixture(dir.path());
+        std::fs::create_dir(dir.path().join("conf")).unwrap();
+        write(dir.path(), "conf/disclosure.toml", "min_count = 15\n");
+        let text = GOOD
+            .replace("name = \"t\"", "name = \"t\"\nconfig_dir = \"conf\"")
+            .replace("min_count = 15", "min_count = 12");
+        let err = load_pipeline(&write(dir.path(), "p.toml", &text))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("min_count 12 < 15"), "{err}");
+        let text = text.replace(
+            "min_count = 12",
+            "min_count = 12\noverride_reason = \"agreed with the office\"",
+        );
+        let p = load_pipeline(&write(dir.path(), "p.toml", &text)).unwrap();
+        assert_eq!(
+            p.rules.loosened,
+            vec!["min_count 12 < 15 (config/disclosure.toml)".to_string()]
+        );
+    }
+
+    #[test]
+    fn a_key_path_that_is_a_directory_is_named_as_one() {
+        let dir = tempfile::tempdir().unwrap();
+        fixture(dir.path());
+        std::fs::create_dir(dir.path().join("keys")).unwrap();
+        let text = GOOD.replace("key_file = \"k.key\"", "key_file = \"keys\"");
+        let err = load_pipeline(&write(dir.path(), "p.toml", &text))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("is a directory"), "{err}");
+        assert!(!err.contains("does not exist"), "{err}");
     }
 
     #[test]

@@ -118,6 +118,12 @@ impl Key {
             source,
         };
         let meta = fs::metadata(path).map_err(io)?;
+        if meta.is_dir() {
+            return Err(KeyError::Format {
+                path: path.to_path_buf(),
+                reason: "it is a directory, not a key file".into(),
+            });
+        }
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
@@ -284,6 +290,14 @@ mod tests {
         assert!(matches!(err, KeyError::Permissions { mode: 0o644, .. }));
         assert!(message.contains("chmod 600"), "{message}");
         assert!(message.contains("0644"), "{message}");
+    }
+
+    #[test]
+    fn a_directory_is_named_as_one() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+        let message = Key::load(dir.path()).unwrap_err().to_string();
+        assert!(message.contains("is a directory"), "{message}");
     }
 
     #[test]

@@ -22,6 +22,13 @@ pub enum IdKind {
     /// A fallback quasi-identifier key (birth date, sex, postcode, house
     /// number, normalised by the caller): prefix `qid:`.
     Qid,
+    /// A municipality's own trajectory number (trimmed as written): prefix
+    /// `tid:`. Clerks often build it from the BSN, so ingest never keeps the
+    /// number itself.
+    Trajectory,
+    /// An employer's job number from the employment register (trimmed as
+    /// written): prefix `job:`.
+    Job,
 }
 
 impl IdKind {
@@ -30,6 +37,8 @@ impl IdKind {
         match self {
             IdKind::Bsn => "bsn:",
             IdKind::Qid => "qid:",
+            IdKind::Trajectory => "tid:",
+            IdKind::Job => "job:",
         }
     }
 }
@@ -77,6 +86,8 @@ pub struct Pseudonymiser {
     key_id: KeyId,
     bsn: KeyedHmac,
     qid: KeyedHmac,
+    trajectory: KeyedHmac,
+    job: KeyedHmac,
 }
 
 /// Result of pseudonymising a column of raw BSNs.
@@ -100,6 +111,8 @@ impl Pseudonymiser {
             key_id: key.id(),
             bsn: keyed.with_prefix(IdKind::Bsn.prefix().as_bytes()),
             qid: keyed.with_prefix(IdKind::Qid.prefix().as_bytes()),
+            trajectory: keyed.with_prefix(IdKind::Trajectory.prefix().as_bytes()),
+            job: keyed.with_prefix(IdKind::Job.prefix().as_bytes()),
         }
     }
 
@@ -119,6 +132,8 @@ impl Pseudonymiser {
         let state = match kind {
             IdKind::Bsn => &self.bsn,
             IdKind::Qid => &self.qid,
+            IdKind::Trajectory => &self.trajectory,
+            IdKind::Job => &self.job,
         };
         truncate(state.mac(normalised.as_bytes()))
     }
@@ -196,10 +211,12 @@ mod tests {
     #[test]
     fn kinds_are_domain_separated() {
         let p = Pseudonymiser::new(&key());
-        assert_ne!(
-            p.of_kind(IdKind::Bsn, "123456782"),
-            p.of_kind(IdKind::Qid, "123456782")
-        );
+        let kinds = [IdKind::Bsn, IdKind::Qid, IdKind::Trajectory, IdKind::Job];
+        for (i, a) in kinds.iter().enumerate() {
+            for b in &kinds[i + 1..] {
+                assert_ne!(p.of_kind(*a, "123456782"), p.of_kind(*b, "123456782"));
+            }
+        }
         let bsn = normalise_bsn("123456782").unwrap();
         assert_eq!(p.bsn(&bsn), p.of_kind(IdKind::Bsn, "123456782"));
     }

@@ -52,3 +52,26 @@ fn readme_test_vectors() {
         );
     }
 }
+
+#[test]
+fn readme_local_identifier_vectors() {
+    use koppel_pseudonym::IdKind;
+    let (key, _) = readme_key();
+    let p = Pseudonymiser::new(&key);
+    let line: String = README
+        .lines()
+        .skip_while(|l| !l.starts_with("Local identifiers under the same key"))
+        .take_while(|l| !l.trim().is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let spans: Vec<&str> = line.split('`').skip(1).step_by(2).collect();
+    assert_eq!(spans.len(), 6, "README lists two local-identifier vectors");
+    for triple in spans.chunks(3) {
+        let kind = match triple[0] {
+            "tid:" => IdKind::Trajectory,
+            "job:" => IdKind::Job,
+            other => panic!("unknown prefix {other}"),
+        };
+        assert_eq!(p.of_kind(kind, triple[1]).to_string(), triple[2]);
+    }
+}

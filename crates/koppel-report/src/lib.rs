@@ -271,10 +271,23 @@ pub fn write_researcher_package(
     match write_inner(dir, protected, rules, ctx) {
         Ok(s) => Ok(s),
         Err(e) => {
-            tracing::error!(dir = %dir.display(), error = %e, "researcher package refused; removing it");
+            tracing::error!(dir = %dir.display(), error = %e, "{}", failure_message(&e));
             let _ = std::fs::remove_dir_all(dir);
             Err(e)
         }
+    }
+}
+
+/// What the log says when the package is not written: only a finding of the
+/// checks is a refusal; a full disk or an unwritable directory is an I/O
+/// failure the operator fixes differently.
+fn failure_message(error: &ReportError) -> &'static str {
+    match error {
+        ReportError::Refused(_) => "researcher package refused by its checks; removing it",
+        ReportError::Io { .. } | ReportError::Package(PackageError::Io { .. }) => {
+            "researcher package could not be written (I/O error); removing what was written"
+        }
+        _ => "researcher package could not be written; removing what was written",
     }
 }
 
@@ -519,4 +532,21 @@ fn list_files(dir: &Path) -> Result<Vec<PackageFile>, ReportError> {
         }
     }
     Ok(out.into_values().collect())
+}
+
+#[cfg(test)]
+mod failure_tests {
+    use super::*;
+
+    #[test]
+    fn a_full_disk_is_not_called_a_refusal() {
+        let full = ReportError::Io {
+            path: PathBuf::from("package/report.html"),
+            source: std::io::Error::new(std::io::ErrorKind::StorageFull, "No space left on device"),
+        };
+        assert!(!failure_message(&full).contains("refused"));
+        assert!(failure_message(&full).contains("I/O"));
+        let refused = ReportError::Refused(vec!["t: row 1: bad".into()]);
+        assert!(failure_message(&refused).contains("refused"));
+    }
 }

@@ -46,7 +46,10 @@
 //! Windows-1252 or UTF-8 with BOM, CRLF, `DD-MM-YYYY` dates, Dutch labels or
 //! aliases from `config/instruments.toml`, and 8-digit BSNs where a leading
 //! zero was dropped (valid per docs/pseudonymisation.md, so not a fault). `end_reason` and
-//! `segment` values are always canonical; an ongoing trajectory has an empty
+//! `segment` values are always canonical. Every third municipality (the
+//! first, fourth, ...) numbers its trajectories after the client's BSN, as
+//! some really do (`T123456782-01`: `T`, the 9-digit BSN, `-`, a sequence
+//! number); the others use an opaque number. An ongoing trajectory has an empty
 //! end date and `end_reason = ongoing`. Trajectories overlapping the window
 //! or the 24 months before it are included.
 //!

@@ -421,11 +421,18 @@ impl Uploads {
                 }
             }
         };
-        let id = format!(
-            "T{:08X}{:02}",
-            mix64(self.seed ^ h.person.index) as u32,
-            t.seq
-        );
+        // Every third municipality numbers trajectories after the client's
+        // BSN (`T` + BSN + `-` + sequence), as some really do: ingest must
+        // never let such a number out of its quarantine.
+        let id = if fi.is_multiple_of(3) {
+            format!("T{bsn}-{:02}", t.seq)
+        } else {
+            format!(
+                "T{:08X}{:02}",
+                mix64(self.seed ^ h.person.index) as u32,
+                t.seq
+            )
+        };
         let mut fields = [
             bsn_text(&bsn, &dialect),
             self.munis[fi].code.to_string(),

@@ -31,11 +31,11 @@ pub fn run(command: &KeyCommand) -> Result<ExitCode> {
             let key = Key::generate()?;
             key.write_new(out)?;
             tracing::info!(key_id = %key.id(), path = %out.display(), "wrote new key (mode 0600)");
-            println!("{}", key.id());
+            outln!("{}", key.id());
         }
         KeyCommand::Id { file } => {
             let key = Key::load(file)?;
-            println!("{}", key.id());
+            outln!("{}", key.id());
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -68,27 +68,29 @@ pub fn run(args: &Args) -> Result<ExitCode> {
         batch_rows: args.batch_rows,
     };
     let summary = pseudonymise_file(&pseudonymiser, &args.input, &args.output, &options)?;
-    println!(
+    outln!(
         "rows read: {} / pseudonymised: {} / rejected: {}",
-        summary.rows_read, summary.pseudonymised, summary.rejected
+        summary.rows_read,
+        summary.pseudonymised,
+        summary.rejected
     );
-    println!("key id: {}", pseudonymiser.key_id());
+    outln!("key id: {}", pseudonymiser.key_id());
     for (code, count) in &summary.rejected_by_reason {
-        println!("  rejected {count:>10}  {code}");
+        outln!("  rejected {count:>10}  {code}");
     }
     if summary.rejected > 0 {
         for (row, reason) in &summary.first_rejects {
-            println!("  row {row}: {reason}");
+            outln!("  row {row}: {reason}");
         }
         if summary.rejected > summary.first_rejects.len() as u64 {
-            println!(
+            outln!(
                 "  … and {} more",
                 summary.rejected - summary.first_rejects.len() as u64
             );
         }
         print_rejects_note(args.rejects.as_deref());
     }
-    println!(
+    outln!(
         "note: only the BSN column was replaced; the other columns are copied as text, so \
          this output is not a pipeline input. Use --kind trajectories|persons|benefits|employment \
          for a file that can be listed under [inputs.pseudonymised]."
@@ -98,9 +100,9 @@ pub fn run(args: &Args) -> Result<ExitCode> {
 
 fn print_rejects_note(rejects: Option<&Path>) {
     match rejects {
-        Some(path) => println!("rejected rows written to {} (mode 0600)", path.display()),
+        Some(path) => outln!("rejected rows written to {} (mode 0600)", path.display()),
         None => {
-            println!("rejected rows were not kept: rerun with --rejects FILE to quarantine them")
+            outln!("rejected rows were not kept: rerun with --rejects FILE to quarantine them")
         }
     }
 }
@@ -150,14 +152,14 @@ fn run_kind(args: &Args, kind: InputKind, pseudonymiser: &Pseudonymiser) -> Resu
     }
     let report = report?;
     print!("{}", report.summary_text());
-    println!("key id: {}", pseudonymiser.key_id());
+    outln!("key id: {}", pseudonymiser.key_id());
     if report.rejected > 0 {
         for p in report.problems.iter().take(20) {
-            println!("  row {}: {}: {}", p.row, p.reason_code, p.reason);
+            outln!("  row {}: {}: {}", p.row, p.reason_code, p.reason);
         }
         print_rejects_note(args.rejects.as_deref());
     }
-    println!(
+    outln!(
         "{}: a pipeline input of kind {kind}: list it under [inputs.pseudonymised] with key_id = \"{}\"",
         args.output.display(),
         pseudonymiser.key_id()

@@ -50,7 +50,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     if args.check {
         return Ok(match koppel_pipeline::check_pipeline(&args.pipeline) {
             Ok(p) => {
-                println!(
+                outln!(
                     "{}: pipeline {:?} is ready to run",
                     args.pipeline.display(),
                     p.name
@@ -71,17 +71,20 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         Ok(s) => s,
         Err(e) => return Ok(fail(&e)),
     };
-    println!("run directory: {}", summary.run_dir.display());
+    outln!("run directory: {}", summary.run_dir.display());
     if let Some(id) = &summary.key_id {
-        println!("key id: {id}");
+        outln!("key id: {id}");
     }
-    println!(
+    outln!(
         "{:<10} {:<8} {:>9} {:>10}  rows",
-        "stage", "action", "seconds", "peak MiB"
+        "stage",
+        "action",
+        "seconds",
+        "peak MiB"
     );
     for s in &summary.stages {
         let rows: Vec<String> = s.rows.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        println!(
+        outln!(
             "{:<10} {:<8} {:>9.2} {:>10}  {}",
             s.stage,
             s.action,
@@ -91,16 +94,16 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         );
     }
     if let Some(package) = &summary.package_dir {
-        println!("researcher package: {}", package.display());
+        outln!("researcher package: {}", package.display());
         let report = package.join("report.html");
         if report.is_file() {
-            println!("report: {}", report.display());
+            outln!("report: {}", report.display());
         }
     }
     Ok(ExitCode::SUCCESS)
 }
 
 fn fail(e: &PipelineError) -> ExitCode {
-    eprintln!("error: {e}");
+    errln!("error: {e}");
     ExitCode::from(e.exit_code())
 }

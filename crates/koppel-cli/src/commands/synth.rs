@@ -113,7 +113,7 @@ pub fn run(args: &Args) -> Result<ExitCode> {
         );
     })
     .with_context(|| format!("generating into {}", args.out.display()))?;
-    println!(
+    outln!(
         "persons: {} / benefit spells: {} / employment spells: {} / upload files: {} / upload rows: {} / injected faults: {}",
         summary.persons,
         summary.benefit_spells,
@@ -122,7 +122,7 @@ pub fn run(args: &Args) -> Result<ExitCode> {
         summary.upload_rows,
         summary.faults
     );
-    println!(
+    outln!(
         "written to {} in {:.1} s",
         args.out.display(),
         started.elapsed().as_secs_f64()

@@ -42,9 +42,9 @@ pub fn run(args: &Args) -> Result<ExitCode> {
     options.max_problems = args.max_problems;
     options.batch_rows = args.batch_rows;
     let report = validate_file(args.kind, &args.file, &options)?;
-    print!("{}", report.summary_text());
+    out!("{}", report.summary_text());
     if !report.problems.is_empty() {
-        println!("problems (file, row, column, reason, trajectory_id):");
+        outln!("problems (file, row, column, reason, trajectory_id):");
         for p in &report.problems {
             let column = match (p.column.as_str(), p.source_column.as_str()) {
                 ("", _) => "-".to_string(),
@@ -52,7 +52,7 @@ pub fn run(args: &Args) -> Result<ExitCode> {
                 (c, s) if c == s => c.to_string(),
                 (c, s) => format!("{c} ({s})"),
             };
-            println!(
+            outln!(
                 "{}\trow {}\t{}\t{}: {}\t{}",
                 p.file,
                 p.row,
@@ -63,7 +63,7 @@ pub fn run(args: &Args) -> Result<ExitCode> {
             );
         }
         if report.problems_omitted() > 0 {
-            println!(
+            outln!(
                 "… and {} more problems (raise --max-problems to list them)",
                 report.problems_omitted()
             );
@@ -79,7 +79,7 @@ pub fn run(args: &Args) -> Result<ExitCode> {
             report.to_csv()
         };
         std::fs::write(out, text).with_context(|| format!("cannot write {}", out.display()))?;
-        println!("report written to {}", out.display());
+        outln!("report written to {}", out.display());
     }
     Ok(if report.is_clean() {
         ExitCode::SUCCESS

@@ -18,9 +18,9 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let report = koppel_pipeline::verify(&args.run_dir)
         .with_context(|| format!("cannot verify {}", args.run_dir.display()))?;
     for f in &report.findings {
-        println!("{}: {}: {}", f.stage, f.path, f.problem);
+        outln!("{}: {}: {}", f.stage, f.path, f.problem);
     }
-    println!(
+    outln!(
         "{}: {} stages, {} files checked, {} problems",
         args.run_dir.display(),
         report.stages.len(),

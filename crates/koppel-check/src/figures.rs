@@ -1,0 +1,231 @@
+//! The figures people read (the wide CSV tables) against the Parquet table
+//! they were made from. The CSV's labels are translated, so rows are matched
+//! by their figures alone: each CSV row's numbers (counts and percentages;
+//! `.` for suppressed) must be exactly the published numbers of one group
+//! (dimension levels and horizon) of the table, each group used once.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use crate::tables::Table;
+use crate::{Report, Rule};
+
+/// A figure in tenths, compared exactly (counts are whole, percentages
+/// have one decimal).
+fn tenths(x: f64) -> i64 {
+    (x * 10.0).round() as i64
+}
+
+/// A table's figures as a CSV shows them: counts without decimals,
+/// percentages with one.
+fn shown(x: f64, decimals: usize) -> i64 {
+    let text = format!("{x:.decimals$}");
+    tenths(text.parse().unwrap_or(x))
+}
+
+/// The published figures per group of the table, as multisets.
+fn groups(table: &Table) -> HashMap<Vec<i64>, usize> {
+    let mut by_group: HashMap<(&[String], Option<&str>), Vec<i64>> = HashMap::new();
+    for r in &table.rows {
+        let figures = by_group
+            .entry((r.levels.as_slice(), r.horizon.as_deref()))
+            .or_default();
+        if r.status == "published" {
+            if let Some(v) = r.value {
+                figures.push(shown(v, 0));
+            }
+            if let Some(p) = r.percent {
+                figures.push(shown(p, 1));
+            }
+        }
+    }
+    let mut out: HashMap<Vec<i64>, usize> = HashMap::new();
+    for (_, mut figures) in by_group {
+        if figures.is_empty() {
+            continue;
+        }
+        figures.sort_unstable();
+        *out.entry(figures).or_default() += 1;
+    }
+    out
+}
+
+/// Checks `csv` (relative to `dir`) against `table`.
+pub(crate) fn check_csv(dir: &Path, csv: &str, table: &Table, report: &mut Report) {
+    let bytes = match std::fs::read(dir.join(csv)) {
+        Ok(b) => b,
+        Err(e) => {
+            report.add(csv, Rule::Figures, format!("cannot be read ({e})"));
+            return;
+        }
+    };
+    let text = String::from_utf8_lossy(&bytes);
+    let text = text.trim_start_matches('\u{feff}');
+    let header = text.lines().next().unwrap_or("");
+    // Dutch tables: `;` and a decimal comma; English: `,` and a point.
+    let dutch = header.contains(';');
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(if dutch { b';' } else { b',' })
+        .flexible(true)
+        .from_reader(text.as_bytes());
+    let labels = table.dims.len() + usize::from(table.rows.iter().any(|r| r.horizon.is_some()));
+    let mut expected = groups(table);
+    for (i, record) in reader.records().enumerate() {
+        let line = i + 2;
+        let record = match record {
+            Ok(r) => r,
+            Err(e) => {
+                report.add(csv, Rule::Figures, format!("line {line}: not CSV ({e})"));
+                continue;
+            }
+        };
+        report.figures += 1;
+        let mut figures = Vec::new();
+        for (c, field) in record.iter().enumerate().skip(labels) {
+            let field = field.trim();
+            if field == "." || field.is_empty() {
+                continue;
+            }
+            let number = if dutch {
+                field.replace(',', ".")
+            } else {
+                field.to_string()
+            };
+            match number.parse::<f64>() {
+                Ok(x) if x.is_finite() => figures.push(tenths(x)),
+                _ => report.add(
+                    csv,
+                    Rule::Figures,
+                    format!("line {line}, column {}: text where a figure belongs", c + 1),
+                ),
+            }
+        }
+        if figures.is_empty() {
+            continue;
+        }
+        figures.sort_unstable();
+        match expected.get_mut(&figures) {
+            Some(n) if *n > 0 => *n -= 1,
+            _ => report.add(
+                csv,
+                Rule::Figures,
+                format!(
+                    "line {line}: its figures are not the published figures of any group of the Parquet table (a suppressed value shown, or a figure changed)"
+                ),
+            ),
+        }
+    }
+    let missing: usize = expected.values().sum();
+    if missing > 0 {
+        report.add(
+            csv,
+            Rule::Figures,
+            format!(
+                "{missing} group(s) of published figures of the Parquet table are not in the CSV"
+            ),
+        );
+    }
+}
+
+/// Checks the figures of an HTML report: every figure is tagged with its
+/// table (`data-t`), the table's row (`data-r`) and whether it shows the
+/// value or the percentage (`data-c` = `v` / `p`); its text must be that
+/// row's published figure, or `.` where the row is suppressed.
+pub(crate) fn check_html(
+    dir: &Path,
+    html: &str,
+    tables: &std::collections::BTreeMap<String, Table>,
+    report: &mut Report,
+) {
+    let text = match std::fs::read_to_string(dir.join(html)) {
+        Ok(t) => t,
+        Err(e) => {
+            report.add(html, Rule::Figures, format!("cannot be read ({e})"));
+            return;
+        }
+    };
+    let mut wrong = 0usize;
+    let mut first: Option<String> = None;
+    for (at, _) in text.match_indices("data-t=\"") {
+        let Some(open) = text[..at].rfind('<') else {
+            continue;
+        };
+        let Some(close) = text[at..].find('>').map(|c| at + c) else {
+            continue;
+        };
+        let tag = &text[open..close];
+        let (Some(t), Some(r), Some(c)) = (
+            attr(tag, "data-t"),
+            attr(tag, "data-r"),
+            attr(tag, "data-c"),
+        ) else {
+            continue;
+        };
+        let shown = text[close + 1..].split('<').next().unwrap_or("").trim();
+        report.figures += 1;
+        let file = format!("{t}.parquet");
+        let expected = tables
+            .get(&file)
+            .and_then(|table| r.parse::<usize>().ok().and_then(|r| table.rows.get(r)))
+            .map(|row| {
+                let published = row.status == "published";
+                match c {
+                    "p" => published.then_some(row.percent).flatten().map(|p| (p, 1)),
+                    _ => published.then_some(row.value).flatten().map(|v| (v, 0)),
+                }
+            });
+        let ok = match expected {
+            None => false,
+            Some(None) => shown == ".",
+            Some(Some((x, decimals))) => {
+                read_shown(shown, decimals) == Some(figure_of(x, decimals))
+            }
+        };
+        if !ok {
+            wrong += 1;
+            first.get_or_insert_with(|| {
+                format!(
+                    "{t} row {r} ({})",
+                    if c == "p" { "percentage" } else { "value" }
+                )
+            });
+        }
+    }
+    if wrong > 0 {
+        report.add(
+            html,
+            Rule::Figures,
+            format!(
+                "{wrong} figure(s) differ from the published figures of their table (first: {})",
+                first.unwrap_or_default()
+            ),
+        );
+    }
+}
+
+fn figure_of(x: f64, decimals: usize) -> i64 {
+    if decimals == 0 {
+        shown(x.abs(), 0)
+    } else {
+        shown(x, decimals)
+    }
+}
+
+/// A figure as the report writes it: `1.234`, `€ 2.150`, `41,3%` (Dutch) or
+/// `1,234`, `€2,150`, `41.3%` (English).
+fn read_shown(text: &str, decimals: usize) -> Option<i64> {
+    if decimals == 0 {
+        let digits: String = text.chars().filter(char::is_ascii_digit).collect();
+        return digits.parse::<f64>().ok().map(tenths);
+    }
+    let number = text.trim_end_matches('%').trim().replace(',', ".");
+    number.parse::<f64>().ok().map(tenths)
+}
+
+/// The value of `name="..."` in a tag.
+fn attr<'a>(tag: &'a str, name: &str) -> Option<&'a str> {
+    let key = format!(" {name}=\"");
+    let start = tag.find(&key)? + key.len();
+    let end = tag[start..].find('"')? + start;
+    Some(&tag[start..end])
+}
