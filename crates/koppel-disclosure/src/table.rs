@@ -1159,7 +1159,7 @@ pub fn protect(tables: &[Table], rules: &Rules) -> Result<Protected, DisclosureE
 
 /// The export gate: LP audit of every primary-suppressed count cell on the
 /// exact values (requirement `min_count`). Secondary cells are unknowns of
-/// the LPs but are not bounded themselves: §6 sets no width for them, and
+/// the LPs but are not bounded themselves: the rules set no width for them, and
 /// their exact intervals would cost two LPs each over the largest
 /// components (most of the stage's time at national scale).
 pub fn final_audit(
