@@ -55,11 +55,12 @@ def analysis_sql(ingest, year, horizons, reentry, gap, lookback, assist_types, b
             max(CASE WHEN k = {k} THEN sector END) AS sector_{k}m,
             max(CASE WHEN k = {k} THEN contract END) AS contract_{k}m,
             max(CASE WHEN k = {k} THEN hours_band END) AS hours_band_{k}m,
-            max(CASE WHEN k = {k} THEN wage END) AS wage_{k}m"""
+            max(CASE WHEN k = {k} THEN wage END) AS wage_{k}m,
+            max(CASE WHEN k = {k} THEN wage_band END) AS wage_band_{k}m"""
         )
     per_k = []
     for k in horizons:
-        per_k.append(f"s.state_{k}m, s.sector_{k}m, s.contract_{k}m, s.hours_band_{k}m, s.wage_{k}m")
+        per_k.append(f"s.state_{k}m, s.sector_{k}m, s.contract_{k}m, s.hours_band_{k}m, s.wage_{k}m, s.wage_band_{k}m")
     return f"""
 WITH spells AS (
     SELECT pseudonym, benefit_type, start_date AS s, coalesce(end_date, {OPEN}) AS e, municipality
@@ -130,7 +131,8 @@ WITH spells AS (
         CASE WHEN on_w AND NOT gone THEN coalesce(sector, 'unknown') ELSE 'none' END AS sector,
         CASE WHEN on_w AND NOT gone THEN coalesce(contract, 'unknown') ELSE 'none' END AS contract,
         CASE WHEN on_w AND NOT gone THEN {band_sql('hours', bands['hours'])} ELSE 'none' END AS hours_band,
-        CASE WHEN on_w AND NOT gone THEN wage END AS wage
+        CASE WHEN on_w AND NOT gone THEN wage END AS wage,
+        CASE WHEN on_w AND NOT gone THEN {band_sql('wage', bands['wage'])} ELSE 'none' END AS wage_band
     FROM flags
 ), wide AS (
     SELECT pseudonym, {', '.join(wide)}, bool_or(k = 12 AND working) AS work_12
