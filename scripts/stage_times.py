@@ -5,7 +5,7 @@ import json, pathlib, sys
 run = pathlib.Path(sys.argv[1])
 total = 0.0
 print(f"{'stage':<10} {'seconds':>9} {'peak MiB':>9}  rows")
-for stage in ["ingest", "link", "aggregate", "protect", "export"]:
+for stage in ["ingest", "link", "effect", "aggregate", "protect", "export"]:
     path = run / stage / "manifest.json"
     if not path.exists():
         print(f"{stage:<10} (not run)")

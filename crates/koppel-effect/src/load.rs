@@ -1,15 +1,19 @@
 //! Reading the pseudonymised inputs into compact per-person histories.
 //!
 //! Only persons with an assistance spell overlapping the evaluation period
-//! can be treated or in a comparison pool, so polars first reduces every
-//! input to those persons (a semi-join on the pseudonym), numbers them in
-//! pseudonym order and sorts their spells; the result is held as columns
+//! can be treated or in a comparison pool, so every input is first streamed
+//! once and reduced to those persons' rows (koppel-link's
+//! `read_for_persons`: memory holds the kept rows, never a whole register);
+//! polars then numbers the persons in pseudonym order and sorts their
+//! spells; the result is held as columns
 //! grouped by person (offsets into flat vectors), which the selection and
 //! outcome passes read without further allocation.
 
 use std::collections::HashMap;
 
-use koppel_link::{LinkFrames, PSEUDONYM};
+use std::sync::Arc;
+
+use koppel_link::{read_for_persons, Keep, LinkFrames, PersonSet, PSEUDONYM};
 use polars::prelude::*;
 
 use crate::config::EffectConfig;
@@ -258,6 +262,15 @@ pub fn load(frames: &LinkFrames, config: &EffectConfig) -> Result<Histories, Eff
             .collect(),
         ..Histories::default()
     };
+    // Every input is streamed once and reduced to the population's rows
+    // (bounded memory: the registers are never held whole); the joins and
+    // sorts below then run on those rows in memory.
+    let set = Arc::new(PersonSet::from_column(
+        population.column(PSEUDONYM).map_err(perr("population"))?,
+    )?);
+    let reduced = read_for_persons(frames, |_| Keep::Persons(set.clone()))?;
+    let frames = &reduced.frames;
+    let benefits = valid(&frames.benefits, true);
     let pop = population.lazy();
     let with_id = |frame: LazyFrame| {
         frame.join(
@@ -367,7 +380,14 @@ pub fn load(frames: &LinkFrames, config: &EffectConfig) -> Result<Histories, Eff
         );
     let df = collect(persons, "persons")?;
     fill_persons(&mut h, &df, n)?;
-    h.observed_until = observed_until(frames)?;
+    // Last day in the benefit and employment registers (start or end), over
+    // all their rows (the reducing passes saw every row).
+    h.observed_until = ["benefits", "employment"]
+        .iter()
+        .filter_map(|k| reduced.counts.get(k))
+        .flat_map(|c| [c.max_start, c.max_end])
+        .max()
+        .flatten();
     Ok(h)
 }
 
@@ -400,25 +420,4 @@ fn fill_persons(h: &mut Histories, df: &DataFrame, n: usize) -> Result<(), Effec
     }
 
     Ok(())
-}
-
-/// Last day in the benefit and employment registers (start or end).
-fn observed_until(frames: &LinkFrames) -> Result<Option<i32>, EffectError> {
-    let maxes = |f: &LazyFrame| {
-        f.clone().select([
-            day("start_date").max().alias("s"),
-            day("end_date").max().alias("e"),
-        ])
-    };
-    let df = collect(
-        concat(
-            [maxes(&frames.benefits), maxes(&frames.employment)],
-            UnionArgs::default(),
-        )
-        .map_err(perr("data end"))?,
-        "data end",
-    )?;
-    let s = i32s(&df, "s", "data end")?;
-    let e = i32s(&df, "e", "data end")?;
-    Ok(s.into_iter().chain(e).flatten().max())
 }

@@ -352,6 +352,20 @@ fn collect(lf: LazyFrame, step: &'static str) -> Result<DataFrame, LinkError> {
         .map_err(perr(step))
 }
 
+/// The process's peak resident memory so far in MiB (Linux; 0 elsewhere),
+/// for the progress log.
+fn peak_mib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse::<u64>().ok())
+        })
+        .map_or(0, |kib| kib / 1024)
+}
+
 fn scalar_u64(df: &DataFrame, name: &str) -> u64 {
     df.column(name)
         .ok()
@@ -406,23 +420,56 @@ pub fn link(
         candidates = candidates.len(),
         with_upload_persons = wide.len(),
         seconds = started.elapsed().as_secs_f64(),
+        peak_mib = peak_mib(),
         "link: persons to read selected"
     );
     let (candidates, wide) = (Arc::new(candidates), Arc::new(wide));
     let mut counts = BTreeMap::from([("trajectories", traj_counts)]);
     let mut read = |kind: &'static str, frame: LazyFrame, keep: Keep| {
         let (df, c) = reduce::reduce_frame(kind, frame, &keep)?;
+        tracing::info!(
+            kind,
+            rows = c.rows,
+            kept = c.kept,
+            seconds = started.elapsed().as_secs_f64(),
+            peak_mib = peak_mib(),
+            "link: input reduced"
+        );
         counts.insert(kind, c);
-        Ok::<_, LinkError>(df.lazy())
+        Ok::<_, LinkError>(df)
+    };
+    let persons = read("persons", frames.persons, Keep::Persons(wide.clone()))?;
+    let benefits = read("benefits", frames.benefits, Keep::Persons(wide))?;
+    let employment = read(
+        "employment",
+        frames.employment,
+        Keep::Persons(candidates.clone()),
+    )?;
+    // The cohort and its outcomes need the candidates' rows only; linkage
+    // quality needs the upload persons' rows as well (`quality_frames`).
+    let of_candidates = |df: &DataFrame| -> Result<LazyFrame, LinkError> {
+        let mask = candidates.mask(
+            df.column(PSEUDONYM)
+                .and_then(|c| c.str())
+                .map_err(perr("reading inputs"))?,
+        );
+        Ok(df.filter(&mask).map_err(perr("reading inputs"))?.lazy())
     };
     let frames = LinkFrames {
-        persons: read("persons", frames.persons, Keep::Persons(wide.clone()))?,
-        benefits: read("benefits", frames.benefits, Keep::Persons(wide))?,
-        employment: read("employment", frames.employment, Keep::Persons(candidates))?,
+        persons: of_candidates(&persons)?,
+        benefits: of_candidates(&benefits)?,
+        employment: employment.lazy(),
+        trajectories: of_candidates(&traj)?,
+    };
+    let quality_frames = LinkFrames {
+        persons: persons.lazy(),
+        benefits: benefits.lazy(),
+        employment: frames.employment.clone(),
         trajectories: traj.lazy(),
     };
     tracing::info!(
         seconds = started.elapsed().as_secs_f64(),
+        peak_mib = peak_mib(),
         "link: inputs read"
     );
     for kind in KINDS {
@@ -444,6 +491,7 @@ pub fn link(
     tracing::info!(
         candidates = cohort.height(),
         seconds = started.elapsed().as_secs_f64(),
+        peak_mib = peak_mib(),
         "link: cohort selected"
     );
 
@@ -455,6 +503,7 @@ pub fn link(
     tracing::info!(
         persons = df.height(),
         seconds = started.elapsed().as_secs_f64(),
+        peak_mib = peak_mib(),
         "link: outcomes derived"
     );
     summary.without_person_record = summary.cohort_candidates - summary.cohort_persons;
@@ -516,9 +565,13 @@ pub fn link(
     }
 
     // Linkage quality.
-    let quality = collect(linkage_quality_plan(&frames, config), "linkage quality")?;
+    let quality = collect(
+        linkage_quality_plan(&quality_frames, config),
+        "linkage quality",
+    )?;
     tracing::info!(
         seconds = started.elapsed().as_secs_f64(),
+        peak_mib = peak_mib(),
         "link: linkage quality counted"
     );
     let names = quality

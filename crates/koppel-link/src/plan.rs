@@ -510,7 +510,8 @@ fn outcomes_from(p: &Prepared, cohort: LazyFrame, config: &LinkConfig, bands: &B
         .clone()
         .semi_join(ids.clone(), col(PSEUDONYM), col(PSEUDONYM));
     let base = base_frame(p, cohort, &ids, &assist, bands);
-    let states = horizon_states(p, &base, &ids, &assist, config, bands);
+    // Used once per horizon below: computed once.
+    let states = horizon_states(p, &base, &ids, &assist, config, bands).cache();
     let (reentry, assisted) = episode_flags(&base, &assist, config);
     let (last, mix) = exposure(p, &base, ids, config);
     let mut out = base;
