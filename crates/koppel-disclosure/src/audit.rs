@@ -21,7 +21,7 @@
 //! equation into a band, which can only widen the intervals the attacker gets.
 
 use crate::cells::CellSet;
-use crate::lp::{ranges, LinearRow, LpError, Model, Options};
+use crate::lp::{ranges, ranges_with_points, LinearRow, LpError, Model, Options};
 
 /// The feasible interval of one suppressed cell.
 #[derive(Debug, Clone, PartialEq)]
@@ -188,6 +188,28 @@ pub(crate) fn component_intervals(
     targets: &[usize],
     greedy: Option<usize>,
 ) -> Result<(Vec<CellInterval>, usize), AuditError> {
+    let (intervals, lps, _) = component_intervals_points(
+        cells, published, required, slack, component, targets, greedy, false,
+    )?;
+    Ok((intervals, lps))
+}
+
+/// [`component_intervals`], with `points` also every LP solution seen, as
+/// values of the component's cells (in `component` order; feasible points
+/// of the attacker's system, the other components at their true values).
+/// Only for the suppression code, which knows the true values
+/// (`cells.values`).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn component_intervals_points(
+    cells: &CellSet,
+    published: &[Option<f64>],
+    required: &[f64],
+    slack: f64,
+    component: &[usize],
+    targets: &[usize],
+    greedy: Option<usize>,
+    points: bool,
+) -> Result<(Vec<CellInterval>, usize, Vec<Vec<f64>>), AuditError> {
     let local = |cell: usize| component.binary_search(&cell).ok();
     let mut relation_ids: Vec<usize> = component
         .iter()
@@ -277,7 +299,13 @@ pub(crate) fn component_intervals(
         check_consistency: greedy.is_none(),
         ..Options::default()
     };
-    let outcome = ranges(&model, &locals, &needs, &options).map_err(|e| match e {
+    let solved = if points {
+        let reference: Vec<f64> = component.iter().map(|&c| cells.values[c]).collect();
+        ranges_with_points(&model, &locals, &needs, &options, &reference)
+    } else {
+        ranges(&model, &locals, &needs, &options).map(|o| (o, Vec::new()))
+    };
+    let (outcome, found) = solved.map_err(|e| match e {
         LpError::Infeasible => AuditError::Inconsistent {
             key: cells.keys[component[0]].clone(),
         },
@@ -317,7 +345,7 @@ pub(crate) fn component_intervals(
             }
         })
         .collect();
-    Ok((out, outcome.lps))
+    Ok((out, outcome.lps, found))
 }
 
 /// Audits a cell set: for each suppressed cell (`published[i] == None`) in

@@ -1,5 +1,5 @@
 //! Information loss per table: how much of each count table is published
-//! (cells, and persons in the table's finest cells), and for a table that ends
+//! (cells, and persons in the table's base cells), and for a table that ends
 //! mostly suppressed (a small cohort), the coarser table that would publish:
 //! one dimension fewer (its cells are margins of this table, so their
 //! statuses are known from this run), or adjacent levels of one dimension
@@ -31,17 +31,53 @@ pub struct TableLoss {
     pub suppressed: usize,
     /// `published / cells`.
     pub published_share: f64,
-    /// Persons in the table's finest cells (every dimension and the state
-    /// split given), summed over horizons.
+    /// Persons the table describes at one horizon: the sum of its base
+    /// cells (see [`base_cell`]) at a horizon, the largest over horizons
+    /// (the cohort for a states or flag table; persons in work for a job
+    /// table).
     pub persons: f64,
-    /// Of those, persons in published cells.
+    /// Persons in published base cells at the horizon where they are
+    /// fewest: at every horizon at least this many persons are in published
+    /// base cells (never more than `persons`).
     pub persons_published: f64,
-    /// `persons_published / persons` (1 for an empty table).
+    /// The smallest share, over horizons, of the persons in base cells who
+    /// are in published ones (1 for an empty table).
     pub persons_share: f64,
+    /// Per horizon (`*` for a table without horizons): persons in base
+    /// cells and persons in published base cells.
+    #[serde(default)]
+    pub by_horizon: Vec<HorizonLoss>,
     /// Whether less than half of the cells are published.
     pub mostly_suppressed: bool,
     /// For a mostly suppressed table: a coarser table that would publish more.
     pub coarser: Option<Coarser>,
+}
+
+/// Persons in a table's base cells at one horizon.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HorizonLoss {
+    /// The horizon label (`6m`, `6m>12m` for a flow, `*` for none).
+    pub horizon: String,
+    /// Persons in the base cells.
+    pub persons: f64,
+    /// Persons in published base cells.
+    pub persons_published: f64,
+}
+
+/// Whether a row is one of its table's base cells: every dimension at a
+/// level and the measure's split at a level (a state, `yes`/`no`, a job
+/// field's level, a transition `a>b`). At one horizon the base cells of a
+/// table count every person it describes exactly once. In a job table the
+/// rows of measure `persons` (the two work states it is linked to) are not
+/// base cells: they count the same persons as its job levels.
+pub fn base_cell(table: &Table, row: &crate::table::Row) -> bool {
+    let job_table = table.rows.iter().any(|r| r.measure.starts_with("job_"));
+    row.levels.iter().all(|l| l != TOTAL)
+        && row
+            .state
+            .as_deref()
+            .is_some_and(|s| s != TOTAL && s.split(crate::table::FLOW_SEP).all(|p| p != TOTAL))
+        && (!job_table || row.measure.starts_with("job_"))
 }
 
 /// A coarser version of a table.
@@ -96,17 +132,37 @@ fn loss_of(
         .iter()
         .filter(|&&c| status[c] == Status::Published)
         .count();
-    let (mut persons, mut persons_published) = (0.0, 0.0);
+    let mut horizons: BTreeMap<String, (f64, f64)> = BTreeMap::new();
     for (row, &c) in table.rows.iter().zip(idx) {
-        let finest = row.levels.iter().all(|l| l != TOTAL)
-            && row.state.as_deref().is_some_and(|s| s != TOTAL);
-        if finest {
-            persons += cells.values[c];
+        if base_cell(table, row) {
+            let h = horizons
+                .entry(row.horizon.clone().unwrap_or_else(|| "*".into()))
+                .or_default();
+            h.0 += cells.values[c];
             if status[c] == Status::Published {
-                persons_published += cells.values[c];
+                h.1 += cells.values[c];
             }
         }
     }
+    let persons = horizons.values().map(|h| h.0).fold(0.0, f64::max);
+    let persons_published = horizons
+        .values()
+        .map(|h| h.1)
+        .reduce(f64::min)
+        .unwrap_or(0.0);
+    let persons_share = horizons
+        .values()
+        .map(|h| share(h.1, h.0))
+        .reduce(f64::min)
+        .unwrap_or(1.0);
+    let by_horizon = horizons
+        .into_iter()
+        .map(|(horizon, (persons, persons_published))| HorizonLoss {
+            horizon,
+            persons,
+            persons_published,
+        })
+        .collect();
     let published_share = share(published as f64, idx.len() as f64);
     let mostly_suppressed = published_share < MOSTLY_SUPPRESSED;
     TableLoss {
@@ -117,7 +173,8 @@ fn loss_of(
         published_share,
         persons,
         persons_published,
-        persons_share: share(persons_published, persons),
+        persons_share,
+        by_horizon,
         mostly_suppressed,
         coarser: mostly_suppressed.then(|| coarser(table, idx, status, rules)),
     }

@@ -1,7 +1,7 @@
 //! The release pass: after the greedy of [`crate::secondary`] has protected
 //! every primary cell, each secondary cell is tried for publication on its
-//! own, most expensive first (see [`cell_costs`]), and published when the
-//! attacker LP shows every primary interval stays wide enough without it.
+//! own, most expensive first (see [`cell_costs`]), and published when every
+//! primary interval stays wide enough without it.
 //!
 //! Publishing a cell only adds knowledge, so every interval can only narrow:
 //! a cell that failed its trial would fail again against the final (smaller)
@@ -10,13 +10,34 @@
 //! win when two could be released but not both, and the costs make those the
 //! margins and whole-cohort figures readers use most.
 //!
-//! A trial bounds only the primary cells of the components next to the cell
-//! (other components do not change), by the same presolved LPs as the audit
-//! ([`crate::audit::audit_component`], proving every
-//! shortfall exactly); a relation whose only other
-//! suppressed member is primary rejects the cell without any LP.
+//! **Trials without LPs.** Publishing cell `c` adds one equation, `x_c =
+//! v_c` (its true value), to the attacker's system; only the primaries of
+//! `c`'s component can narrow. The attacker's feasible set is convex, and
+//! the pass keeps a pool of points known to lie in it: every solution of
+//! every LP it solves (seed LPs and the exact bounds of each primary), the
+//! true values, and, after each release, for every primary the two
+//! combinations that certified it. For a trial of `c` and a primary `p`, the
+//! pool's points projected on `(x_c, x_p)` span a polygon inside the
+//! projection of the feasible set; where its upper and lower hulls cross
+//! the line `x_c = v_c` lie two feasible points with `x_c = v_c`. When they
+//! are at least the required width apart in `x_p`, `p` stays protected,
+//! proven without an LP. Only the primaries not certified this way get LPs
+//! (the audit's, exact), and their solutions join the pool. After a
+//! release the points off `x_c = v_c` leave the pool (they are no longer
+//! feasible); the certifying combinations, which lie on it, replace them.
+//!
+//! A relation whose only other suppressed member is primary rejects the
+//! cell without any LP.
+//!
+//! Not yet run by [`crate::table::protect`]: on small cohorts with dense
+//! linked tables the certification still leaves most trials to LPs (each a
+//! few cold solves of the whole component), so the pass takes minutes where
+//! the greedy takes a second. `make bench-disclosure-loss` runs it after
+//! `protect` and reports what it would publish.
 
-use crate::audit::{component_intervals, AuditError};
+use std::rc::Rc;
+
+use crate::audit::{component_intervals_points, components, AuditError};
 use crate::cells::{CellSet, Status};
 
 /// What the release pass did.
@@ -53,6 +74,164 @@ pub fn cell_costs(cells: &CellSet) -> Vec<f64> {
         .collect()
 }
 
+/// A feasible point of the attacker's system (its values must satisfy every
+/// relation given the cells published at the time): values of some
+/// suppressed cells, every other cell at its true value.
+struct Point {
+    /// The cells given (sorted; shared by the points of one LP call).
+    cells: Rc<Vec<usize>>,
+    /// Their values.
+    values: Vec<f64>,
+}
+
+impl Point {
+    fn get(&self, cell: usize, truth: &[f64]) -> f64 {
+        match self.cells.binary_search(&cell) {
+            Ok(i) => self.values[i],
+            Err(_) => truth[cell],
+        }
+    }
+}
+
+/// One side of a certified interval: the point on the trial's hyperplane
+/// `x_c = v_c` that reaches it, as `(1 - t) * pool[i] + t * pool[j]`
+/// (`usize::MAX`: the true values).
+#[derive(Clone, Copy, PartialEq)]
+struct Witness {
+    i: usize,
+    j: usize,
+    t: f64,
+}
+
+/// Feasible points of the attacker's system collected from every LP the
+/// pass solves. The feasible set is convex, so any convex combination of
+/// pool points is feasible too; a combination with `x_c = v_c` is feasible
+/// after `c` is published.
+struct Pool {
+    points: Vec<Point>,
+}
+
+impl Pool {
+    fn add(&mut self, cells: Vec<usize>, points: Vec<Vec<f64>>) {
+        if points.is_empty() {
+            return;
+        }
+        let cells = Rc::new(cells);
+        self.points.extend(points.into_iter().map(|values| Point {
+            cells: Rc::clone(&cells),
+            values,
+        }));
+    }
+
+    fn value(&self, i: usize, cell: usize, truth: &[f64]) -> f64 {
+        if i == usize::MAX {
+            truth[cell]
+        } else {
+            self.points[i].get(cell, truth)
+        }
+    }
+
+    /// For each of `primaries` (all in `c`'s component): the witnesses of
+    /// the largest and smallest value the pool proves feasible with `x_c`
+    /// at its true value, when they are at least `required` apart (`None`:
+    /// not certified, an LP must decide).
+    ///
+    /// Projected on `(x_c, x_p)` the pool's points span a polygon inside the
+    /// projection of the feasible set; its upper and lower hulls at
+    /// `x_c = v_c` bound the values of `x_p` that remain feasible.
+    fn certify(
+        &self,
+        truth: &[f64],
+        c: usize,
+        primaries: &[usize],
+        required: &[f64],
+    ) -> Vec<Option<(Witness, Witness)>> {
+        let v = truth[c];
+        // (offset along x_c, point index), the true values at offset 0.
+        let mut along: Vec<(f64, usize)> = vec![(0.0, usize::MAX)];
+        for (i, point) in self.points.iter().enumerate() {
+            if let Ok(k) = point.cells.binary_search(&c) {
+                along.push((point.values[k] - v, i));
+            }
+        }
+        along.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        let mut ys = vec![0.0; along.len()];
+        primaries
+            .iter()
+            .map(|&p| {
+                for (y, &(_, i)) in ys.iter_mut().zip(&along) {
+                    *y = self.value(i, p, truth);
+                }
+                let (hi, up) = hull_at_zero(&along, &ys, 1.0);
+                let (lo, down) = hull_at_zero(&along, &ys, -1.0);
+                (hi + lo >= required[p] + CERTIFY_MARGIN).then_some((up, down))
+            })
+            .collect()
+    }
+
+    /// The point a witness stands for, over `cells`.
+    fn combine(&self, w: Witness, cells: &[usize], truth: &[f64]) -> Vec<f64> {
+        cells
+            .iter()
+            .map(|&m| {
+                let a = self.value(w.i, m, truth);
+                if w.j == w.i {
+                    a
+                } else {
+                    (1.0 - w.t) * a + w.t * self.value(w.j, m, truth)
+                }
+            })
+            .collect()
+    }
+}
+
+/// A certified width must exceed the requirement by this much (LP points
+/// are feasible up to round-off).
+const CERTIFY_MARGIN: f64 = 1e-6;
+
+/// `sign = 1`: the largest value at offset 0 of the upper hull of points
+/// `(along[k].0, ys[k])` (sorted by offset, one at offset 0); `sign = -1`:
+/// minus the smallest value of the lower hull. With the witness reaching it.
+fn hull_at_zero(along: &[(f64, usize)], ys: &[f64], sign: f64) -> (f64, Witness) {
+    let mut hull: Vec<(f64, f64, usize)> = Vec::with_capacity(16);
+    for (&(x, i), &y) in along.iter().zip(ys) {
+        let y = sign * y;
+        if let Some(&(lx, ly, _)) = hull.last() {
+            if lx == x {
+                if ly >= y {
+                    continue;
+                }
+                hull.pop();
+            }
+        }
+        while hull.len() >= 2 {
+            let (ax, ay, _) = hull[hull.len() - 2];
+            let (bx, by, _) = hull[hull.len() - 1];
+            if (bx - ax) * (y - ay) - (by - ay) * (x - ax) >= 0.0 {
+                hull.pop();
+            } else {
+                break;
+            }
+        }
+        hull.push((x, y, i));
+    }
+    let k = hull.partition_point(|h| h.0 < 0.0);
+    let (x1, y1, i1) = hull[k];
+    if x1 == 0.0 || k == 0 {
+        return (
+            y1,
+            Witness {
+                i: i1,
+                j: i1,
+                t: 0.0,
+            },
+        );
+    }
+    let (x0, y0, i0) = hull[k - 1];
+    let t = -x0 / (x1 - x0);
+    (y0 + t * (y1 - y0), Witness { i: i0, j: i1, t })
+}
+
 /// Publishes every secondary cell (`Status::Secondary` in `status`) that can
 /// be published on its own with every cell with `required[i] > 0` keeping an
 /// interval at least that wide, trying the cells in decreasing `cost`
@@ -69,29 +248,104 @@ pub fn release_pass(
             got: status.len().min(required.len()).min(cost.len()),
         });
     }
+    let truth = &cells.values;
     let mut order: Vec<usize> = (0..cells.len())
         .filter(|&i| status[i] == Status::Secondary)
         .collect();
     order.sort_by(|&a, &b| cost[b].total_cmp(&cost[a]).then(a.cmp(&b)));
     let mut published: Vec<Option<f64>> = (0..cells.len())
-        .map(|i| (!status[i].is_suppressed()).then_some(cells.values[i]))
+        .map(|i| (!status[i].is_suppressed()).then_some(truth[i]))
         .collect();
     let mut stats = ReleaseStats::default();
+    let mut pool = Pool { points: Vec::new() };
+    for component in components(cells, &published) {
+        let targets: Vec<usize> = component
+            .iter()
+            .copied()
+            .filter(|&m| required[m] > 0.0)
+            .collect();
+        if targets.is_empty() {
+            continue;
+        }
+        let (_, lps, points) = component_intervals_points(
+            cells,
+            &published,
+            required,
+            0.0,
+            &component,
+            &targets,
+            Some(usize::MAX),
+            true,
+        )?;
+        stats.lps_solved += lps;
+        pool.add(component, points);
+    }
+    let mut seen = vec![false; cells.len()];
     for c in order {
         stats.trials += 1;
         if exposes_primary(cells, status, c) {
             continue;
         }
-        published[c] = Some(cells.values[c]);
-        stats.audited_trials += 1;
-        let (wide, lps) = primaries_stay_wide(cells, &published, required, c)?;
-        stats.lps_solved += lps;
-        if wide {
-            status[c] = Status::Published;
-            stats.released += 1;
-        } else {
-            published[c] = None;
+        let component = component_of(cells, &published, c, &mut seen);
+        for &m in &component {
+            seen[m] = false;
         }
+        let primaries: Vec<usize> = component
+            .iter()
+            .copied()
+            .filter(|&m| required[m] > 0.0)
+            .collect();
+        let certified = pool.certify(truth, c, &primaries, required);
+        let open: Vec<usize> = primaries
+            .iter()
+            .zip(&certified)
+            .filter(|(_, w)| w.is_none())
+            .map(|(&p, _)| p)
+            .collect();
+        published[c] = Some(truth[c]);
+        let rest: Vec<usize> = component.iter().copied().filter(|&m| m != c).collect();
+        let wide = if open.is_empty() {
+            true
+        } else {
+            stats.audited_trials += 1;
+            let (intervals, lps, points) = component_intervals_points(
+                cells,
+                &published,
+                required,
+                0.0,
+                &rest,
+                &open,
+                Some(usize::MAX),
+                true,
+            )?;
+            stats.lps_solved += lps;
+            // Points with x_c = v_c: feasible whether c is published or not.
+            pool.add(rest.clone(), points);
+            intervals.iter().all(|i| !i.is_violation())
+        };
+        if !wide {
+            published[c] = None;
+            continue;
+        }
+        status[c] = Status::Published;
+        stats.released += 1;
+        // Keep the points that stay feasible, and add the certifying
+        // combinations (on x_c = v_c) so that the pool keeps a low and a
+        // high point for every primary.
+        let mut witnesses: Vec<Witness> = Vec::new();
+        for w in certified.iter().flatten().flat_map(|&(a, b)| [a, b]) {
+            if !witnesses.contains(&w) {
+                witnesses.push(w);
+            }
+        }
+        let combined: Vec<Vec<f64>> = witnesses
+            .iter()
+            .map(|&w| pool.combine(w, &rest, truth))
+            .collect();
+        let v = truth[c];
+        pool.points
+            .retain(|point| (point.get(c, truth) - v).abs() <= 1e-7 * (1.0 + v.abs()));
+        pool.add(rest, combined);
     }
     Ok(stats)
 }
@@ -105,61 +359,6 @@ fn exposes_primary(cells: &CellSet, status: &[Status], c: usize) -> bool {
             .filter(|&m| m != c && status[m].is_suppressed());
         matches!((others.next(), others.next()), (Some(m), None) if status[m] == Status::Primary)
     })
-}
-
-/// With `published[c]` already set: whether every required cell of the
-/// components next to `c` keeps an interval at least as wide as required.
-fn primaries_stay_wide(
-    cells: &CellSet,
-    published: &[Option<f64>],
-    required: &[f64],
-    c: usize,
-) -> Result<(bool, usize), AuditError> {
-    let nested = cells.nest_memberships[c].iter().flat_map(|&k| {
-        let (a, b) = cells.nested[k];
-        [a, b]
-    });
-    let mut near: Vec<usize> = cells.memberships[c]
-        .iter()
-        .flat_map(|&r| cells.relations[r].members())
-        .chain(nested)
-        .filter(|&m| published[m].is_none())
-        .collect();
-    near.sort_unstable();
-    near.dedup();
-    if near.is_empty() {
-        return Ok((true, 0));
-    }
-    let mut lps = 0;
-    let mut seen = vec![false; cells.len()];
-    for &start in &near {
-        if seen[start] {
-            continue;
-        }
-        let component = component_of(cells, published, start, &mut seen);
-        let targets: Vec<usize> = component
-            .iter()
-            .copied()
-            .filter(|&m| required[m] > 0.0)
-            .collect();
-        if targets.is_empty() {
-            continue;
-        }
-        let (intervals, n) = component_intervals(
-            cells,
-            published,
-            required,
-            0.0,
-            &component,
-            &targets,
-            Some(usize::MAX),
-        )?;
-        lps += n;
-        if intervals.iter().any(|i| i.is_violation()) {
-            return Ok((false, lps));
-        }
-    }
-    Ok((true, lps))
 }
 
 /// The suppressed cells connected to `start` through relations (sorted);

@@ -1037,9 +1037,10 @@ pub fn protect(tables: &[Table], rules: &Rules) -> Result<Protected, DisclosureE
     let primary = status.iter().filter(|s| **s == Status::Primary).count();
     let started = std::time::Instant::now();
     let stats: SecondaryStats = suppress_secondary(&cells, &mut status, &required, min)?;
-    // The release pass (crate::release) is not run here yet: on the
-    // linked test sets it multiplies protect time (one LP audit per
-    // secondary cell), and its cost at national scale is unmeasured.
+    // The release pass (crate::release) is not run here yet: on a small
+    // cohort with a three-way table linked to two-way tables (60 persons,
+    // tests/pipeline.rs) it still took over two minutes in a debug test
+    // build on a loaded machine; its trials need to get cheaper first.
     tracing::debug!(
         seconds = started.elapsed().as_secs_f64(),
         rounds = stats.rounds,

@@ -1,6 +1,7 @@
 //! Information loss: cells of the same persons under two dimension names
 //! share one status, nested cells bound each other in the
-//! audit, and packages say only `published` or `suppressed`.
+//! audit, packages say only `published` or `suppressed`, and persons in
+//! published cells are counted per horizon.
 
 use koppel_disclosure::audit::{audit, Scope};
 use koppel_disclosure::cells::{CellSet, Relation};
@@ -217,4 +218,63 @@ fn packages_say_suppressed_and_old_packages_still_check() {
         assert_eq!(t.published + t.suppressed, t.cells);
         assert!(t.persons_published <= t.persons);
     }
+}
+
+#[test]
+fn persons_in_published_cells_are_counted_per_horizon() {
+    // 150 persons by one dimension, states at 6 and 12 months.
+    let n = 150usize;
+    let level: Vec<String> = (0..n)
+        .map(|i| format!("a{}", if i % 25 == 0 { 3 } else { i % 3 }))
+        .collect();
+    let at = |shift: usize| -> Vec<&str> { (0..n).map(|i| STATES[(i * 7 + shift) % 5]).collect() };
+    let persons = df!("d0" => level, "state_6m" => at(0), "state_12m" => at(3))
+        .unwrap()
+        .lazy();
+    let mut spec = states("by_d0", &["d0"]);
+    spec.horizons = vec![6, 12];
+    let tables = build_tables(&persons, &[spec]).unwrap();
+    let p = protect(&tables, &exact_rules()).unwrap();
+    let t = &p.summary.tables[0];
+    // Every person once per horizon: the cohort, not twice the cohort.
+    assert_eq!(t.persons, n as f64);
+    assert_eq!(t.by_horizon.len(), 2);
+    // Recount from the protected table: base cells are level x state.
+    let df = &p.tables[0].1;
+    let d0 = df.column("d0").unwrap().str().unwrap().clone();
+    let horizon = df.column("horizon").unwrap().str().unwrap().clone();
+    let state = df.column("state").unwrap().str().unwrap().clone();
+    let status = df.column("status").unwrap().str().unwrap().clone();
+    for h in &t.by_horizon {
+        let (mut all, mut published) = (0.0, 0.0);
+        for i in 0..df.height() {
+            if d0.get(i) == Some("Total")
+                || state.get(i) == Some("Total")
+                || horizon.get(i) != Some(h.horizon.as_str())
+            {
+                continue;
+            }
+            let key = count_key(
+                &["d0".to_string()],
+                &[d0.get(i).unwrap().to_string()],
+                horizon.get(i),
+                "persons",
+                state.get(i).unwrap(),
+            );
+            let v = p.cells.values[p.cells.keys.iter().position(|k| *k == key).unwrap()];
+            all += v;
+            if status.get(i) == Some("published") {
+                published += v;
+            }
+        }
+        assert_eq!(h.persons, all);
+        assert_eq!(h.persons_published, published);
+    }
+    let fewest = t
+        .by_horizon
+        .iter()
+        .map(|h| h.persons_published)
+        .fold(f64::INFINITY, f64::min);
+    assert_eq!(t.persons_published, fewest);
+    assert!(t.persons_published <= t.persons);
 }

@@ -379,7 +379,7 @@ fn protect_stage(
     rows.insert("magnitude_cells".into(), s.magnitude_cells as u64);
     rows.insert("magnitude_primary".into(), s.magnitude_primary as u64);
     // Information loss per table: rows published and suppressed, persons in
-    // published cells (of the table's finest cells, over its horizons).
+    // published base cells (at the horizon where they are fewest).
     for t in &s.tables {
         rows.insert(format!("{}.published", t.table), t.published as u64);
         rows.insert(format!("{}.suppressed", t.table), t.suppressed as u64);

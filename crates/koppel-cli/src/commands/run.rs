@@ -1,6 +1,7 @@
 //! `koppel run PIPELINE`: run a pipeline's stages (ingest → link → aggregate
 //! → protect → export), skipping those that are up to date.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -83,7 +84,16 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         "peak MiB"
     );
     for s in &summary.stages {
-        let rows: Vec<String> = s.rows.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        // Rows named `{item}.{count}` (the protect stage's information loss
+        // per table) get one line per item under the stage's line.
+        let mut items: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+        let mut rows: Vec<String> = Vec::new();
+        for (k, v) in &s.rows {
+            match k.split_once('.') {
+                Some((item, count)) => items.entry(item).or_default().push(format!("{count}={v}")),
+                None => rows.push(format!("{k}={v}")),
+            }
+        }
         outln!(
             "{:<10} {:<8} {:>9.2} {:>10}  {}",
             s.stage,
@@ -92,6 +102,9 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
             s.peak_rss_mib,
             rows.join(" ")
         );
+        for (item, counts) in items {
+            outln!("{:>41}  {item}: {}", "", counts.join(" "));
+        }
     }
     if let Some(package) = &summary.package_dir {
         outln!("researcher package: {}", package.display());
