@@ -29,11 +29,11 @@
 //! A relation whose only other suppressed member is primary rejects the
 //! cell without any LP.
 //!
-//! Not yet run by [`crate::table::protect`]: on small cohorts with dense
-//! linked tables the certification still leaves most trials to LPs (each a
-//! few cold solves of the whole component), so the pass takes minutes where
-//! the greedy takes a second. `make bench-disclosure-loss` runs it after
-//! `protect` and reports what it would publish.
+//! Not yet run by [`crate::table::protect`]: on a small cohort with dense
+//! linked tables (60 persons, a three-way table linked to two-way tables)
+//! the pass still took minutes in a debug test build where the greedy takes
+//! a second. How many of its trials the certification settles there, and
+//! what the LP fallback costs, is the next thing to measure.
 
 use std::rc::Rc;
 
