@@ -199,7 +199,7 @@ pub(crate) fn component_intervals(
 /// of the attacker's system, the other components at their true values).
 /// Only for the suppression code, which knows the true values
 /// (`cells.values`).
-#[allow(clippy::too_many_arguments)]
+#[allow(clippy::too_many_arguments, clippy::type_complexity)]
 pub(crate) fn component_intervals_points(
     cells: &CellSet,
     published: &[Option<f64>],
