@@ -206,6 +206,56 @@ fn f64_col(df: &DataFrame, name: &str) -> Result<Vec<Option<f64>>, String> {
     Ok(c.f64().map_err(|e| e.to_string())?.iter().collect())
 }
 
+/// The effect stage's tables in `tables/` (one row per estimate, balance
+/// variable or instrument rather than long-form counts). The effect stage
+/// protected their counts; the check verifies their form: every row of
+/// `effects` and `effect_support` has the status `published` or
+/// `suppressed`, a suppressed estimate shows no figure, and an instrument's
+/// support row is suppressed exactly when one of its counts is withheld.
+pub const EFFECT_TABLES: [&str; 3] = ["effects", "balance", "effect_support"];
+
+fn check_effect_table(
+    name: &str,
+    df: &DataFrame,
+    flag: &mut impl FnMut(String),
+) -> Result<(), String> {
+    let Ok(status) = df.column("status") else {
+        return if name == "balance" {
+            Ok(()) // no counts, no status
+        } else {
+            Err("no status column".into())
+        };
+    };
+    let status = status.str().map_err(|e| e.to_string())?;
+    // Figures: the numeric columns but the horizon (a key).
+    let figures: Vec<&Column> = df
+        .columns()
+        .iter()
+        .filter(|c| c.dtype().is_primitive_numeric() && c.name().as_str() != "horizon_months")
+        .collect();
+    for (i, st) in status.iter().enumerate() {
+        let shown = figures
+            .iter()
+            .filter(|c| c.get(i).is_ok_and(|v| !v.is_null()))
+            .count();
+        let row = i + 1;
+        match (name, st) {
+            ("effects", Some("suppressed")) if shown > 0 => {
+                flag(format!("row {row}: a suppressed estimate shows figures"));
+            }
+            ("effect_support", Some("suppressed")) if shown == figures.len() => {
+                flag(format!("row {row}: suppressed but every count is shown"));
+            }
+            ("effect_support", Some("published")) if shown < figures.len() => {
+                flag(format!("row {row}: published but a count is withheld"));
+            }
+            (_, Some("published" | "suppressed")) => {}
+            (_, other) => flag(format!("row {row}: invalid status {other:?}")),
+        }
+    }
+    Ok(())
+}
+
 /// Re-verifies a package directory against `rules` (or, if `None`, the
 /// manifest's `rules`): every row well-formed, every published count at least
 /// `min_count` (or an allowed zero) and a multiple of the rounding base,
@@ -267,6 +317,12 @@ pub fn check_package(dir: &Path, rules: Option<Rules>) -> Result<CheckReport, Pa
             if FORBIDDEN_COLUMNS.contains(&c.to_lowercase().as_str()) {
                 flag(format!("column {c:?} must not be in a researcher package"));
             }
+        }
+        if EFFECT_TABLES.contains(&name.as_str()) {
+            check_effect_table(&name, &df, &mut flag).map_err(|e| malformed(path, e))?;
+            report.tables += 1;
+            report.rows += df.height();
+            continue;
         }
         let dims: Vec<String> = columns
             .iter()

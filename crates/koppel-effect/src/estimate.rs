@@ -19,8 +19,6 @@
 //! within-cell variance σ² of its group instead (the "collapsed strata"
 //! rule of survey statistics for strata with one unit).
 
-use std::collections::BTreeMap;
-
 /// One unit of an estimate.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Unit {
@@ -100,68 +98,217 @@ impl Group {
 /// Every cell must hold at least one treated and one control unit, with
 /// the controls' weights summing to the cell's treated count.
 pub fn estimate(units: &[Unit]) -> Option<Estimate> {
-    let mut cells: BTreeMap<u32, [Group; 2]> = BTreeMap::new();
-    for u in units {
-        cells.entry(u.cell).or_default()[usize::from(u.treated)].add(u.y);
+    let design = Design::new(units.iter().copied());
+    design.estimate(|i| Some(units[design.source(i)].y), &mut Scratch::default())
+}
+
+/// The part of an estimate that is the same for every outcome: the units
+/// (without outcomes) ordered by person, with their cells numbered in
+/// ascending cell id, so that many outcomes of the same units are
+/// estimated in two linear passes each.
+///
+/// The arithmetic is the one described in the module documentation, in a
+/// fixed order: cells in ascending id, a person's cluster in the order of
+/// the units (by cell, then input position), persons ascending. The sums
+/// per cell are exact for 0/1 outcomes whatever the order, so the result
+/// does not depend on how the units were stored.
+pub struct Design {
+    /// Per unit, in design order (person, cell, input position).
+    person: Vec<u32>,
+    treated: Vec<bool>,
+    weight: Vec<f64>,
+    cell: Vec<u32>,
+    /// Position of each unit in the input of [`Design::new`].
+    source: Vec<u32>,
+    /// Number of cells.
+    cells: usize,
+}
+
+/// Reusable buffers of [`Design::estimate`].
+#[derive(Default)]
+pub struct Scratch {
+    /// Outcome per unit (design order); `None`: not observed.
+    y: Vec<Option<f64>>,
+    /// Per cell: the control and treated groups.
+    groups: Vec<[Group; 2]>,
+    /// Per cell and group: input position and weight of the last unit
+    /// added (the unit itself when the group has one).
+    last: Vec<[(u32, f64); 2]>,
+    /// Per cell and group: mean and the residual scale `√(n/(n−1))`.
+    centre: Vec<[(f64, f64); 2]>,
+    clusters: Vec<f64>,
+}
+
+impl Design {
+    /// The design of `units` (any order).
+    pub fn new(units: impl IntoIterator<Item = Unit>) -> Design {
+        let units: Vec<Unit> = units.into_iter().collect();
+        let mut ids: Vec<u32> = units.iter().map(|u| u.cell).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let cell_of = |u: &Unit| ids.binary_search(&u.cell).unwrap_or(0) as u32;
+        let mut order: Vec<(u32, u32, u32)> = units
+            .iter()
+            .enumerate()
+            .map(|(i, u)| (u.person, cell_of(u), i as u32))
+            .collect();
+        order.sort_unstable();
+        let n = order.len();
+        let mut d = Design {
+            person: Vec::with_capacity(n),
+            treated: Vec::with_capacity(n),
+            weight: Vec::with_capacity(n),
+            cell: Vec::with_capacity(n),
+            source: Vec::with_capacity(n),
+            cells: ids.len(),
+        };
+        for (person, cell, i) in order {
+            let u = &units[i as usize];
+            d.person.push(person);
+            d.treated.push(u.treated);
+            d.weight.push(u.weight);
+            d.cell.push(cell);
+            d.source.push(i);
+        }
+        d
     }
-    let mut nt = 0u64;
-    let (mut sum_t, mut sum_c) = (0.0, 0.0);
-    let mut overall = [Group::default(); 2];
-    let (mut pooled_ss, mut pooled_df) = ([0.0f64; 2], [0u64; 2]);
-    for g in cells.values() {
-        nt += g[1].n;
-        sum_t += g[1].sum;
-        sum_c += g[1].n as f64 * g[0].mean();
-        for k in 0..2 {
-            overall[k].n += g[k].n;
-            overall[k].sum += g[k].sum;
-            overall[k].sumsq += g[k].sumsq;
-            if g[k].n >= 2 {
-                pooled_ss[k] += g[k].ss();
-                pooled_df[k] += g[k].n - 1;
+
+    /// Units in the design.
+    pub fn len(&self) -> usize {
+        self.person.len()
+    }
+
+    /// Whether the design has no units.
+    pub fn is_empty(&self) -> bool {
+        self.person.is_empty()
+    }
+
+    /// Position in the input of [`Design::new`] of unit `i` (design order).
+    pub fn source(&self, i: usize) -> usize {
+        self.source[i] as usize
+    }
+
+    /// Estimate with outcome `y(i)` of unit `i` (design order); `None`
+    /// leaves the unit out (the outcome is not observed). `None` without
+    /// treated units.
+    pub fn estimate(&self, y: impl Fn(usize) -> Option<f64>, s: &mut Scratch) -> Option<Estimate> {
+        let n = self.len();
+        s.y.clear();
+        s.groups.clear();
+        s.groups.resize(self.cells, [Group::default(); 2]);
+        s.last.clear();
+        s.last.resize(self.cells, [(0, 0.0); 2]);
+        for i in 0..n {
+            let v = y(i);
+            s.y.push(v);
+            if let Some(v) = v {
+                let (c, k) = (self.cell[i] as usize, usize::from(self.treated[i]));
+                s.groups[c][k].add(v);
+                s.last[c][k] = (self.source[i], self.weight[i]);
             }
         }
-    }
-    if nt == 0 {
-        return None;
-    }
-    let sigma2: [f64; 2] = std::array::from_fn(|k| {
-        if pooled_df[k] > 0 {
-            pooled_ss[k] / pooled_df[k] as f64
-        } else if overall[k].n >= 2 {
-            overall[k].ss() / (overall[k].n - 1) as f64
-        } else {
-            0.25
+        let mut nt = 0u64;
+        let (mut sum_t, mut sum_c) = (0.0, 0.0);
+        let mut overall = [Group::default(); 2];
+        let (mut pooled_ss, mut pooled_df) = ([0.0f64; 2], [0u64; 2]);
+        for g in &s.groups {
+            if g[0].n == 0 && g[1].n == 0 {
+                continue; // the cell is not observed
+            }
+            nt += g[1].n;
+            sum_t += g[1].sum;
+            sum_c += g[1].n as f64 * g[0].mean();
+            for k in 0..2 {
+                overall[k].n += g[k].n;
+                overall[k].sum += g[k].sum;
+                overall[k].sumsq += g[k].sumsq;
+                if g[k].n >= 2 {
+                    pooled_ss[k] += g[k].ss();
+                    pooled_df[k] += g[k].n - 1;
+                }
+            }
         }
-    });
-    let mut clusters: BTreeMap<u32, f64> = BTreeMap::new();
-    let mut singles = 0.0;
-    let mut controls = std::collections::BTreeSet::new();
-    for u in units {
-        let k = usize::from(u.treated);
-        let g = &cells[&u.cell][k];
-        let a = if u.treated { 1.0 } else { -u.weight };
-        if !u.treated {
-            controls.insert(u.person);
+        if nt == 0 {
+            return None;
         }
-        if g.n >= 2 {
-            let n = g.n as f64;
-            *clusters.entry(u.person).or_default() += a * (u.y - g.mean()) * (n / (n - 1.0)).sqrt();
-        } else {
-            singles += a * a * sigma2[k];
+        let sigma2: [f64; 2] = std::array::from_fn(|k| {
+            if pooled_df[k] > 0 {
+                pooled_ss[k] / pooled_df[k] as f64
+            } else if overall[k].n >= 2 {
+                overall[k].ss() / (overall[k].n - 1) as f64
+            } else {
+                0.25
+            }
+        });
+        // A unit alone in its group of its cell adds the pooled variance, in
+        // unit order: cells ascending, within a cell by input position.
+        let mut singles = 0.0;
+        s.centre.clear();
+        for (g, last) in s.groups.iter().zip(&s.last) {
+            let alone = |k: usize| {
+                (g[k].n == 1).then(|| {
+                    let a = if k == 1 { 1.0 } else { -last[k].1 };
+                    (last[k].0, a * a * sigma2[k])
+                })
+            };
+            match (alone(0), alone(1)) {
+                (Some(c), Some(t)) => {
+                    let (first, second) = if c.0 < t.0 { (c, t) } else { (t, c) };
+                    singles += first.1;
+                    singles += second.1;
+                }
+                (Some(x), None) | (None, Some(x)) => singles += x.1,
+                (None, None) => {}
+            }
+            s.centre.push(std::array::from_fn(|k| {
+                let n = g[k].n as f64;
+                (g[k].mean(), (n / (n - 1.0)).sqrt())
+            }));
         }
+        // Clusters: per person (ascending), the residuals in unit order.
+        s.clusters.clear();
+        let mut control_n = 0u64;
+        let mut current: Option<u32> = None;
+        let (mut z, mut in_cluster, mut counted) = (0.0f64, false, false);
+        for i in 0..n {
+            let p = self.person[i];
+            if current != Some(p) {
+                if in_cluster {
+                    s.clusters.push(z);
+                }
+                current = Some(p);
+                (z, in_cluster, counted) = (0.0, false, false);
+            }
+            let Some(v) = s.y[i] else {
+                continue;
+            };
+            let (c, k) = (self.cell[i] as usize, usize::from(self.treated[i]));
+            if k == 0 && !counted {
+                control_n += 1;
+                counted = true;
+            }
+            if s.groups[c][k].n >= 2 {
+                let a = if k == 1 { 1.0 } else { -self.weight[i] };
+                let (mean, scale) = s.centre[c][k];
+                z += a * (v - mean) * scale;
+                in_cluster = true;
+            }
+        }
+        if in_cluster {
+            s.clusters.push(z);
+        }
+        let v = (s.clusters.iter().map(|z| z * z).sum::<f64>() + singles) / (nt as f64).powi(2);
+        let n = nt as f64;
+        Some(Estimate {
+            treated_n: nt,
+            control_n,
+            treated_sum: sum_t,
+            treated_mean: sum_t / n,
+            control_mean: sum_c / n,
+            effect: (sum_t - sum_c) / n,
+            se: v.sqrt(),
+        })
     }
-    let v = (clusters.values().map(|z| z * z).sum::<f64>() + singles) / (nt as f64).powi(2);
-    let n = nt as f64;
-    Some(Estimate {
-        treated_n: nt,
-        control_n: controls.len() as u64,
-        treated_sum: sum_t,
-        treated_mean: sum_t / n,
-        control_mean: sum_c / n,
-        effect: (sum_t - sum_c) / n,
-        se: v.sqrt(),
-    })
 }
 
 /// Running sums for a mean and variance (optionally weighted).
@@ -333,6 +480,129 @@ mod tests {
         // Unbiased within-cell variances: treated 0.5, controls 0.25.
         let expected = 0.5 / nt + 2000.0 * 0.25 * 0.25 / (nt * nt);
         assert!((e.se * e.se - expected).abs() < 1e-12);
+    }
+
+    /// The straightforward implementation (maps per cell and person) the
+    /// linear passes of [`Design::estimate`] must reproduce bit for bit.
+    fn reference(units: &[Unit]) -> Option<Estimate> {
+        use std::collections::{BTreeMap, BTreeSet};
+        let mut cells: BTreeMap<u32, [Group; 2]> = BTreeMap::new();
+        for u in units {
+            cells.entry(u.cell).or_default()[usize::from(u.treated)].add(u.y);
+        }
+        let mut nt = 0u64;
+        let (mut sum_t, mut sum_c) = (0.0, 0.0);
+        let mut overall = [Group::default(); 2];
+        let (mut pooled_ss, mut pooled_df) = ([0.0f64; 2], [0u64; 2]);
+        for g in cells.values() {
+            nt += g[1].n;
+            sum_t += g[1].sum;
+            sum_c += g[1].n as f64 * g[0].mean();
+            for k in 0..2 {
+                overall[k].n += g[k].n;
+                overall[k].sum += g[k].sum;
+                overall[k].sumsq += g[k].sumsq;
+                if g[k].n >= 2 {
+                    pooled_ss[k] += g[k].ss();
+                    pooled_df[k] += g[k].n - 1;
+                }
+            }
+        }
+        if nt == 0 {
+            return None;
+        }
+        let sigma2: [f64; 2] = std::array::from_fn(|k| {
+            if pooled_df[k] > 0 {
+                pooled_ss[k] / pooled_df[k] as f64
+            } else if overall[k].n >= 2 {
+                overall[k].ss() / (overall[k].n - 1) as f64
+            } else {
+                0.25
+            }
+        });
+        let mut clusters: BTreeMap<u32, f64> = BTreeMap::new();
+        let mut singles = 0.0;
+        let mut controls = BTreeSet::new();
+        for u in units {
+            let k = usize::from(u.treated);
+            let g = &cells[&u.cell][k];
+            let a = if u.treated { 1.0 } else { -u.weight };
+            if !u.treated {
+                controls.insert(u.person);
+            }
+            if g.n >= 2 {
+                let n = g.n as f64;
+                *clusters.entry(u.person).or_default() +=
+                    a * (u.y - g.mean()) * (n / (n - 1.0)).sqrt();
+            } else {
+                singles += a * a * sigma2[k];
+            }
+        }
+        let v = (clusters.values().map(|z| z * z).sum::<f64>() + singles) / (nt as f64).powi(2);
+        let n = nt as f64;
+        Some(Estimate {
+            treated_n: nt,
+            control_n: controls.len() as u64,
+            treated_sum: sum_t,
+            treated_mean: sum_t / n,
+            control_mean: sum_c / n,
+            effect: (sum_t - sum_c) / n,
+            se: v.sqrt(),
+        })
+    }
+
+    #[test]
+    fn linear_passes_reproduce_the_reference_bit_for_bit() {
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = |m: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % m
+        };
+        for round in 0..20 {
+            let mut units = Vec::new();
+            for cell in 0..(5 + next(60) as u32) {
+                let (t, c) = (1 + next(4) as usize, 1 + next(7) as usize);
+                let w = control_weight(t, c);
+                for _ in 0..t {
+                    units.push(unit(next(40) as u32, cell, true, 1.0, next(2) as f64));
+                }
+                for _ in 0..c {
+                    units.push(unit(next(40) as u32, cell, false, w, next(2) as f64));
+                }
+            }
+            // Some cells unobserved (their units left out by `y`).
+            let hidden: Vec<bool> = (0..70).map(|_| next(5) == 0).collect();
+            let kept: Vec<Unit> = units
+                .iter()
+                .copied()
+                .filter(|u| !hidden[u.cell as usize])
+                .collect();
+            let design = Design::new(units.iter().copied());
+            let y = |i: usize| {
+                let u = &units[design.source(i)];
+                (!hidden[u.cell as usize]).then_some(u.y)
+            };
+            let fast = design.estimate(y, &mut Scratch::default());
+            let slow = reference(&kept);
+            match (fast, slow) {
+                (Some(f), Some(s)) => {
+                    assert_eq!(f.treated_n, s.treated_n, "round {round}");
+                    assert_eq!(f.control_n, s.control_n, "round {round}");
+                    for (a, b) in [
+                        (f.treated_sum, s.treated_sum),
+                        (f.treated_mean, s.treated_mean),
+                        (f.control_mean, s.control_mean),
+                        (f.effect, s.effect),
+                        (f.se, s.se),
+                    ] {
+                        assert_eq!(a.to_bits(), b.to_bits(), "round {round}");
+                    }
+                }
+                (f, s) => assert_eq!(f.is_none(), s.is_none(), "round {round}"),
+            }
+        }
     }
 
     #[test]

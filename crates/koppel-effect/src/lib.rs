@@ -36,10 +36,11 @@ use std::time::Instant;
 
 use koppel_link::{Bands, LinkFrames, LinkInputs};
 use polars::prelude::*;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 pub use config::{Covariate, EffectConfig, COVARIATES};
-use estimate::{estimate, smd, Moments, Unit};
+use estimate::{smd, Design, Moments, Scratch};
 use history::{first_day, month_label};
 use load::Histories;
 use outcome::{outcome_specs, outcome_values, OutcomeSpec};
@@ -290,6 +291,9 @@ pub fn run(
     Ok((summary, results))
 }
 
+/// Items per parallel chunk of the outcome passes.
+const OUTCOME_CHUNK: usize = 8192;
+
 /// Pool rows measured mid-month (the naive comparison and the "before"
 /// balance): everyone on assistance on the 15th of a month of the period.
 struct NaivePool {
@@ -312,7 +316,6 @@ impl NaivePool {
         until: i32,
     ) -> NaivePool {
         let mut rows = Vec::new();
-        let mut ys = Vec::new();
         let mut sums: BTreeMap<(usize, u16), Vec<Moments>> = BTreeMap::new();
         let mut balance = BalanceAcc::new(config, &pool.levels);
         let mut cand: Vec<(u32, i32, u32)> = pool
@@ -327,23 +330,46 @@ impl NaivePool {
             .collect();
         cand.sort_unstable();
         cand.dedup_by_key(|c| (c.0, c.1));
-        for (_, _, i) in cand {
+        // Outcomes on all cores (each row on its own), sums in row order.
+        let n_out = specs.len();
+        let ys: Vec<i8> = cand
+            .par_chunks(OUTCOME_CHUNK)
+            .flat_map_iter(|chunk| {
+                let mut ys = Vec::with_capacity(chunk.len() * n_out);
+                for &(p, month, _) in chunk {
+                    let mid = first_day(month) + 14;
+                    outcome_values(h, p, mid, specs, until, config.gap_days, &mut ys);
+                }
+                ys
+            })
+            .collect();
+        // Sums per (slot, level), dense by level while adding.
+        let mut dense: Vec<Vec<Option<Vec<Moments>>>> =
+            vec![Vec::new(); config.subgroups.len() + 1];
+        for (k, &(_, _, i)) in cand.iter().enumerate() {
             let r = &pool.rows[i as usize];
-            let mid = first_day(r.month) + 14;
             rows.push(i);
-            let at = ys.len();
-            outcome_values(h, r.person, mid, specs, until, config.gap_days, &mut ys);
-            for key in slots(r, &config.subgroups) {
-                let acc = sums
-                    .entry(key)
-                    .or_insert_with(|| vec![Moments::default(); specs.len()]);
-                for (o, y) in ys[at..].iter().enumerate() {
+            for (slot, level) in slots(r, &config.subgroups) {
+                let by_level = &mut dense[slot];
+                if by_level.len() <= level as usize {
+                    by_level.resize(level as usize + 1, None);
+                }
+                let acc =
+                    by_level[level as usize].get_or_insert_with(|| vec![Moments::default(); n_out]);
+                for (o, y) in ys[k * n_out..(k + 1) * n_out].iter().enumerate() {
                     if *y >= 0 {
                         acc[o].add(f64::from(*y), 1.0);
                     }
                 }
             }
             balance.add(r, 1.0);
+        }
+        for (slot, by_level) in dense.into_iter().enumerate() {
+            for (level, acc) in by_level.into_iter().enumerate() {
+                if let Some(acc) = acc {
+                    sums.insert((slot, level as u16), acc);
+                }
+            }
         }
         NaivePool {
             rows,
@@ -446,37 +472,39 @@ struct Ctx<'a> {
 
 impl Ctx<'_> {
     fn unit_outcomes(&self, m: &Matched) -> Vec<i8> {
-        let mut ys = Vec::with_capacity(m.units.len() * self.specs.len());
-        for (u, _) in &m.units {
-            let t0 = m.cells[u.cell as usize].start;
-            outcome_values(
-                self.h,
-                u.person,
-                t0,
-                self.specs,
-                self.until,
-                self.config.gap_days,
-                &mut ys,
-            );
-        }
-        ys
+        self.outcomes_of(&m.units, |(u, _)| {
+            (u.person, m.cells[u.cell as usize].start)
+        })
     }
 
     fn treated_outcomes(&self, m: &Matched) -> Vec<i8> {
-        let mut ys = Vec::with_capacity(m.treated.len() * self.specs.len());
-        for t in &m.treated {
-            let p = self.pool.rows[t.row as usize].person;
-            outcome_values(
-                self.h,
-                p,
-                t.start,
-                self.specs,
-                self.until,
-                self.config.gap_days,
-                &mut ys,
-            );
-        }
-        ys
+        self.outcomes_of(&m.treated, |t| {
+            (self.pool.rows[t.row as usize].person, t.start)
+        })
+    }
+
+    /// Outcomes of items given as (person, time zero), on all cores, in
+    /// item order.
+    fn outcomes_of<T: Sync>(&self, items: &[T], at: impl Fn(&T) -> (u32, i32) + Sync) -> Vec<i8> {
+        items
+            .par_chunks(OUTCOME_CHUNK)
+            .flat_map_iter(|chunk| {
+                let mut ys = Vec::with_capacity(chunk.len() * self.specs.len());
+                for item in chunk {
+                    let (p, t0) = at(item);
+                    outcome_values(
+                        self.h,
+                        p,
+                        t0,
+                        self.specs,
+                        self.until,
+                        self.config.gap_days,
+                        &mut ys,
+                    );
+                }
+                ys
+            })
+            .collect()
     }
 
     fn effects(
@@ -534,9 +562,15 @@ impl Ctx<'_> {
                 }
             }
         }
-        let mut out = Vec::new();
-        let mut units: Vec<Unit> = Vec::new();
-        for ((slot, level), cells) in &groups {
+        // Outcomes by outcome (column-major) for linear passes.
+        let n_units = m.units.len();
+        let columns: Vec<Vec<i8>> = (0..n_out)
+            .map(|o| (0..n_units).map(|k| ys[k * n_out + o]).collect())
+            .collect();
+        // Groups on all cores; rows in group order.
+        let per_group = |((slot, level), cells): &((usize, u16), Vec<u32>)| {
+            let mut out = Vec::new();
+            let mut scratch = Scratch::default();
             let (dimension, level_label) = if *slot == 0 {
                 (TOTAL.to_string(), TOTAL.to_string())
             } else {
@@ -546,20 +580,23 @@ impl Ctx<'_> {
                     self.pool.levels.label(c, *level).to_string(),
                 )
             };
-            for (o, spec) in self.specs.iter().enumerate() {
-                units.clear();
-                for &c in cells {
+            // Units of the group's cells (cells ascending, contiguous units).
+            let source: Vec<u32> = cells
+                .iter()
+                .flat_map(|&c| {
                     let (a, b) = ranges[c as usize];
-                    if ys[a * n_out + o] < 0 {
-                        continue; // horizon after the end of the data
-                    }
-                    for k in a..b {
-                        let mut u = m.units[k].0;
-                        u.y = f64::from(ys[k * n_out + o]);
-                        units.push(u);
-                    }
-                }
-                let Some(e) = estimate(&units) else {
+                    a as u32..b as u32
+                })
+                .collect();
+            let design = Design::new(source.iter().map(|&k| m.units[k as usize].0));
+            for (o, spec) in self.specs.iter().enumerate() {
+                let col = &columns[o];
+                let y = |i: usize| {
+                    let v = col[source[design.source(i)] as usize];
+                    // Negative: the horizon lies after the end of the data.
+                    (v >= 0).then_some(f64::from(v))
+                };
+                let Some(e) = design.estimate(y, &mut scratch) else {
                     continue;
                 };
                 let naive_pp = match (
@@ -590,8 +627,9 @@ impl Ctx<'_> {
                     naive_pp,
                 });
             }
-        }
-        out
+            out
+        };
+        groups.par_iter().map(per_group).flatten_iter().collect()
     }
 
     fn balance(&self, t: &Treatment, m: &Matched, naive: &NaivePool) -> Vec<BalanceRow> {

@@ -21,6 +21,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use koppel_link::{Band, Bands, UNKNOWN};
+use rayon::prelude::*;
 
 use crate::config::{Covariate, EffectConfig, COVARIATES};
 use crate::estimate::{control_weight, Unit};
@@ -92,6 +93,9 @@ fn labels(bands: &[Band]) -> Vec<String> {
     v
 }
 
+/// Persons per parallel chunk of the pool build.
+const POOL_CHUNK: u32 = 4096;
+
 /// Build the pool rows of the evaluation period.
 pub fn pool(h: &Histories, config: &EffectConfig, bands: &Bands) -> Result<Pool, EffectError> {
     let mut regions = Dict::default();
@@ -128,17 +132,9 @@ pub fn pool(h: &Histories, config: &EffectConfig, bands: &Bands) -> Result<Pool,
     }
     let (from, to) = (month_of(config.period_from.0), month_of(config.period_to.0));
     let hist = config.history_months as i32;
-    let mut rows = Vec::new();
-    let mut offsets = Vec::with_capacity(h.pseudonyms.len() + 1);
-    let mut without = 0;
-    offsets.push(0u32);
-    for p in 0..h.pseudonyms.len() as u32 {
+    // Pool rows of one person, appended to `rows`.
+    let person_rows = |p: u32, rows: &mut Vec<PoolRow>| {
         let a = h.persons[p as usize];
-        if !a.known {
-            without += 1;
-            offsets.push(rows.len() as u32);
-            continue;
-        }
         let spells = h.assistance.of(p);
         let eps = episodes(spells, config.gap_days);
         let trajs = h.trajectories.of(p);
@@ -189,8 +185,35 @@ pub fn pool(h: &Histories, config: &EffectConfig, bands: &Bands) -> Result<Pool,
                 });
             }
         }
-        offsets.push(rows.len() as u32);
+    };
+    // Persons in chunks on all cores; the chunks are joined in person order.
+    let persons = h.pseudonyms.len() as u32;
+    let chunks: Vec<(Vec<PoolRow>, Vec<u32>)> = (0..persons.div_ceil(POOL_CHUNK))
+        .into_par_iter()
+        .map(|c| {
+            let mut rows = Vec::new();
+            let mut ends = Vec::new();
+            for p in c * POOL_CHUNK..((c + 1) * POOL_CHUNK).min(persons) {
+                if h.persons[p as usize].known {
+                    person_rows(p, &mut rows);
+                }
+                ends.push(rows.len() as u32);
+            }
+            (rows, ends)
+        })
+        .collect();
+    let total: usize = chunks.iter().map(|c| c.0.len()).sum();
+    let mut rows = Vec::with_capacity(total);
+    let mut offsets = Vec::with_capacity(persons as usize + 1);
+    offsets.push(0u32);
+    for (part, ends) in chunks {
+        let base = rows.len() as u32;
+        offsets.extend(ends.iter().map(|e| base + e));
+        rows.extend(part);
     }
+    let without = (0..persons)
+        .filter(|&p| !h.persons[p as usize].known)
+        .count() as u64;
     Ok(Pool {
         rows,
         offsets,

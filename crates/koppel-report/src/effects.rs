@@ -1,16 +1,16 @@
-//! The effects part of the researcher package: `effects/*.parquet|csv`
-//! and the report section "Effecten van trajecten" / "Effects of
-//! trajectories".
+//! The effects part of the researcher package: `tables/effects`,
+//! `tables/balance` and `tables/effect_support` (Parquet and CSV) and the
+//! report section "Effecten van trajecten" / "Effects of trajectories".
 //!
 //! The effect tables have their own shapes (one row per estimate, per
-//! balance variable, per instrument), so they live in `effects/` beside the
-//! long-form count tables of `tables/`:
+//! balance variable, per instrument) rather than the long form of the count
+//! tables beside them in `tables/`:
 //!
 //! | file | columns |
 //! |---|---|
-//! | `effects/effects` | instrument, dimension, level, horizon_months, outcome, treated_n, control_n, treated_share, control_share, effect_pp, ci_low_pp, ci_high_pp, naive_pp, status |
-//! | `effects/balance` | instrument, variable, smd_before, smd_after |
-//! | `effects/effect_support` | instrument, treated, matched, unmatched, status |
+//! | `tables/effects` | instrument, dimension, level, horizon_months, outcome, treated_n, control_n, treated_share, control_share, effect_pp, ci_low_pp, ci_high_pp, naive_pp, status |
+//! | `tables/balance` | instrument, variable, smd_before, smd_after |
+//! | `tables/effect_support` | instrument, treated, matched, unmatched, status |
 //!
 //! Shares are whole percentages, differences percentage points with one
 //! decimal; `status` is `published` or `suppressed` (then every figure of
@@ -19,7 +19,7 @@
 //! so they read back exactly.
 //!
 //! In the report every figure is the published value of one cell, wrapped
-//! in an element with `data-t` (`effects/effects`), `data-r` (row in the
+//! in an element with `data-t` (`tables/effects`), `data-r` (row in the
 //! Parquet file) and `data-c` (the column name), so it can be traced.
 
 use std::fmt::Write as _;
@@ -140,10 +140,10 @@ fn quote(s: &str) -> String {
     }
 }
 
-/// Write `effects/NAME.parquet` and `.csv` for each table; returns the
+/// Write `tables/NAME.parquet` and `.csv` for each table; returns the
 /// relative paths written.
 pub fn write_effect_tables(dir: &Path, t: &EffectTables) -> Result<Vec<String>, ReportError> {
-    let sub = dir.join("effects");
+    let sub = dir.join("tables");
     std::fs::create_dir_all(&sub)
         .map_err(|e| ReportError::Table(format!("{}: {e}", sub.display())))?;
     let mut written = Vec::new();
@@ -153,6 +153,12 @@ pub fn write_effect_tables(dir: &Path, t: &EffectTables) -> Result<Vec<String>, 
         ("effect_support", &t.support),
     ] {
         let path = sub.join(format!("{name}.parquet"));
+        if path.exists() {
+            return Err(ReportError::Table(format!(
+                "{}: a count table has the name of an effect table ({name})",
+                path.display()
+            )));
+        }
         let mut df = df.clone();
         let file = std::fs::File::create(&path)
             .map_err(|e| ReportError::Table(format!("{}: {e}", path.display())))?;
@@ -171,34 +177,19 @@ pub fn write_effect_tables(dir: &Path, t: &EffectTables) -> Result<Vec<String>, 
         let csv = sub.join(format!("{name}.csv"));
         std::fs::write(&csv, text)
             .map_err(|e| ReportError::Table(format!("{}: {e}", csv.display())))?;
-        written.push(format!("effects/{name}.parquet"));
-        written.push(format!("effects/{name}.csv"));
+        written.push(format!("tables/{name}.parquet"));
+        written.push(format!("tables/{name}.csv"));
     }
     Ok(written)
 }
 
-fn tr(lang: Lang, nl: &'static str, en: &'static str) -> &'static str {
-    match lang {
-        Lang::En => en,
-        _ => nl,
-    }
-}
-
-fn outcome_label(lang: Lang, o: &str) -> &'static str {
+fn outcome_label(labels: &Labels, lang: Lang, o: &str) -> String {
     match o {
-        "werk" => tr(
-            lang,
-            "aan het werk zonder bijstand",
-            "in work without assistance",
-        ),
-        "off_assistance" => tr(lang, "uit de bijstand", "off assistance"),
-        "durable_outflow" => tr(lang, "duurzaam uit de bijstand", "durably off assistance"),
-        "werk_placebo" => tr(
-            lang,
-            "aan het werk 12 maanden vóór de start (placebo)",
-            "in work 12 months before the start (placebo)",
-        ),
-        _ => tr(lang, "toestand", "state"),
+        "werk" => labels.ui(lang, "effects_outcome_werk"),
+        "off_assistance" => labels.ui(lang, "effects_outcome_off_assistance"),
+        "durable_outflow" => labels.ui(lang, "effects_outcome_durable_outflow"),
+        "werk_placebo" => labels.ui(lang, "effects_outcome_werk_placebo"),
+        _ => labels.ui(lang, "effects_outcome_other"),
     }
 }
 
@@ -268,7 +259,7 @@ fn forest(lang: Lang, plot: &Plot<'_>) -> Markup {
             );
             let _ = write!(
                 svg,
-                "<text class=\"efig\" data-t=\"effects/effects\" data-r=\"{}\" data-c=\"effect_pp\" x=\"{:.1}\" y=\"{:.1}\" font-size=\"11\">{}</text>",
+                "<text class=\"efig\" data-t=\"tables/effects\" data-r=\"{}\" data-c=\"effect_pp\" x=\"{:.1}\" y=\"{:.1}\" font-size=\"11\">{}</text>",
                 e.row,
                 label_w + plot_w + 8.0,
                 y + 4.0,
@@ -301,13 +292,13 @@ fn forest(lang: Lang, plot: &Plot<'_>) -> Markup {
     PreEscaped(svg)
 }
 
-fn legend(lang: Lang) -> Markup {
+fn legend(labels: &Labels, lang: Lang) -> Markup {
     html! {
         p.legend {
             span style="color:#1f5f8b" { "●━" } " "
-            (tr(lang, "geschat effect met 95%-betrouwbaarheidsinterval", "estimated effect with 95% confidence interval"))
+            (labels.ui(lang, "effects_legend_estimate"))
             " · " span style="color:#c0392b" { "◇" } " "
-            (tr(lang, "naïef verschil (deelnemers tegenover iedereen in de bijstand)", "naive difference (participants versus everyone on assistance)"))
+            (labels.ui(lang, "effects_legend_naive"))
         }
     }
 }
@@ -315,28 +306,27 @@ fn legend(lang: Lang) -> Markup {
 fn est_table(lang: Lang, labels: &Labels, rows: &[(String, &Est)]) -> Markup {
     let f = |v: Option<f64>| v.map_or(".".to_string(), |v| pp(lang, v));
     let pct = |v: Option<f64>| v.map_or(".".to_string(), |v| format!("{v:.0}%"));
-    let _ = labels;
     html! {
         table.data {
             thead { tr {
                 th { "" }
-                th { (tr(lang, "deelnemers", "participants")) }
-                th { (tr(lang, "aandeel deelnemers", "share participants")) }
-                th { (tr(lang, "aandeel vergelijking", "share comparison")) }
-                th { (tr(lang, "effect (%-punt)", "effect (pp)")) }
-                th { (tr(lang, "95%-interval", "95% interval")) }
-                th { (tr(lang, "naïef verschil", "naive difference")) }
+                th { (labels.ui(lang, "effects_participants")) }
+                th { (labels.ui(lang, "effects_share_participants")) }
+                th { (labels.ui(lang, "effects_share_comparison")) }
+                th { (labels.ui(lang, "effects_effect_pp")) }
+                th { (labels.ui(lang, "effects_interval")) }
+                th { (labels.ui(lang, "effects_naive")) }
             } }
             tbody {
                 @for (label, e) in rows {
                     tr {
                         td { (label) }
-                        td.num { span.efig data-t="effects/effects" data-r=(e.row) data-c="treated_n" { (e.treated_n.map_or(".".into(), |v| format!("{v:.0}"))) } }
-                        td.num { span.efig data-t="effects/effects" data-r=(e.row) data-c="treated_share" { (pct(e.treated_share)) } }
-                        td.num { span.efig data-t="effects/effects" data-r=(e.row) data-c="control_share" { (pct(e.control_share)) } }
-                        td.num { span.efig data-t="effects/effects" data-r=(e.row) data-c="effect_pp" { (f(e.effect)) } }
+                        td.num { span.efig data-t="tables/effects" data-r=(e.row) data-c="treated_n" { (e.treated_n.map_or(".".into(), |v| format!("{v:.0}"))) } }
+                        td.num { span.efig data-t="tables/effects" data-r=(e.row) data-c="treated_share" { (pct(e.treated_share)) } }
+                        td.num { span.efig data-t="tables/effects" data-r=(e.row) data-c="control_share" { (pct(e.control_share)) } }
+                        td.num { span.efig data-t="tables/effects" data-r=(e.row) data-c="effect_pp" { (f(e.effect)) } }
                         td.num { (f(e.lo)) " … " (f(e.hi)) }
-                        td.num { span.efig data-t="effects/effects" data-r=(e.row) data-c="naive_pp" { (f(e.naive)) } }
+                        td.num { span.efig data-t="tables/effects" data-r=(e.row) data-c="naive_pp" { (f(e.naive)) } }
                     }
                 }
             }
@@ -345,14 +335,14 @@ fn est_table(lang: Lang, labels: &Labels, rows: &[(String, &Est)]) -> Markup {
 }
 
 /// The section title.
-pub fn title(lang: Lang) -> &'static str {
-    tr(lang, "Effecten van trajecten", "Effects of trajectories")
+pub fn title(labels: &Labels, lang: Lang) -> String {
+    labels.ui(lang, "effects_section")
 }
 
 /// The report section, or a note when the tables cannot be read.
 pub fn section_or_note(t: &EffectTables, labels: &Labels, lang: Lang) -> Markup {
     section(t, labels, lang).unwrap_or_else(|e| {
-        html! { section #effects { h2 { (title(lang)) } p.note { (e.to_string()) } } }
+        html! { section #effects { h2 { (title(labels, lang)) } p.note { (e.to_string()) } } }
     })
 }
 
@@ -400,15 +390,15 @@ pub fn section(t: &EffectTables, labels: &Labels, lang: Lang) -> Result<Markup, 
     let balance = balance_summary(&t.balance)?;
     Ok(html! {
         section #effects {
-            h2 { (title(lang)) }
-            (guide(lang, t.min_effect_n))
+            h2 { (title(labels, lang)) }
+            (guide(labels, lang, t.min_effect_n))
             @for h in &horizons {
                 @for o in ["werk", "off_assistance"] {
                     @let rows = pick("Total", *h, o);
                     @if !rows.is_empty() {
-                        h3 { (format!("{} — {} {}", outcome_label(lang, o),
-                            h, tr(lang, "maanden na de start", "months after the start"))) }
-                        (legend(lang))
+                        h3 { (format!("{} — {} {}", outcome_label(labels, lang, o),
+                            h, labels.ui(lang, "effects_months_after"))) }
+                        (legend(labels, lang))
                         (forest(lang, &Plot { rows: rows.clone() }))
                         (est_table(lang, labels, &rows))
                     }
@@ -416,19 +406,15 @@ pub fn section(t: &EffectTables, labels: &Labels, lang: Lang) -> Result<Markup, 
             }
             @let placebo = pick("Total", -12, "werk_placebo");
             @if !placebo.is_empty() {
-                h3 { (outcome_label(lang, "werk_placebo")) }
-                p { (tr(lang,
-                    "Een start kan niet veroorzaken dat iemand een jaar eerder werkte: hier hoort een effect rond nul. Een duidelijk afwijkend effect wijst op verschillen die de matching niet wegneemt.",
-                    "A start cannot cause someone to have worked a year earlier: the effect here should be about zero. A clearly different value points to differences that matching does not remove.")) }
+                h3 { (outcome_label(labels, lang, "werk_placebo")) }
+                p { (labels.ui(lang, "effects_placebo_text")) }
                 (forest(lang, &Plot { rows: placebo.clone() }))
                 (est_table(lang, labels, &placebo))
             }
             @if !dims.is_empty() {
-                h3 { (tr(lang, "Voor wie werkt het?", "For whom does it work?")) }
-                p { (format!("{} {} {}.", tr(lang,
-                    "Effect op werk zonder bijstand",
-                    "Effect on work without assistance"), main_h,
-                    tr(lang, "maanden na de start, per groep; alleen groepen met genoeg deelnemers", "months after the start, per group; only groups with enough participants"))) }
+                h3 { (labels.ui(lang, "effects_for_whom")) }
+                p { (format!("{} {} {}.", labels.ui(lang, "effects_for_whom_intro"), main_h,
+                    labels.ui(lang, "effects_for_whom_months"))) }
                 @for d in &dims {
                     @let rows = pick(d, main_h, "werk");
                     @if !rows.is_empty() {
@@ -437,27 +423,25 @@ pub fn section(t: &EffectTables, labels: &Labels, lang: Lang) -> Result<Markup, 
                     }
                 }
             }
-            h3 { (tr(lang, "Vergelijkbaarheid en bereik", "Comparability and coverage")) }
-            p { (tr(lang,
-                "Gestandaardiseerd verschil (SMD) van de kenmerken tussen deelnemers en vergelijkingsgroep, vóór en na weging. Onder 0,1 geldt als goed vergelijkbaar; kenmerken waarop exact is gematcht hebben na weging 0.",
-                "Standardised mean difference (SMD) of the characteristics between participants and comparison group, before and after weighting. Below 0.1 counts as well balanced; characteristics matched exactly are 0 after weighting.")) }
+            h3 { (labels.ui(lang, "effects_balance_section")) }
+            p { (labels.ui(lang, "effects_balance_text")) }
             table.data {
                 thead { tr {
-                    th { (tr(lang, "instrument", "instrument")) }
-                    th { (tr(lang, "deelnemers", "participants")) }
-                    th { (tr(lang, "gematcht", "matched")) }
-                    th { (tr(lang, "zonder vergelijking", "without comparison")) }
-                    th { (tr(lang, "grootste |SMD| vóór", "largest |SMD| before")) }
-                    th { (tr(lang, "grootste |SMD| na", "largest |SMD| after")) }
+                    th { (labels.ui(lang, "effects_instrument")) }
+                    th { (labels.ui(lang, "effects_participants")) }
+                    th { (labels.ui(lang, "effects_matched")) }
+                    th { (labels.ui(lang, "effects_unmatched")) }
+                    th { (labels.ui(lang, "effects_smd_before")) }
+                    th { (labels.ui(lang, "effects_smd_after")) }
                 } }
                 tbody {
                     @for (row, name, treated, matched, unmatched) in &support {
                         @let b = balance.iter().find(|b| &b.0 == name);
                         tr {
                             td { (inst(name)) }
-                            td.num { span.efig data-t="effects/effect_support" data-r=(row) data-c="treated" { (treated) } }
-                            td.num { span.efig data-t="effects/effect_support" data-r=(row) data-c="matched" { (matched) } }
-                            td.num { span.efig data-t="effects/effect_support" data-r=(row) data-c="unmatched" { (unmatched) } }
+                            td.num { span.efig data-t="tables/effect_support" data-r=(row) data-c="treated" { (treated) } }
+                            td.num { span.efig data-t="tables/effect_support" data-r=(row) data-c="matched" { (matched) } }
+                            td.num { span.efig data-t="tables/effect_support" data-r=(row) data-c="unmatched" { (unmatched) } }
                             td.num { (b.map_or(".".into(), |b| format!("{:.2}", b.1))) }
                             td.num { (b.map_or(".".into(), |b| format!("{:.2}", b.2))) }
                         }
@@ -468,31 +452,19 @@ pub fn section(t: &EffectTables, labels: &Labels, lang: Lang) -> Result<Markup, 
     })
 }
 
-fn guide(lang: Lang, min_n: u64) -> Markup {
-    let items: [&str; 5] = match lang {
-        Lang::En => [
-            "What is estimated: for people who started an instrument while on assistance, the difference between their outcome and the outcome of comparable people on assistance on the same day who did not start it that month (they may start it later). A difference of +5 percentage points means: 5 more in every 100 participants are in that situation than would have been without starting now.",
-            "Comparable means: the same month, municipality, sex, age band, household type, origin, education level, assistance duration band, segment, earlier trajectories and work history in the two years before. Each participant counts once; the comparison persons of a group share that group's weight.",
-            "The interval shows the uncertainty from chance: with 95% confidence the effect lies within it. An interval that includes zero means no effect can be shown.",
-            "The naive difference compares participants with everyone on assistance. The gap between the naive difference and the estimate shows how much of the raw difference comes from who gets the instrument.",
-            "What matching cannot rule out: differences that the registers do not show, such as motivation, health or a consultant's judgement. If those play a role, the estimate is biased. The placebo outcome gives a check.",
-        ],
-        _ => [
-            "Wat geschat wordt: voor mensen die in de bijstand met een instrument begonnen, het verschil tussen hun uitkomst en die van vergelijkbare mensen in de bijstand op dezelfde dag die die maand niet begonnen (mogelijk wel later). Een verschil van +5 procentpunt betekent: van elke 100 deelnemers zijn er 5 meer in die situatie dan zonder nu te beginnen.",
-            "Vergelijkbaar betekent: dezelfde maand, gemeente, geslacht, leeftijdsgroep, huishoudtype, herkomst, opleidingsniveau, duur in de bijstand, doelgroep (segment), eerdere trajecten en werkverleden in de twee jaar ervoor. Elke deelnemer telt één keer; de vergelijkingspersonen van een groep delen het gewicht van die groep.",
-            "Het interval toont de onzekerheid door toeval: met 95% betrouwbaarheid ligt het effect erbinnen. Een interval dat nul bevat betekent dat geen effect is aan te tonen.",
-            "Het naïeve verschil vergelijkt deelnemers met iedereen in de bijstand. Het verschil tussen het naïeve verschil en de schatting laat zien hoeveel van het ruwe verschil komt door wie het instrument krijgt.",
-            "Wat matching niet uitsluit: verschillen die de registers niet tonen, zoals motivatie, gezondheid of het oordeel van een consulent. Spelen die mee, dan is de schatting vertekend. De placebo-uitkomst geeft een controle.",
-        ],
-    };
+fn guide(labels: &Labels, lang: Lang, min_n: u64) -> Markup {
+    let items = [
+        "effects_guide_estimate",
+        "effects_guide_comparable",
+        "effects_guide_interval",
+        "effects_guide_naive",
+        "effects_guide_limits",
+    ];
     html! {
         div.guide {
-            h3 { (tr(lang, "Leeswijzer", "Reading guide")) }
-            ul { @for i in items { li { (i) } } }
-            p { (match lang {
-                Lang::En => format!("Estimates are shown only with at least {min_n} matched participants and publishable counts; shares are rounded to whole percentages, differences to one decimal."),
-                _ => format!("Schattingen staan er alleen bij minstens {min_n} gematchte deelnemers en publiceerbare aantallen; aandelen zijn afgerond op hele procenten, verschillen op één decimaal."),
-            }) }
+            h3 { (labels.ui(lang, "effects_guide")) }
+            ul { @for i in items { li { (labels.ui(lang, i)) } } }
+            p { (labels.ui(lang, "effects_guide_publication").replace("{n}", &min_n.to_string())) }
         }
     }
 }
@@ -595,13 +567,13 @@ mod tests {
         assert!(nl.contains("placebo"));
         assert!(nl.contains("<svg class=\"chart forest\""));
         // The suppressed subgroup row is nowhere.
-        assert!(!nl.contains("data-t=\"effects/effects\" data-r=\"1\""));
+        assert!(!nl.contains("data-t=\"tables/effects\" data-r=\"1\""));
         let en = section(&t, &labels, Lang::En).unwrap().into_string();
         assert!(en.contains("Effects of trajectories"));
         assert!(en.contains("+17.2"));
         assert!(en.contains("What matching cannot rule out"));
         // Every traced figure names a published row.
-        for part in en.split("data-t=\"effects/effects\" data-r=\"").skip(1) {
+        for part in en.split("data-t=\"tables/effects\" data-r=\"").skip(1) {
             let row: usize = part[..part.find('"').unwrap()].parse().unwrap();
             assert!([0, 2, 3].contains(&row));
         }
@@ -612,7 +584,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let written = write_effect_tables(dir.path(), &tables()).unwrap();
         assert_eq!(written.len(), 6);
-        let csv = std::fs::read_to_string(dir.path().join("effects/effects.csv")).unwrap();
+        let csv = std::fs::read_to_string(dir.path().join("tables/effects.csv")).unwrap();
         let mut lines = csv.lines();
         assert_eq!(
             lines.next().unwrap(),

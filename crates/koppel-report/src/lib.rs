@@ -162,8 +162,9 @@ pub struct ReportContext {
     /// Labels (default: the embedded `config/` files; a pipeline passes
     /// [`Labels::from_config_dir`]).
     pub labels: Labels,
-    /// Published effect tables (written to `effects/`, drawn in the report's
-    /// effects section), if the pipeline estimated effects.
+    /// Published effect tables (written to `tables/` beside the count
+    /// tables, drawn in the report's effects section), if the pipeline
+    /// estimated effects.
     pub effects: Option<effects::EffectTables>,
 }
 

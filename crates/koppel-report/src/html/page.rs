@@ -76,7 +76,10 @@ pub fn render(
             .iter()
             .position(|(id, _)| *id == "linkage")
             .unwrap_or(toc.len());
-        toc.insert(at, ("effects", crate::effects::title(ctx.lang).into()));
+        toc.insert(
+            at,
+            ("effects", crate::effects::title(&ctx.labels, ctx.lang)),
+        );
     }
     let markup = html! {
         (DOCTYPE)
