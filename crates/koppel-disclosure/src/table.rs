@@ -15,7 +15,7 @@ use crate::secondary::{suppress_secondary, SecondaryStats};
 /// The level every dimension (and the state split) gets for its margin.
 pub const TOTAL: &str = "Total";
 /// The five outcome states (docs/definitions.md), in publication order.
-pub const STATES: [&str; 5] = ["bijstand_met_werk", "bijstand", "werk", "ww", "overig"];
+pub use koppel_schema::analysis::STATES;
 /// Default horizons in months.
 pub const HORIZONS: [u32; 4] = [3, 6, 12, 18];
 /// Level used for a missing dimension value.
@@ -70,7 +70,7 @@ pub const FLOW_MEASURE: &str = "flow";
 pub const FLOW_SEP: char = '>';
 
 /// The states of a person in work (their sum is the job tables' total).
-pub const WORK_STATES: [&str; 2] = ["bijstand_met_werk", "werk"];
+pub use koppel_schema::analysis::WORK_STATES;
 
 /// The SBI 2008 section groups CBS publishes (e.g. StatLine's
 /// "bedrijfstakken"): A; B-F industry and energy; G-I trade, transport and

@@ -1,34 +1,16 @@
 //! Calendar arithmetic and what a person's history says at a date: on
 //! assistance, in work, the outcome state, episodes, work days.
 
-use koppel_link::config::{civil_from_days, days_from_civil, days_in_month};
+use koppel_schema::calendar::{civil_from_days, days_from_civil};
 
 use crate::load::{Histories, Spell, OPEN};
 
-/// `day` plus `months` calendar months, the day clamped to the month end
-/// (31 January + 1 month = 28/29 February).
-pub fn add_months(day: i32, months: i32) -> i32 {
-    let (y, m, d) = civil_from_days(day);
-    let t = y * 12 + (m as i32 - 1) + months;
-    let (ny, nm) = (t.div_euclid(12), (t.rem_euclid(12) + 1) as u32);
-    days_from_civil(ny, nm, d.min(days_in_month(ny, nm)))
-}
+pub use koppel_schema::calendar::add_months;
 
 /// Completed calendar months from `from` to `to`: the largest `k` with
 /// `add_months(from, k) <= to` (0 if `to < from`).
 pub fn completed_months(from: i32, to: i32) -> i32 {
-    if to < from {
-        return 0;
-    }
-    let (fy, fm, fd) = civil_from_days(from);
-    let (ty, tm, td) = civil_from_days(to);
-    let m0 = (ty * 12 + tm as i32) - (fy * 12 + fm as i32);
-    let clamped = fd.min(days_in_month(ty, tm));
-    if clamped > td {
-        m0 - 1
-    } else {
-        m0
-    }
+    koppel_schema::calendar::completed_months(from, to).max(0)
 }
 
 /// Month number (`year * 12 + month - 1`) of a day.

@@ -273,7 +273,7 @@ pub fn run(
         (koppel_link::SPEC_METADATA.to_string(), spec),
         (
             koppel_link::KIND_METADATA.to_string(),
-            "matched".to_string(),
+            koppel_schema::metadata::KIND_MATCHED.to_string(),
         ),
     ];
     let path = out_dir.join("matched.parquet");

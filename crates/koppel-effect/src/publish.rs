@@ -31,12 +31,12 @@ use koppel_disclosure::cells::{CellSetBuilder, Status};
 use koppel_disclosure::rules::{count_is_primary, round_count, Rules};
 use koppel_disclosure::secondary::suppress_secondary;
 use koppel_disclosure::table::{final_audit, DisclosureError};
+// The states partition the treated at a horizon.
+use koppel_schema::analysis::STATES;
 use serde::Serialize;
 
 use crate::{BalanceRow, EffectRow, SupportRow, TOTAL};
 
-/// The states that partition the treated at a horizon.
-const STATES: [&str; 5] = ["bijstand_met_werk", "bijstand", "werk", "ww", "overig"];
 /// Outcomes published with their complement.
 const FLAGS: [&str; 2] = ["durable_outflow", "werk_placebo"];
 
@@ -143,35 +143,33 @@ fn cell(b: &mut CellSetBuilder, key: &str, v: f64) -> Result<usize, DisclosureEr
     })
 }
 
-/// Protect and round the effect tables.
-pub fn publish(
+/// The count cells of every estimate (treated, treated with the outcome,
+/// controls; and treated without it for a flag), flags related to their
+/// treated count.
+fn effect_cells(
+    b: &mut CellSetBuilder,
     effects: &[EffectRow],
-    balance: &[BalanceRow],
-    support: &[SupportRow],
-    min_effect_n: u64,
-    rules: &Rules,
-) -> Result<Published, DisclosureError> {
-    let mut b = CellSetBuilder::default();
+) -> Result<Vec<Keys>, DisclosureError> {
     let mut keys = Vec::with_capacity(effects.len());
     for r in effects {
         let n = cell(
-            &mut b,
+            b,
             &format!("{}|n|{}", base(r), window(r)),
             r.treated_n as f64,
         )?;
         let yes = cell(
-            &mut b,
+            b,
             &format!("{}|{}|{}|yes", base(r), r.outcome, window(r)),
             r.treated_with as f64,
         )?;
         let controls = cell(
-            &mut b,
+            b,
             &format!("{}|controls|{}", base(r), window(r)),
             r.control_n as f64,
         )?;
         if FLAGS.contains(&r.outcome.as_str()) {
             let no = cell(
-                &mut b,
+                b,
                 &format!("{}|{}|{}|no", base(r), r.outcome, window(r)),
                 (r.treated_n - r.treated_with) as f64,
             )?;
@@ -180,7 +178,13 @@ pub fn publish(
         }
         keys.push(Keys { n, yes, controls });
     }
-    // Relations between estimates.
+    Ok(keys)
+}
+
+/// Relations between estimates: the five states partition the treated
+/// (and off-assistance is three of them), and a breakdown level is within
+/// the instrument's total.
+fn relate_estimates(b: &mut CellSetBuilder, effects: &[EffectRow], keys: &[Keys]) {
     let index: BTreeMap<(String, String, String, i32, String), usize> = effects
         .iter()
         .enumerate()
@@ -250,29 +254,52 @@ pub fn publish(
             }
         }
     }
+}
+
+/// The support cells per instrument (treated = matched + unmatched);
+/// returns (treated, matched, unmatched) per row of `support`.
+fn support_cells(
+    b: &mut CellSetBuilder,
+    support: &[SupportRow],
+) -> Result<Vec<(usize, usize, usize)>, DisclosureError> {
     let mut support_keys = Vec::new();
     for s in support {
         let c = &s.counts;
         let treated = cell(
-            &mut b,
+            b,
             &format!("effect|{}|treated", s.instrument),
             c.treated as f64,
         )?;
         let unmatched = cell(
-            &mut b,
+            b,
             &format!("effect|{}|unmatched", s.instrument),
             c.unmatched as f64,
         )?;
         let matched_key = format!("effect|{}|{TOTAL}={TOTAL}|n|all", s.instrument);
         let matched = match b.find(&matched_key) {
             Some(m) => m,
-            None => cell(&mut b, &matched_key, c.matched as f64)?,
+            None => cell(b, &matched_key, c.matched as f64)?,
         };
         let axis = format!("effect|{}|support", s.instrument);
         b.relate(treated, &axis, matched);
         b.relate(treated, &axis, unmatched);
         support_keys.push((treated, matched, unmatched));
     }
+    Ok(support_keys)
+}
+
+/// Protect and round the effect tables.
+pub fn publish(
+    effects: &[EffectRow],
+    balance: &[BalanceRow],
+    support: &[SupportRow],
+    min_effect_n: u64,
+    rules: &Rules,
+) -> Result<Published, DisclosureError> {
+    let mut b = CellSetBuilder::default();
+    let keys = effect_cells(&mut b, effects)?;
+    relate_estimates(&mut b, effects, &keys);
+    let support_keys = support_cells(&mut b, support)?;
     let cells = b.finish();
     let min = rules.min_count as f64;
     let mut status: Vec<Status> = cells

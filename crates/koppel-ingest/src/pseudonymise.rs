@@ -24,13 +24,13 @@ mod raw_csv;
 const PSEUDONYM_HEX_LEN: usize = 2 * PSEUDONYM_LEN;
 
 /// Name of the column that replaces the identifier column.
-pub const PSEUDONYM_COLUMN: &str = "pseudonym";
+pub use koppel_schema::analysis::PSEUDONYM as PSEUDONYM_COLUMN;
 
 /// Parquet key-value metadata key holding the key id.
-pub const KEY_ID_METADATA: &str = "koppel.key_id";
+pub use koppel_schema::metadata::KEY_ID as KEY_ID_METADATA;
 
 /// Parquet key-value metadata key holding the pseudonym spec version.
-pub const SPEC_METADATA: &str = "koppel.pseudonym_spec";
+pub use koppel_schema::metadata::SPEC as SPEC_METADATA;
 
 /// Header names municipalities use for the BSN column.
 pub const BSN_HEADER_ALIASES: [&str; 4] = ["bsn", "burgerservicenummer", "bsn_nummer", "bsnnummer"];
@@ -151,7 +151,10 @@ fn pseudonymise_file_with(
             KEY_ID_METADATA.to_string(),
             pseudonymiser.key_id().to_string(),
         ),
-        (SPEC_METADATA.to_string(), "v1".to_string()),
+        (
+            SPEC_METADATA.to_string(),
+            koppel_schema::metadata::SPEC_V1.to_string(),
+        ),
     ];
     let mut summary = PseudonymiseSummary {
         key_id: Some(pseudonymiser.key_id().clone()),

@@ -5,6 +5,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use koppel_pseudonym::IdKind;
+use koppel_schema::kind;
 use serde::{Deserialize, Serialize};
 
 /// The four kinds of input the ingest stage reads.
@@ -33,10 +34,10 @@ impl InputKind {
     /// The snake_case name (`trajectories`, …).
     pub fn as_str(self) -> &'static str {
         match self {
-            InputKind::Trajectories => "trajectories",
-            InputKind::Persons => "persons",
-            InputKind::Benefits => "benefits",
-            InputKind::Employment => "employment",
+            InputKind::Trajectories => kind::TRAJECTORIES,
+            InputKind::Persons => kind::PERSONS,
+            InputKind::Benefits => kind::BENEFITS,
+            InputKind::Employment => kind::EMPLOYMENT,
         }
     }
 

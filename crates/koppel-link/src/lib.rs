@@ -113,16 +113,16 @@ pub use reduce::{
     cohort_candidates, persons_matching, read_for_persons, Keep, PassCounts, PersonSet, Reduced,
 };
 
-/// Parquet key-value metadata key of the pseudonymisation key id.
-pub const KEY_ID_METADATA: &str = "koppel.key_id";
-/// Parquet key-value metadata key of the pseudonymisation spec.
-pub const SPEC_METADATA: &str = "koppel.pseudonym_spec";
-/// Parquet key-value metadata key of the input kind (or `analysis`).
-pub const KIND_METADATA: &str = "koppel.kind";
 /// Parquet key-value metadata key of the cohort description (analysis file).
-pub const COHORT_METADATA: &str = "koppel.cohort";
+pub use koppel_schema::metadata::COHORT as COHORT_METADATA;
+/// Parquet key-value metadata key of the pseudonymisation key id.
+pub use koppel_schema::metadata::KEY_ID as KEY_ID_METADATA;
+/// Parquet key-value metadata key of the input kind (or `analysis`).
+pub use koppel_schema::metadata::KIND as KIND_METADATA;
 /// Parquet key-value metadata key of the link configuration as JSON.
-pub const CONFIG_METADATA: &str = "koppel.link_config";
+pub use koppel_schema::metadata::LINK_CONFIG as CONFIG_METADATA;
+/// Parquet key-value metadata key of the pseudonymisation spec.
+pub use koppel_schema::metadata::SPEC as SPEC_METADATA;
 
 /// Errors of the link stage. Messages name files and columns, never values.
 #[derive(Debug, thiserror::Error)]
@@ -271,7 +271,7 @@ fn metadata_value(meta: &[(String, String)], key: &str) -> Option<String> {
 /// the pseudonym spec.
 pub fn check_key_ids(inputs: &LinkInputs) -> Result<(String, String), LinkError> {
     let mut first: Option<(PathBuf, String)> = None;
-    let mut spec = String::from("v1");
+    let mut spec = String::from(koppel_schema::metadata::SPEC_V1);
     for kind in KINDS {
         for file in inputs.of(kind) {
             let meta = koppel_io::read_parquet_metadata(file).map_err(|e| LinkError::Input {
@@ -646,7 +646,10 @@ pub fn link(
     let metadata = vec![
         (KEY_ID_METADATA.to_string(), key_id),
         (SPEC_METADATA.to_string(), spec),
-        (KIND_METADATA.to_string(), "analysis".to_string()),
+        (
+            KIND_METADATA.to_string(),
+            koppel_schema::metadata::KIND_ANALYSIS.to_string(),
+        ),
         (COHORT_METADATA.to_string(), config.cohort.describe()),
         (CONFIG_METADATA.to_string(), config_json),
     ];

@@ -4,19 +4,21 @@
 //! interval conditions as filters on small per-person join results, window
 //! functions over sorted spells, and group-bys.
 
+use koppel_schema::analysis::state;
+use koppel_schema::calendar;
 use polars::prelude::*;
 
 use crate::config::{Band, Bands, Cohort, LinkConfig};
 use crate::LinkError;
 
 /// The pseudonym column of every input and of the output.
-pub const PSEUDONYM: &str = "pseudonym";
+pub use koppel_schema::analysis::PSEUDONYM;
 
 /// Day number standing in for the end of an ongoing spell (9999-12-31).
 pub(crate) const OPEN: i32 = 2_932_896;
 
 /// The outcome states, first match wins (docs/definitions.md).
-pub const STATES: [&str; 5] = ["bijstand_met_werk", "bijstand", "werk", "ww", "overig"];
+pub use koppel_schema::analysis::STATES;
 /// Dimension value for a missing value.
 pub const UNKNOWN: &str = "unknown";
 /// Dimension value for "not applicable" (no trajectory, not in work, no episode).
@@ -87,7 +89,7 @@ fn required(kind: &str) -> &'static [(&'static str, Ty)] {
 }
 
 /// The input kinds, in docs/input-contracts.md order.
-pub const KINDS: [&str; 4] = ["persons", "benefits", "employment", "trajectories"];
+pub use koppel_schema::INPUT_KINDS as KINDS;
 
 /// Check that `frame` has the columns `kind` needs with usable types, and
 /// select them with canonical types (String, Date, Float64). `source` names
@@ -235,8 +237,8 @@ fn left(left: LazyFrame, right: LazyFrame, keys: &[&str]) -> LazyFrame {
 
 fn year_bounds(year: i32) -> (i32, i32) {
     (
-        crate::config::days_from_civil(year, 1, 1),
-        crate::config::days_from_civil(year, 12, 31),
+        calendar::days_from_civil(year, 1, 1),
+        calendar::days_from_civil(year, 12, 31),
     )
 }
 
@@ -710,16 +712,16 @@ fn horizon_states(
     ])
     .with_columns([
         when(col("gone"))
-            .then(lit("overig"))
+            .then(lit(state::OVERIG))
             .when(col("a").and(col("w")))
-            .then(lit("bijstand_met_werk"))
+            .then(lit(state::BIJSTAND_MET_WERK))
             .when(col("a"))
-            .then(lit("bijstand"))
+            .then(lit(state::BIJSTAND))
             .when(col("w"))
-            .then(lit("werk"))
+            .then(lit(state::WERK))
             .when(col("u"))
-            .then(lit("ww"))
-            .otherwise(lit("overig"))
+            .then(lit(state::WW))
+            .otherwise(lit(state::OVERIG))
             .alias("state"),
         col("w").and(col("gone").not()).alias("working"),
     ])

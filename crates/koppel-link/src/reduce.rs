@@ -25,6 +25,7 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
+use koppel_schema::calendar;
 use polars::prelude::*;
 
 use crate::config::{Cohort, LinkConfig};
@@ -468,8 +469,8 @@ pub fn cohort_candidates(
     let start = col("start_date").cast(DataType::Int32);
     let end = col("end_date").cast(DataType::Int32).fill_null(lit(OPEN));
     let within = |e: Expr, year: i32| {
-        let a = crate::config::days_from_civil(year, 1, 1);
-        let b = crate::config::days_from_civil(year, 12, 31);
+        let a = calendar::days_from_civil(year, 1, 1);
+        let b = calendar::days_from_civil(year, 12, 31);
         e.clone().gt_eq(lit(a)).and(e.lt_eq(lit(b)))
     };
     let assist = config

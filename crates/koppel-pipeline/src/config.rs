@@ -14,6 +14,7 @@ use toml::Spanned;
 use crate::error::PipelineError;
 
 pub use koppel_schema::analysis::{DIMENSIONS as KNOWN_DIMENSIONS, NUMERIC_OUTCOMES};
+use koppel_schema::kind;
 pub use koppel_schema::INPUT_KINDS;
 
 /// A pipeline file as written (paths still relative).
@@ -362,7 +363,8 @@ pub fn expand_vars(text: &str) -> String {
 }
 
 /// Loads and checks a pipeline file. Nothing is read besides the pipeline
-/// file itself and the file system's view of its inputs (existence).
+/// file itself, `config_dir/disclosure.toml` and the file system's view of
+/// its inputs (existence).
 pub fn load_pipeline(path: &Path) -> Result<Pipeline, PipelineError> {
     let text = std::fs::read_to_string(path).map_err(|source| PipelineError::Io {
         path: path.to_path_buf(),
@@ -376,13 +378,7 @@ pub fn load_pipeline(path: &Path) -> Result<Pipeline, PipelineError> {
     })?;
     let base = path
         .parent()
-        .map(|p| {
-            if p.as_os_str().is_empty() {
-                Path::new(".")
-            } else {
-                p
-            }
-        })
+        .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."))
         .to_path_buf();
     let ctx = Ctx {
@@ -392,82 +388,8 @@ pub fn load_pipeline(path: &Path) -> Result<Pipeline, PipelineError> {
         glob_dirs: Default::default(),
     };
 
-    let mut seen = BTreeMap::new();
-    let raw_inputs = ctx.expand_group(
-        [
-            ("persons", &parsed.inputs.persons),
-            ("benefits", &parsed.inputs.benefits),
-            ("employment", &parsed.inputs.employment),
-            ("trajectories", &parsed.inputs.trajectories),
-        ],
-        &mut seen,
-    )?;
-    let mut pseudonymised_inputs = BTreeMap::new();
-    let mut pseudonymised_key_id = None;
-    if let Some(p) = &parsed.inputs.pseudonymised {
-        let id = p.key_id.get_ref();
-        if id.len() != 16
-            || !id
-                .chars()
-                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
-        {
-            return Err(ctx.error(
-                p.key_id.span(),
-                format!("key_id {id:?} is not a key id"),
-                "a key id is 16 lowercase hex characters, as printed by `koppel key id KEYFILE`",
-            ));
-        }
-        pseudonymised_key_id = Some(id.clone());
-        pseudonymised_inputs = ctx.expand_group(
-            [
-                ("persons", &p.persons),
-                ("benefits", &p.benefits),
-                ("employment", &p.employment),
-                ("trajectories", &p.trajectories),
-            ],
-            &mut seen,
-        )?;
-    }
-    for kind in INPUT_KINDS {
-        if !raw_inputs.contains_key(kind) && !pseudonymised_inputs.contains_key(kind) {
-            return Err(PipelineError::Config {
-                file: path.to_path_buf(),
-                line: 0,
-                message: format!("no input files of kind {kind}"),
-                hint: format!("add `{kind} = [\"path/or/*.glob\"]` under [inputs] (or [inputs.pseudonymised])"),
-            });
-        }
-    }
-
-    let key_file = parsed.key_file.as_ref().map(|k| ctx.resolve(k.get_ref()));
-    if !raw_inputs.is_empty() {
-        match (&key_file, &parsed.key_file) {
-            (None, _) => {
-                return Err(PipelineError::Config {
-                    file: path.to_path_buf(),
-                    line: 0,
-                    message: "inputs hold BSNs but the pipeline names no key_file".into(),
-                    hint: "add `key_file = \"path/to/koppel.key\"` (make one with `koppel key new --out FILE`)".into(),
-                })
-            }
-            (Some(file), Some(spanned)) if !file.is_file() => {
-                let problem = if file.is_dir() {
-                    "is a directory, not a key file"
-                } else if file.exists() {
-                    "is not a regular file"
-                } else {
-                    "does not exist"
-                };
-                return Err(ctx.error(
-                    spanned.span(),
-                    format!("key file {} {problem}", file.display()),
-                    "point key_file at the key file itself; make one with `koppel key new --out FILE` (mode 0600)",
-                ));
-            }
-            _ => {}
-        }
-    }
-
+    let inputs = ctx.inputs(&parsed.inputs)?;
+    let key_file = ctx.key_file(&parsed, !inputs.raw.is_empty())?;
     let output = parsed.output.as_ref().map(|o| ctx.resolve(o.get_ref()));
     let config_dir = match &parsed.config_dir {
         Some(dir) => {
@@ -488,161 +410,9 @@ pub fn load_pipeline(path: &Path) -> Result<Pipeline, PipelineError> {
     // it refuses unknown keys itself (checked in `preflight`).
     let mut link_section = parsed.link.clone();
     link_section.insert("cohort".into(), toml::Value::Table(parsed.cohort.clone()));
-
-    // Disclosure: defaults from config/disclosure.toml (when present), with the
-    // pipeline's [disclosure] keys on top; loosening needs override_reason.
-    let defaults_path = config_dir.join("disclosure.toml");
-    let mut merged: toml::Table = if defaults_path.is_file() {
-        let t = std::fs::read_to_string(&defaults_path).map_err(|source| PipelineError::Io {
-            path: defaults_path.clone(),
-            source,
-        })?;
-        toml::from_str(&t).map_err(|e| PipelineError::Config {
-            file: defaults_path.clone(),
-            line: e.span().map(|s| line_of(&t, s.start)).unwrap_or(0),
-            message: e.message().to_string(),
-            hint: "restore config/disclosure.toml from the repository".into(),
-        })?
-    } else {
-        toml::Table::new()
-    };
-    let merged_defaults = merged.clone();
-    for (k, v) in &parsed.disclosure {
-        merged.insert(k.clone(), v.clone());
-    }
-    let disclosure_line = text
-        .lines()
-        .position(|l| l.trim_start().starts_with("[disclosure]"))
-        .map(|i| i + 1)
-        .unwrap_or(0);
-    // Loosening is measured against the operator's config/disclosure.toml,
-    // not only against the compiled defaults.
-    let baseline = if defaults_path.is_file() {
-        Rules::parse(&toml::to_string(&merged_defaults).unwrap_or_default()).map_err(|e| {
-            PipelineError::Config {
-                file: defaults_path.clone(),
-                line: 0,
-                message: e.to_string(),
-                hint: "loosening the compiled defaults in config/disclosure.toml needs `override_reason = \"...\"` there".into(),
-            }
-        })?
-    } else {
-        Rules::default()
-    };
-    let rules = Rules::parse_against(&toml::to_string(&merged).unwrap_or_default(), &baseline).map_err(|e| {
-        PipelineError::Config {
-            file: path.to_path_buf(),
-            line: disclosure_line,
-            message: e.to_string(),
-            hint: "a pipeline may tighten the rules; loosening needs `override_reason = \"...\"` under [disclosure]".into(),
-        }
-    })?;
-
-    if parsed.tables.is_empty() {
-        return Err(PipelineError::Config {
-            file: path.to_path_buf(),
-            line: 0,
-            message: "the pipeline publishes no tables".into(),
-            hint: "add at least one [[tables]] section with name, dims and measure".into(),
-        });
-    }
-    let mut names = std::collections::BTreeSet::new();
-    let mut tables = Vec::new();
-    for spanned in &parsed.tables {
-        let table = spanned.get_ref();
-        if !names.insert(table.name.clone()) {
-            return Err(ctx.error(
-                spanned.span(),
-                format!("two tables are named {:?}", table.name),
-                "table names become file names: make them unique",
-            ));
-        }
-        if table.name.is_empty()
-            || !table
-                .name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-        {
-            return Err(ctx.error(
-                spanned.span(),
-                format!("table name {:?} is not a safe file name", table.name),
-                "use letters, digits, '_' and '-'",
-            ));
-        }
-        for (i, dim) in table.dims.iter().enumerate() {
-            if table.dims[..i].contains(dim) {
-                return Err(ctx.error(
-                    spanned.span(),
-                    format!("table {:?}: dimension {dim:?} is listed twice", table.name),
-                    "list each dimension once",
-                ));
-            }
-            if !KNOWN_DIMENSIONS.contains(&dim.as_str()) {
-                return Err(ctx.error(
-                    spanned.span(),
-                    format!("table {:?}: unknown dimension {dim:?}", table.name),
-                    &format!("known dimensions: {}", KNOWN_DIMENSIONS.join(", ")),
-                ));
-            }
-        }
-        if let Measure::Mean(variable) | Measure::Median(variable) = &table.measure {
-            if !NUMERIC_OUTCOMES.contains(&variable.as_str()) {
-                return Err(ctx.error(
-                    spanned.span(),
-                    format!("table {:?}: no numeric outcome {variable:?}", table.name),
-                    &format!(
-                        "means and medians exist of: {}",
-                        NUMERIC_OUTCOMES.join(", ")
-                    ),
-                ));
-            }
-        }
-        if let Measure::Flag(flag) = &table.measure {
-            if !(flag.starts_with("reentry_")
-                || koppel_schema::analysis::FLAGS.contains(&flag.as_str()))
-            {
-                return Err(ctx.error(
-                    spanned.span(),
-                    format!("table {:?}: unknown flag {flag:?}", table.name),
-                    "flags: reentry_6m (or reentry_{w}m), durable_outflow, durable_outflow_work",
-                ));
-            }
-        }
-        match &table.measure {
-            Measure::Job(f) | Measure::JobMean(f) | Measure::JobMedian(f)
-                if !JOB_FIELDS.contains(&f.as_str()) =>
-            {
-                return Err(ctx.error(
-                    spanned.span(),
-                    format!("table {:?}: unknown job field {f:?}", table.name),
-                    &format!("job fields: {}", JOB_FIELDS.join(", ")),
-                ));
-            }
-            Measure::Flow(hs) if hs.len() < 2 || hs.windows(2).any(|w| w[0] >= w[1]) => {
-                return Err(ctx.error(
-                    spanned.span(),
-                    format!("table {:?}: flow horizons {hs:?}", table.name),
-                    "a flow needs two or more increasing horizons, e.g. { flow = [6, 12, 18] }",
-                ));
-            }
-            _ => {}
-        }
-        tables.push(table.clone());
-    }
-    if let Some(lang) = &parsed.report.lang {
-        if lang != "nl" && lang != "en" {
-            return Err(PipelineError::Config {
-                file: path.to_path_buf(),
-                line: text
-                    .lines()
-                    .position(|l| l.trim_start().starts_with("lang"))
-                    .map(|i| i + 1)
-                    .unwrap_or(0),
-                message: format!("report language {lang:?} is not supported"),
-                hint: "use \"nl\" or \"en\"".into(),
-            });
-        }
-    }
+    let rules = ctx.disclosure_rules(&config_dir, &parsed.disclosure)?;
+    let tables = ctx.tables(&parsed.tables)?;
+    ctx.check_report(&parsed.report)?;
 
     Ok(Pipeline {
         path: path.to_path_buf(),
@@ -651,9 +421,9 @@ pub fn load_pipeline(path: &Path) -> Result<Pipeline, PipelineError> {
         key_file,
         output,
         config_dir,
-        raw_inputs,
-        pseudonymised_inputs,
-        pseudonymised_key_id,
+        raw_inputs: inputs.raw,
+        pseudonymised_inputs: inputs.pseudonymised,
+        pseudonymised_key_id: inputs.key_id,
         link_section,
         effect_section: parsed.effect.clone(),
         rules,
@@ -662,6 +432,276 @@ pub fn load_pipeline(path: &Path) -> Result<Pipeline, PipelineError> {
         glob_dirs: ctx.glob_dirs.take(),
         text,
     })
+}
+
+/// The `[inputs]` of a pipeline file, expanded.
+struct Inputs {
+    raw: BTreeMap<String, Vec<PathBuf>>,
+    pseudonymised: BTreeMap<String, Vec<PathBuf>>,
+    key_id: Option<String>,
+}
+
+impl Ctx<'_> {
+    /// A configuration error of the pipeline file, not tied to a line.
+    fn file_error(&self, line: usize, message: String, hint: String) -> PipelineError {
+        PipelineError::Config {
+            file: self.path.to_path_buf(),
+            line,
+            message,
+            hint,
+        }
+    }
+
+    /// The line of the first line starting with `prefix` (0 if none).
+    fn line_starting(&self, prefix: &str) -> usize {
+        self.text
+            .lines()
+            .position(|l| l.trim_start().starts_with(prefix))
+            .map_or(0, |i| i + 1)
+    }
+
+    /// `[inputs]` and `[inputs.pseudonymised]` expanded; every kind must
+    /// have files in one of them.
+    fn inputs(&self, text: &InputsText) -> Result<Inputs, PipelineError> {
+        let mut seen = BTreeMap::new();
+        let raw = self.expand_group(
+            [
+                (kind::PERSONS, &text.persons),
+                (kind::BENEFITS, &text.benefits),
+                (kind::EMPLOYMENT, &text.employment),
+                (kind::TRAJECTORIES, &text.trajectories),
+            ],
+            &mut seen,
+        )?;
+        let mut pseudonymised = BTreeMap::new();
+        let mut key_id = None;
+        if let Some(p) = &text.pseudonymised {
+            let id = p.key_id.get_ref();
+            if id.len() != 16
+                || !id
+                    .chars()
+                    .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+            {
+                return Err(self.error(
+                    p.key_id.span(),
+                    format!("key_id {id:?} is not a key id"),
+                    "a key id is 16 lowercase hex characters, as printed by `koppel key id KEYFILE`",
+                ));
+            }
+            key_id = Some(id.clone());
+            pseudonymised = self.expand_group(
+                [
+                    (kind::PERSONS, &p.persons),
+                    (kind::BENEFITS, &p.benefits),
+                    (kind::EMPLOYMENT, &p.employment),
+                    (kind::TRAJECTORIES, &p.trajectories),
+                ],
+                &mut seen,
+            )?;
+        }
+        for kind in INPUT_KINDS {
+            if !raw.contains_key(kind) && !pseudonymised.contains_key(kind) {
+                return Err(self.file_error(
+                    0,
+                    format!("no input files of kind {kind}"),
+                    format!("add `{kind} = [\"path/or/*.glob\"]` under [inputs] (or [inputs.pseudonymised])"),
+                ));
+            }
+        }
+        Ok(Inputs {
+            raw,
+            pseudonymised,
+            key_id,
+        })
+    }
+
+    /// The key file, which must exist when any input holds BSNs.
+    fn key_file(
+        &self,
+        parsed: &PipelineFileText,
+        needed: bool,
+    ) -> Result<Option<PathBuf>, PipelineError> {
+        let key_file = parsed.key_file.as_ref().map(|k| self.resolve(k.get_ref()));
+        if !needed {
+            return Ok(key_file);
+        }
+        match (&key_file, &parsed.key_file) {
+            (Some(file), Some(spanned)) if !file.is_file() => {
+                let problem = if file.is_dir() {
+                    "is a directory, not a key file"
+                } else if file.exists() {
+                    "is not a regular file"
+                } else {
+                    "does not exist"
+                };
+                Err(self.error(
+                    spanned.span(),
+                    format!("key file {} {problem}", file.display()),
+                    "point key_file at the key file itself; make one with `koppel key new --out FILE` (mode 0600)",
+                ))
+            }
+            (Some(_), _) => Ok(key_file),
+            (None, _) => Err(self.file_error(
+                0,
+                "inputs hold BSNs but the pipeline names no key_file".into(),
+                "add `key_file = \"path/to/koppel.key\"` (make one with `koppel key new --out FILE`)".into(),
+            )),
+        }
+    }
+
+    /// Disclosure rules: defaults from `config_dir/disclosure.toml` (when
+    /// present), with the pipeline's `[disclosure]` keys on top; loosening
+    /// needs `override_reason`, measured against the operator's file, not
+    /// only against the compiled defaults.
+    fn disclosure_rules(
+        &self,
+        config_dir: &Path,
+        section: &toml::Table,
+    ) -> Result<Rules, PipelineError> {
+        let defaults_path = config_dir.join("disclosure.toml");
+        let defaults: Option<toml::Table> = if defaults_path.is_file() {
+            let t =
+                std::fs::read_to_string(&defaults_path).map_err(|source| PipelineError::Io {
+                    path: defaults_path.clone(),
+                    source,
+                })?;
+            Some(toml::from_str(&t).map_err(|e| PipelineError::Config {
+                file: defaults_path.clone(),
+                line: e.span().map(|s| line_of(&t, s.start)).unwrap_or(0),
+                message: e.message().to_string(),
+                hint: "restore config/disclosure.toml from the repository".into(),
+            })?)
+        } else {
+            None
+        };
+        let baseline = match &defaults {
+            Some(table) => Rules::parse(&toml::to_string(table).unwrap_or_default()).map_err(|e| {
+                PipelineError::Config {
+                    file: defaults_path.clone(),
+                    line: 0,
+                    message: e.to_string(),
+                    hint: "loosening the compiled defaults in config/disclosure.toml needs `override_reason = \"...\"` there".into(),
+                }
+            })?,
+            None => Rules::default(),
+        };
+        let mut merged = defaults.unwrap_or_default();
+        for (k, v) in section {
+            merged.insert(k.clone(), v.clone());
+        }
+        Rules::parse_against(&toml::to_string(&merged).unwrap_or_default(), &baseline).map_err(|e| {
+            self.file_error(
+                self.line_starting("[disclosure]"),
+                e.to_string(),
+                "a pipeline may tighten the rules; loosening needs `override_reason = \"...\"` under [disclosure]".into(),
+            )
+        })
+    }
+
+    /// The `[[tables]]`: at least one, unique safe names, known dimensions,
+    /// outcomes, flags and job fields, increasing flow horizons.
+    fn tables(&self, specs: &[Spanned<TableSpec>]) -> Result<Vec<TableSpec>, PipelineError> {
+        if specs.is_empty() {
+            return Err(self.file_error(
+                0,
+                "the pipeline publishes no tables".into(),
+                "add at least one [[tables]] section with name, dims and measure".into(),
+            ));
+        }
+        let mut names = std::collections::BTreeSet::new();
+        let mut tables = Vec::new();
+        for spanned in specs {
+            let table = spanned.get_ref();
+            if !names.insert(table.name.clone()) {
+                return Err(self.error(
+                    spanned.span(),
+                    format!("two tables are named {:?}", table.name),
+                    "table names become file names: make them unique",
+                ));
+            }
+            self.check_table(spanned)?;
+            tables.push(table.clone());
+        }
+        Ok(tables)
+    }
+
+    /// One `[[tables]]` entry on its own.
+    fn check_table(&self, spanned: &Spanned<TableSpec>) -> Result<(), PipelineError> {
+        let table = spanned.get_ref();
+        let fail = |message: String, hint: &str| Err(self.error(spanned.span(), message, hint));
+        if table.name.is_empty()
+            || !table
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
+            return fail(
+                format!("table name {:?} is not a safe file name", table.name),
+                "use letters, digits, '_' and '-'",
+            );
+        }
+        for (i, dim) in table.dims.iter().enumerate() {
+            if table.dims[..i].contains(dim) {
+                return fail(
+                    format!("table {:?}: dimension {dim:?} is listed twice", table.name),
+                    "list each dimension once",
+                );
+            }
+            if !KNOWN_DIMENSIONS.contains(&dim.as_str()) {
+                return fail(
+                    format!("table {:?}: unknown dimension {dim:?}", table.name),
+                    &format!("known dimensions: {}", KNOWN_DIMENSIONS.join(", ")),
+                );
+            }
+        }
+        match &table.measure {
+            Measure::Mean(variable) | Measure::Median(variable)
+                if !NUMERIC_OUTCOMES.contains(&variable.as_str()) =>
+            {
+                fail(
+                    format!("table {:?}: no numeric outcome {variable:?}", table.name),
+                    &format!(
+                        "means and medians exist of: {}",
+                        NUMERIC_OUTCOMES.join(", ")
+                    ),
+                )
+            }
+            Measure::Flag(flag)
+                if !(flag.starts_with("reentry_")
+                    || koppel_schema::analysis::FLAGS.contains(&flag.as_str())) =>
+            {
+                fail(
+                    format!("table {:?}: unknown flag {flag:?}", table.name),
+                    "flags: reentry_6m (or reentry_{w}m), durable_outflow, durable_outflow_work",
+                )
+            }
+            Measure::Job(f) | Measure::JobMean(f) | Measure::JobMedian(f)
+                if !JOB_FIELDS.contains(&f.as_str()) =>
+            {
+                fail(
+                    format!("table {:?}: unknown job field {f:?}", table.name),
+                    &format!("job fields: {}", JOB_FIELDS.join(", ")),
+                )
+            }
+            Measure::Flow(hs) if hs.len() < 2 || hs.windows(2).any(|w| w[0] >= w[1]) => fail(
+                format!("table {:?}: flow horizons {hs:?}", table.name),
+                "a flow needs two or more increasing horizons, e.g. { flow = [6, 12, 18] }",
+            ),
+            _ => Ok(()),
+        }
+    }
+
+    /// `[report]`: a supported language.
+    fn check_report(&self, report: &ReportSettings) -> Result<(), PipelineError> {
+        match &report.lang {
+            Some(lang) if lang != "nl" && lang != "en" => Err(self.file_error(
+                self.line_starting("lang"),
+                format!("report language {lang:?} is not supported"),
+                "use \"nl\" or \"en\"".into(),
+            )),
+            _ => Ok(()),
+        }
+    }
 }
 
 #[cfg(test)]

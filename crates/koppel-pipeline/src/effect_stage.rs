@@ -16,7 +16,7 @@
 //! Without an `[effect]` section the stage writes only `summary.json`.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use polars::prelude::*;
 use serde_json::json;
@@ -64,23 +64,7 @@ pub fn effect(
             details: json!({ "note": "no [effect] section" }),
         });
     };
-    let files = |kind: &str| -> Result<Vec<PathBuf>, PipelineError> {
-        let mut list = inputs.files("ingest", kind, ".parquet")?;
-        list.extend(
-            ctx.pipeline
-                .pseudonymised_inputs
-                .get(kind)
-                .cloned()
-                .unwrap_or_default(),
-        );
-        Ok(list)
-    };
-    let link_inputs = koppel_link::LinkInputs {
-        persons: files("persons")?,
-        benefits: files("benefits")?,
-        employment: files("employment")?,
-        trajectories: files("trajectories")?,
-    };
+    let link_inputs = crate::stages::pseudonymised_files(ctx, inputs)?;
     progress.message("matching trajectory starts");
     let (summary, results) = koppel_effect::run(&link_inputs, config, &ctx.prepared.bands, out)
         .map_err(|e| PipelineError::stage("effect", e))?;

@@ -32,12 +32,14 @@ pub enum PipelineError {
     #[error("key ids differ: {0}")]
     KeyMismatch(String),
     /// A stage failed.
-    #[error("stage {stage} failed: {message}")]
+    #[error("stage {stage} failed: {source}")]
     Stage {
         /// The stage.
         stage: &'static str,
-        /// What went wrong.
-        message: String,
+        /// What went wrong: the typed error of the crate that failed, or a
+        /// message.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
     /// The export gate refused the package: the disclosure re-check found
     /// violations. Nothing was written.
@@ -91,11 +93,14 @@ pub enum PipelineError {
 }
 
 impl PipelineError {
-    /// A stage error from anything printable.
-    pub fn stage(stage: &'static str, message: impl std::fmt::Display) -> PipelineError {
+    /// A stage error from a typed error (kept as the source) or a message.
+    pub fn stage(
+        stage: &'static str,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> PipelineError {
         PipelineError::Stage {
             stage,
-            message: message.to_string(),
+            source: source.into(),
         }
     }
 

@@ -34,6 +34,7 @@ use crate::graph::{create_private_dir, Graph, Progress, StageDef, StageInputs, S
 use crate::manifest::{record, FileRecord};
 use crate::prepare::{Prepared, INGEST_CONFIG_FILES};
 use crate::report_context::{provenance, read_quality, report_context, report_lang};
+use koppel_schema::kind;
 
 /// What every stage is run against: the loaded pipeline and what the checks
 /// before any work resolved.
@@ -259,17 +260,17 @@ fn ingest(
     })
 }
 
-fn link(
+/// The pseudonymised files of every kind: ingest's outputs and the
+/// pipeline's pre-pseudonymised inputs (what the link and effect stages
+/// read).
+pub(crate) fn pseudonymised_files(
     ctx: &Context,
     inputs: &StageInputs,
-    out: &Path,
-    progress: &Progress,
-) -> Result<StageOutcome, PipelineError> {
-    let (pipeline, prepared) = (&ctx.pipeline, &ctx.prepared);
+) -> Result<koppel_link::LinkInputs, PipelineError> {
     let files = |kind: &str| -> Result<Vec<std::path::PathBuf>, PipelineError> {
         let mut list = inputs.files("ingest", kind, ".parquet")?;
         list.extend(
-            pipeline
+            ctx.pipeline
                 .pseudonymised_inputs
                 .get(kind)
                 .cloned()
@@ -277,12 +278,22 @@ fn link(
         );
         Ok(list)
     };
-    let link_inputs = koppel_link::LinkInputs {
-        persons: files("persons")?,
-        benefits: files("benefits")?,
-        employment: files("employment")?,
-        trajectories: files("trajectories")?,
-    };
+    Ok(koppel_link::LinkInputs {
+        persons: files(kind::PERSONS)?,
+        benefits: files(kind::BENEFITS)?,
+        employment: files(kind::EMPLOYMENT)?,
+        trajectories: files(kind::TRAJECTORIES)?,
+    })
+}
+
+fn link(
+    ctx: &Context,
+    inputs: &StageInputs,
+    out: &Path,
+    progress: &Progress,
+) -> Result<StageOutcome, PipelineError> {
+    let (pipeline, prepared) = (&ctx.pipeline, &ctx.prepared);
+    let link_inputs = pseudonymised_files(ctx, inputs)?;
     progress.message("linking and deriving outcomes");
     let summary = koppel_link::link(
         &link_inputs,

@@ -6,6 +6,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::str::FromStr;
 
+use koppel_schema::analysis::{TRAJECTORY_LAST, TRAJECTORY_MIX};
+use koppel_schema::instruments::Catalogue;
 use serde::Deserialize;
 
 use crate::ReportError;
@@ -13,7 +15,7 @@ use crate::ReportError;
 /// The default labels (`config/labels.toml`).
 pub const DEFAULT_LABELS: &str = include_str!("../../../config/labels.toml");
 /// The default instrument catalogue (`config/instruments.toml`).
-pub const DEFAULT_INSTRUMENTS: &str = include_str!("../../../config/instruments.toml");
+pub use koppel_schema::instruments::BUILTIN as DEFAULT_INSTRUMENTS;
 /// The default municipality list (`config/municipalities.toml`).
 pub const DEFAULT_MUNICIPALITIES: &str = include_str!("../../../config/municipalities.toml");
 
@@ -120,19 +122,6 @@ struct LabelsFile {
     #[serde(default)]
     linkage_unit: Vec<Coded>,
     ui: BTreeMap<String, Text>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-struct InstrumentsFile {
-    #[serde(default)]
-    instrument: Vec<InstrumentText>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-struct InstrumentText {
-    code: String,
-    label_nl: String,
-    label_en: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -356,9 +345,8 @@ impl Labels {
             );
         }
         if let Some(text) = instruments {
-            let inst: InstrumentsFile = toml::from_str(text)
-                .map_err(|e| ReportError::Config(format!("instruments.toml: {e}")))?;
-            for dim in ["trajectory_last", "trajectory_mix"] {
+            let inst = Catalogue::parse(text).map_err(ReportError::Instruments)?;
+            for dim in [TRAJECTORY_LAST, TRAJECTORY_MIX] {
                 let list = levels.entry(dim.into()).or_default();
                 // Instruments go before `multiple`.
                 let at = list
@@ -366,7 +354,7 @@ impl Labels {
                     .position(|(c, _)| c == "multiple")
                     .unwrap_or(list.len());
                 let new: Vec<(String, Text)> = inst
-                    .instrument
+                    .instruments
                     .iter()
                     .filter(|i| !list.iter().any(|(c, _)| *c == i.code))
                     .map(|i| {

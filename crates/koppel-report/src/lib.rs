@@ -239,6 +239,9 @@ pub enum ReportError {
     /// Invalid labels, context or linkage-quality input.
     #[error("{0}")]
     Config(String),
+    /// The instrument catalogue (`instruments.toml`) is invalid.
+    #[error("instruments.toml: {0}")]
+    Instruments(#[source] koppel_schema::instruments::CatalogueError),
     /// A protected table is not in the expected long form.
     #[error("table: {0}")]
     Table(String),

@@ -1,13 +1,34 @@
 //! koppel-schema: the names koppel's crates agree on, in one place.
 //!
-//! A leaf crate without dependencies and without code that touches
-//! identifiers: the kinds of input, the Parquet key-value metadata keys
-//! koppel writes and checks, and the columns and values of the person-level
-//! analysis file that the table stages may ask for.
+//! A leaf crate without code that touches identifiers: the kinds of input,
+//! the Parquet key-value metadata keys koppel writes and checks, the columns
+//! and values of the person-level analysis file that the table stages may
+//! ask for, the instrument catalogue ([`instruments`]) and calendar
+//! arithmetic on polars day numbers ([`calendar`]).
+
+pub mod calendar;
+pub mod instruments;
+
+/// The names of the four kinds of input.
+pub mod kind {
+    /// The population register extract.
+    pub const PERSONS: &str = "persons";
+    /// The benefit spells register extract.
+    pub const BENEFITS: &str = "benefits";
+    /// The employment spells register extract.
+    pub const EMPLOYMENT: &str = "employment";
+    /// The municipal trajectory uploads.
+    pub const TRAJECTORIES: &str = "trajectories";
+}
 
 /// The four kinds of input, in the order the pipeline ingests and links
 /// them.
-pub const INPUT_KINDS: [&str; 4] = ["persons", "benefits", "employment", "trajectories"];
+pub const INPUT_KINDS: [&str; 4] = [
+    kind::PERSONS,
+    kind::BENEFITS,
+    kind::EMPLOYMENT,
+    kind::TRAJECTORIES,
+];
 
 /// Parquet key-value metadata keys written by koppel.
 pub mod metadata {
@@ -21,6 +42,13 @@ pub mod metadata {
     pub const COHORT: &str = "koppel.cohort";
     /// The link configuration as JSON (analysis file).
     pub const LINK_CONFIG: &str = "koppel.link_config";
+
+    /// The [`KIND`] of the person-level analysis file.
+    pub const KIND_ANALYSIS: &str = "analysis";
+    /// The [`KIND`] of the effect stage's matched-pairs file.
+    pub const KIND_MATCHED: &str = "matched";
+    /// The [`SPEC`] of pseudonyms koppel makes today.
+    pub const SPEC_V1: &str = "v1";
 }
 
 /// The person-level analysis file written by the link stage.
@@ -28,8 +56,36 @@ pub mod analysis {
     /// The column holding the person's pseudonym.
     pub const PSEUDONYM: &str = "pseudonym";
 
+    /// The outcome states, one per person and horizon (`state_{k}m`).
+    pub mod state {
+        /// On assistance and in work.
+        pub const BIJSTAND_MET_WERK: &str = "bijstand_met_werk";
+        /// On assistance, not in work.
+        pub const BIJSTAND: &str = "bijstand";
+        /// In work, off assistance.
+        pub const WERK: &str = "werk";
+        /// On unemployment benefit (WW), neither of the above.
+        pub const WW: &str = "ww";
+        /// Anything else, also persons who left the registers.
+        pub const OVERIG: &str = "overig";
+    }
+
     /// Outcome states per horizon (`state_{k}m`), in table order.
-    pub const STATES: [&str; 5] = ["bijstand_met_werk", "bijstand", "werk", "ww", "overig"];
+    pub const STATES: [&str; 5] = [
+        state::BIJSTAND_MET_WERK,
+        state::BIJSTAND,
+        state::WERK,
+        state::WW,
+        state::OVERIG,
+    ];
+
+    /// The states in which a person is in work.
+    pub const WORK_STATES: [&str; 2] = [state::BIJSTAND_MET_WERK, state::WERK];
+
+    /// The dimension of the last trajectory's instrument.
+    pub const TRAJECTORY_LAST: &str = "trajectory_last";
+    /// The dimension of the mix of instruments followed.
+    pub const TRAJECTORY_MIX: &str = "trajectory_mix";
 
     /// Dimension columns a table may break down by.
     pub const DIMENSIONS: [&str; 10] = [
@@ -41,8 +97,8 @@ pub mod analysis {
         "duration_band",
         "municipality",
         "segment",
-        "trajectory_last",
-        "trajectory_mix",
+        TRAJECTORY_LAST,
+        TRAJECTORY_MIX,
     ];
 
     /// Numeric outcomes per horizon (`{name}_{k}m`), of which a table may

@@ -156,8 +156,14 @@ pub enum SynthError {
     #[error("{0}")]
     Io(String),
     /// The instrument catalogue is invalid.
-    #[error("instrument catalogue: {0}")]
-    Catalogue(String),
+    #[error("instrument catalogue {}: {source}", path.display())]
+    Catalogue {
+        /// The catalogue file.
+        path: std::path::PathBuf,
+        /// Why it was refused.
+        #[source]
+        source: koppel_schema::instruments::CatalogueError,
+    },
     /// polars failed to build or write a frame.
     #[error("polars: {0}")]
     Polars(#[from] polars::prelude::PolarsError),

@@ -69,7 +69,7 @@ fn parse_date(flag: &str, value: &str) -> Result<date::Day> {
 /// Run `koppel synth`.
 pub fn run(args: &Args) -> Result<ExitCode> {
     let catalogue = match &args.instruments {
-        Some(path) => Catalogue::load(path)?,
+        Some(path) => koppel_synth::instruments::load(path)?,
         None => Catalogue::builtin(),
     };
     let config = SynthConfig {

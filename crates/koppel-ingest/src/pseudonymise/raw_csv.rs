@@ -108,23 +108,7 @@ pub(super) fn pseudonymise_csv(
         path: output.to_path_buf(),
         source,
     };
-    let sink = match koppel_io::output_format(output)? {
-        TableFormat::Csv => {
-            let (file, handle) = AtomicFile::create(output)?;
-            let mut writer = BufWriter::with_capacity(1 << 20, handle);
-            let mut header = Vec::new();
-            for (c, name) in output_columns.iter().enumerate() {
-                if c > 0 {
-                    header.push(OUTPUT_DELIMITER);
-                }
-                push_csv_field(&mut header, name.as_bytes(), OUTPUT_DELIMITER);
-            }
-            header.push(b'\n');
-            writer.write_all(&header).map_err(write_error)?;
-            Output::Csv { file, writer }
-        }
-        TableFormat::Parquet => Output::Parquet,
-    };
+    let sink = open_output(output, &output_columns)?;
     let job = Job {
         pseudonymiser,
         columns: &columns,
@@ -193,30 +177,7 @@ pub(super) fn pseudonymise_csv(
                     .into_par_iter()
                     .map(|start| job.rows(&batch, start, (start + CHUNK_ROWS).min(batch.len())))
                     .collect();
-
-                let mut batch_rejects: Vec<Reject> = batch
-                    .malformed
-                    .iter()
-                    .map(|m| Reject {
-                        row: m.row,
-                        code: m.code,
-                        reason: m.reason.clone(),
-                        original: m.original.clone(),
-                    })
-                    .collect();
-                let mut csv = Vec::with_capacity(parts.len());
-                for part in &mut parts {
-                    summary.pseudonymised += part.rows;
-                    batch_rejects.append(&mut part.rejects);
-                    csv.push(std::mem::take(&mut part.csv));
-                }
-                batch_rejects.sort_by_key(|r| r.row);
-                for reject in &batch_rejects {
-                    summary.record_reject(reject.row, reject.code, &reject.reason);
-                    if let Some(rejects) = rejects.as_mut() {
-                        rejects.write(reject.row, reject.code, &reject.reason, &reject.original)?;
-                    }
-                }
+                let csv = account_rows(&batch, &mut parts, summary, rejects)?;
                 // A failed send means the writer stopped: its error is
                 // reported below.
                 if let Some(sender) = &csv_sender {
@@ -249,22 +210,94 @@ pub(super) fn pseudonymise_csv(
             reason: "the writer thread failed".to_string(),
         })?;
         result?;
-        match written? {
-            Finish::Csv { file, mut writer } => {
-                writer.flush().map_err(write_error)?;
-                let handle = writer
-                    .into_inner()
-                    .map_err(|e| write_error(e.into_error()))?;
-                handle.sync_all().map_err(write_error)?;
-                drop(handle);
-                file.commit()?;
-            }
-            Finish::Parquet(writer) => {
-                writer.finish()?;
-            }
-        }
-        Ok(())
+        complete(written?, output)
     })
+}
+
+/// Opens the output: for CSV the atomic file with its header written; a
+/// Parquet writer is created by the writer thread.
+fn open_output(output: &Path, columns: &[String]) -> Result<Output, PseudonymiseError> {
+    let write_error = |source: std::io::Error| WriteError::Io {
+        path: output.to_path_buf(),
+        source,
+    };
+    Ok(match koppel_io::output_format(output)? {
+        TableFormat::Csv => {
+            let (file, handle) = AtomicFile::create(output)?;
+            let mut writer = BufWriter::with_capacity(1 << 20, handle);
+            let mut header = Vec::new();
+            for (c, name) in columns.iter().enumerate() {
+                if c > 0 {
+                    header.push(OUTPUT_DELIMITER);
+                }
+                push_csv_field(&mut header, name.as_bytes(), OUTPUT_DELIMITER);
+            }
+            header.push(b'\n');
+            writer.write_all(&header).map_err(write_error)?;
+            Output::Csv { file, writer }
+        }
+        TableFormat::Parquet => Output::Parquet,
+    })
+}
+
+/// Accounts for every row of a processed batch: pseudonymised rows are
+/// counted, rejects (malformed records and refused rows, in row order)
+/// recorded in the summary and the quarantine file. Returns the CSV text
+/// of the parts, in order.
+fn account_rows(
+    batch: &RawBatch,
+    parts: &mut [Part],
+    summary: &mut PseudonymiseSummary,
+    rejects: &mut Option<RejectsWriter>,
+) -> Result<Vec<Vec<u8>>, PseudonymiseError> {
+    let mut batch_rejects: Vec<Reject> = batch
+        .malformed
+        .iter()
+        .map(|m| Reject {
+            row: m.row,
+            code: m.code,
+            reason: m.reason.clone(),
+            original: m.original.clone(),
+        })
+        .collect();
+    let mut csv = Vec::with_capacity(parts.len());
+    for part in parts.iter_mut() {
+        summary.pseudonymised += part.rows;
+        batch_rejects.append(&mut part.rejects);
+        csv.push(std::mem::take(&mut part.csv));
+    }
+    batch_rejects.sort_by_key(|r| r.row);
+    for reject in &batch_rejects {
+        summary.record_reject(reject.row, reject.code, &reject.reason);
+        if let Some(rejects) = rejects.as_mut() {
+            rejects.write(reject.row, reject.code, &reject.reason, &reject.original)?;
+        }
+    }
+    Ok(csv)
+}
+
+/// Completes a written output: flushes, syncs and renames the CSV into
+/// place, or writes the Parquet footer.
+fn complete(finish: Finish, output: &Path) -> Result<(), PseudonymiseError> {
+    let write_error = |source: std::io::Error| WriteError::Io {
+        path: output.to_path_buf(),
+        source,
+    };
+    match finish {
+        Finish::Csv { file, mut writer } => {
+            writer.flush().map_err(write_error)?;
+            let handle = writer
+                .into_inner()
+                .map_err(|e| write_error(e.into_error()))?;
+            handle.sync_all().map_err(write_error)?;
+            drop(handle);
+            file.commit()?;
+        }
+        Finish::Parquet(writer) => {
+            writer.finish()?;
+        }
+    }
+    Ok(())
 }
 
 impl Job<'_> {

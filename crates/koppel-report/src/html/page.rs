@@ -5,6 +5,7 @@
 use std::cell::Cell as Counter;
 
 use koppel_disclosure::rules::Rules;
+use koppel_schema::analysis::{TRAJECTORY_LAST, TRAJECTORY_MIX};
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 
 use super::{Col, Rendered, R};
@@ -62,7 +63,7 @@ pub fn render(
         charts: Counter::new(0),
     };
     let parts = Parts::of(views);
-    let trajectory_parts: Vec<Markup> = ["trajectory_last", "trajectory_mix"]
+    let trajectory_parts: Vec<Markup> = [TRAJECTORY_LAST, TRAJECTORY_MIX]
         .iter()
         .filter_map(|d| r.trajectory_section(d, views))
         .collect();
