@@ -72,7 +72,7 @@ enum Command {
         koppel pseudonymise --key secrets/koppel.key --kind trajectories --in upload.csv --out upload.parquet\n  \
         koppel pseudonymise --key secrets/koppel.key --in upload.csv --out upload.pseudonymised.csv --rejects rejects.csv")]
     Pseudonymise(commands::pseudonymise::Args),
-    /// Run a pipeline: ingest → link → aggregate → protect → export, resuming where it stopped.
+    /// Run a pipeline: ingest → link → effect (when the pipeline has `[effect]`) → aggregate → protect → export, resuming where it stopped.
     #[command(after_help = "Examples:\n  \
         koppel run pipelines/demo.toml\n  \
         koppel run pipelines/outflow-cohort.toml --check\n  \

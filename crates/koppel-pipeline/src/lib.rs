@@ -2,10 +2,10 @@
 //!
 //! A pipeline file (`pipelines/*.toml`, see [`config`]) names the inputs, the
 //! key file (never the key), the cohort, the tables and the disclosure
-//! settings. [`run`] executes ingest → link → aggregate → protect → export,
-//! each stage writing its outputs atomically into `RUN/<stage>/` with a
-//! `manifest.json` (inputs and outputs with SHA-256, configuration hash, key
-//! id, software version, row counts, duration, peak memory). A rerun skips
+//! settings. [`run`] executes ingest → link → effect (with `[effect]`) →
+//! aggregate → protect → export, each stage writing its outputs atomically
+//! into `RUN/<stage>/` with a `manifest.json` (inputs and outputs with
+//! SHA-256, configuration hash, key id, software version, row counts, duration, peak memory). A rerun skips
 //! stages whose fingerprint is unchanged and whose outputs still match their
 //! hashes; a killed run resumes after its last complete stage. [`verify`]
 //! re-hashes a run directory against its manifests.

@@ -12,7 +12,7 @@ use koppel_pipeline::{PipelineError, RunOptions};
 pub struct Args {
     /// The pipeline file (`pipelines/*.toml`).
     pub pipeline: PathBuf,
-    /// Rerun this stage and every later one (ingest, link, aggregate, protect, export).
+    /// Rerun this stage and every later one (ingest, link, effect, aggregate, protect, export).
     #[arg(long, value_name = "STAGE", value_parser = stage_name)]
     pub from: Option<String>,
     /// Stop after this stage.
