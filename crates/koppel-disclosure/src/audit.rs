@@ -21,7 +21,7 @@
 //! equation into a band, which can only widen the intervals the attacker gets.
 
 use crate::cells::CellSet;
-use crate::lp::{ranges, ranges_with_points, LinearRow, LpError, Model, Options};
+use crate::lp::{ranges, LinearRow, LpError, Model, Options};
 
 /// The feasible interval of one suppressed cell.
 #[derive(Debug, Clone, PartialEq)]
@@ -173,12 +173,17 @@ pub fn audit_component(
     component: &[usize],
     targets: &[usize],
 ) -> Result<(Vec<CellInterval>, usize), AuditError> {
-    component_intervals(cells, published, required, slack, component, targets, None)
+    component_intervals(
+        cells, published, required, slack, component, targets, None, false,
+    )
 }
 
 /// [`audit_component`], or with `greedy = Some(prove_limit)` for the
 /// suppression code, which knows the values are consistent and may not need
 /// every shortfall proven exactly ([`crate::lp::Options::prove_limit`]).
+/// With `stop_at_shortfall`, the intervals end at the first one proven too
+/// narrow ([`crate::lp::Options::stop_at_shortfall`]).
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn component_intervals(
     cells: &CellSet,
     published: &[Option<f64>],
@@ -187,29 +192,8 @@ pub(crate) fn component_intervals(
     component: &[usize],
     targets: &[usize],
     greedy: Option<usize>,
+    stop_at_shortfall: bool,
 ) -> Result<(Vec<CellInterval>, usize), AuditError> {
-    let (intervals, lps, _) = component_intervals_points(
-        cells, published, required, slack, component, targets, greedy, false,
-    )?;
-    Ok((intervals, lps))
-}
-
-/// [`component_intervals`], with `points` also every LP solution seen, as
-/// values of the component's cells (in `component` order; feasible points
-/// of the attacker's system, the other components at their true values).
-/// Only for the suppression code, which knows the true values
-/// (`cells.values`).
-#[allow(clippy::too_many_arguments, clippy::type_complexity)]
-pub(crate) fn component_intervals_points(
-    cells: &CellSet,
-    published: &[Option<f64>],
-    required: &[f64],
-    slack: f64,
-    component: &[usize],
-    targets: &[usize],
-    greedy: Option<usize>,
-    points: bool,
-) -> Result<(Vec<CellInterval>, usize, Vec<Vec<f64>>), AuditError> {
     let local = |cell: usize| component.binary_search(&cell).ok();
     let mut relation_ids: Vec<usize> = component
         .iter()
@@ -297,15 +281,10 @@ pub(crate) fn component_intervals_points(
         seed_cap,
         prove_limit: greedy.unwrap_or(usize::MAX),
         check_consistency: greedy.is_none(),
+        stop_at_shortfall,
         ..Options::default()
     };
-    let solved = if points {
-        let reference: Vec<f64> = component.iter().map(|&c| cells.values[c]).collect();
-        ranges_with_points(&model, &locals, &needs, &options, &reference)
-    } else {
-        ranges(&model, &locals, &needs, &options).map(|o| (o, Vec::new()))
-    };
-    let (outcome, found) = solved.map_err(|e| match e {
+    let outcome = ranges(&model, &locals, &needs, &options).map_err(|e| match e {
         LpError::Infeasible => AuditError::Inconsistent {
             key: cells.keys[component[0]].clone(),
         },
@@ -345,7 +324,7 @@ pub(crate) fn component_intervals_points(
             }
         })
         .collect();
-    Ok((out, outcome.lps, found))
+    Ok((out, outcome.lps))
 }
 
 /// Audits a cell set: for each suppressed cell (`published[i] == None`) in

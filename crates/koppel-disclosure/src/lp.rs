@@ -100,6 +100,10 @@ pub struct Options {
     pub check_consistency: bool,
     /// Cap on unbounded variables in seed LPs (any value is sound).
     pub seed_cap: f64,
+    /// Stop at the first target whose exact interval falls short of its
+    /// requirement: for callers that only ask whether any does. The targets
+    /// not reached get `NaN` bounds with `exact == false`.
+    pub stop_at_shortfall: bool,
 }
 
 impl Default for Options {
@@ -111,6 +115,7 @@ impl Default for Options {
             prove_limit: usize::MAX,
             check_consistency: true,
             seed_cap: 1e9,
+            stop_at_shortfall: false,
         }
     }
 }
@@ -807,30 +812,7 @@ pub fn ranges(
     required: &[f64],
     options: &Options,
 ) -> Result<Outcome, LpError> {
-    Ok(solve_ranges(model, targets, required, options, None)?.0)
-}
-
-/// [`ranges`], also returning every LP solution it came across as a point
-/// of the model's feasible set (one value per variable). An LP solves one
-/// component of the presolved model only; the other variables of a point
-/// keep their value in `reference`, which must itself be a feasible point of
-/// the model (the components are independent, so the combination is
-/// feasible too). A caller that asks whether an extra constraint would
-/// narrow some interval can answer many such questions from these points
-/// without solving an LP (see `crate::release`).
-pub fn ranges_with_points(
-    model: &Model,
-    targets: &[usize],
-    required: &[f64],
-    options: &Options,
-    reference: &[f64],
-) -> Result<(Outcome, Vec<Vec<f64>>), LpError> {
-    if reference.len() != model.lower.len() {
-        return Err(LpError::Invalid(
-            "the reference point has the wrong length".to_string(),
-        ));
-    }
-    solve_ranges(model, targets, required, options, Some(reference))
+    solve_ranges(model, targets, required, options)
 }
 
 fn solve_ranges(
@@ -838,8 +820,7 @@ fn solve_ranges(
     targets: &[usize],
     required: &[f64],
     options: &Options,
-    reference: Option<&[f64]>,
-) -> Result<(Outcome, Vec<Vec<f64>>), LpError> {
+) -> Result<Outcome, LpError> {
     validate(model, targets, required)?;
     let mut red = if options.presolve {
         presolve(model)?
@@ -857,10 +838,9 @@ fn solve_ranges(
         ],
         ..Outcome::default()
     };
-    let mut points = Vec::new();
     let (groups, mut parent, in_rows) = group_targets(&mut red, targets, &mut outcome);
     if groups.is_empty() && !options.check_consistency {
-        return Ok((outcome, points));
+        return Ok(outcome);
     }
     let split = split_components(&red, groups, &mut parent, &in_rows, options);
     let mut local = vec![usize::MAX; red.link.len()];
@@ -883,40 +863,21 @@ fn solve_ranges(
             warm: None,
             warm_failed: false,
             lps: 0,
-            solutions: reference.map(|_| Vec::new()),
+            stopped: false,
         };
         let solved = solver.solve(group, targets, required);
         outcome.lps += solver.lps;
         for (i, range) in solved? {
             outcome.ranges[i] = range;
         }
-        if let (Some(reference), Some(solutions)) = (reference, solver.solutions) {
-            for solution in solutions {
-                points.push(lift(&red, component, &solution, reference));
+        if solver.stopped {
+            for range in outcome.ranges.iter_mut().filter(|r| r.lower.is_nan()) {
+                range.exact = false;
             }
+            break;
         }
     }
-    Ok((outcome, points))
-}
-
-/// A solution of one presolved component (values of its roots) as a point
-/// of the whole model: every variable linked to one of those roots takes
-/// its value through the link, every other keeps `reference`.
-fn lift(red: &Reduced, component: &Component, solution: &[f64], reference: &[f64]) -> Vec<f64> {
-    let mut point = reference.to_vec();
-    for (j, value) in point.iter_mut().enumerate() {
-        if let Link::Var {
-            root,
-            scale,
-            offset,
-        } = red.link[j]
-        {
-            if let Ok(l) = component.vars.binary_search(&root) {
-                *value = scale * solution[l] + offset;
-            }
-        }
-    }
-    point
+    Ok(outcome)
 }
 
 /// The presolved model's rows split into components: the targets needing an
@@ -1071,15 +1032,17 @@ struct GroupSolver<'a> {
     warm: Option<WarmLp>,
     warm_failed: bool,
     lps: usize,
-    /// Every solution recorded, when the caller wants points.
-    solutions: Option<Vec<Vec<f64>>>,
+    /// Whether a shortfall ended the group early
+    /// ([`Options::stop_at_shortfall`]).
+    stopped: bool,
 }
+
+/// A width this much below the requirement counts as a shortfall (LP
+/// round-off).
+const SHORTFALL_TOLERANCE: f64 = 1e-6;
 
 impl GroupSolver<'_> {
     fn record(&mut self, values: &[f64]) {
-        if let Some(solutions) = self.solutions.as_mut() {
-            solutions.push(values.to_vec());
-        }
         for (s, &x) in self.seen.iter_mut().zip(values) {
             s.0 = s.0.min(x);
             s.1 = s.1.max(x);
@@ -1147,7 +1110,14 @@ impl GroupSolver<'_> {
                     }
                 }
             };
+            let short = range.exact
+                && required[i] > 0.0
+                && range.upper - range.lower < required[i] - SHORTFALL_TOLERANCE;
             out.push((i, range));
+            if short && self.options.stop_at_shortfall {
+                self.stopped = true;
+                break;
+            }
         }
         Ok(out)
     }

@@ -10,34 +10,38 @@
 //! win when two could be released but not both, and the costs make those the
 //! margins and whole-cohort figures readers use most.
 //!
-//! **Trials without LPs.** Publishing cell `c` adds one equation, `x_c =
-//! v_c` (its true value), to the attacker's system; only the primaries of
-//! `c`'s component can narrow. The attacker's feasible set is convex, and
-//! the pass keeps a pool of points known to lie in it: every solution of
-//! every LP it solves (seed LPs and the exact bounds of each primary), the
-//! true values, and, after each release, for every primary the two
-//! combinations that certified it. For a trial of `c` and a primary `p`, the
-//! pool's points projected on `(x_c, x_p)` span a polygon inside the
-//! projection of the feasible set; where its upper and lower hulls cross
-//! the line `x_c = v_c` lie two feasible points with `x_c = v_c`. When they
-//! are at least the required width apart in `x_p`, `p` stays protected,
-//! proven without an LP. Only the primaries not certified this way get LPs
-//! (the audit's, exact), and their solutions join the pool. After a
-//! release the points off `x_c = v_c` leave the pool (they are no longer
-//! feasible); the certifying combinations, which lie on it, replace them.
+//! **Few LPs for the same result.** Trying each cell with an LP audit of its
+//! component costs one audit per secondary cell (hundreds of LPs each on the
+//! demo table set, where the greedy leaves one component of ~1,400
+//! suppressed cells). The pass gets exactly the one-by-one result with a few
+//! dozen audits instead:
 //!
-//! A relation whose only other suppressed member is primary rejects the
-//! cell without any LP.
+//! 1. *Bound propagation* tries the remaining cells one by one in order,
+//!    each cell it passes staying published for the next ones. It propagates
+//!    bounds through the relations of the cell's component (every suppressed
+//!    cell in `[0, inf)`, every relation `total = sum(parts)` and nesting
+//!    `sub <= sup` tightening each member's bounds from the others', a few
+//!    rounds). Propagated bounds enclose the exact intervals, so a primary
+//!    found narrower than required proves that the cell fails: a rejection
+//!    is exact. A pass is not a proof.
+//! 2. *One LP audit* (the audit's own LPs: presolved, seeded, warm-started,
+//!    see [`crate::lp`]) checks the cells it passed, published together. If
+//!    every primary stays wide, each of them would have passed its own trial
+//!    in order (its trial sees a subset of them published, so wider
+//!    intervals): all are released and the pass ends.
+//! 3. Otherwise a binary search over prefixes (in order) finds the longest
+//!    prefix the audit accepts; it is released, and the cell after it is
+//!    rejected exactly (it fails with the prefix published). The cells that
+//!    propagation rejected before that cell were rejected with at most the
+//!    prefix published, which stays; every cell after it is tried again from
+//!    step 1.
 //!
-//! Not yet run by [`crate::table::protect`]: on a small cohort with dense
-//! linked tables (60 persons, a three-way table linked to two-way tables)
-//! the pass still took minutes in a debug test build where the greedy takes
-//! a second. How many of its trials the certification settles there, and
-//! what the LP fallback costs, is the next thing to measure.
+//! Each round costs about `log2(cells)` audits and ends with one rejection
+//! that propagation missed; on the demo table set propagation misses few.
+//! The measured figures are in the repository's BENCHMARKS.md
+//! (`make bench-disclosure-loss`).
 
-use std::rc::Rc;
-
-use crate::audit::{component_intervals_points, components, AuditError};
+use crate::audit::{component_intervals, AuditError};
 use crate::cells::{CellSet, Status};
 
 /// What the release pass did.
@@ -45,10 +49,10 @@ use crate::cells::{CellSet, Status};
 pub struct ReleaseStats {
     /// Secondary cells published again.
     pub released: usize,
-    /// Cells tried.
-    pub trials: usize,
-    /// Trials decided by an LP audit (the rest without one).
-    pub audited_trials: usize,
+    /// Trials by bound propagation (step 1).
+    pub propagation_trials: usize,
+    /// Groups of cells checked by an LP audit (steps 2 and 3).
+    pub audits: usize,
     /// LPs solved.
     pub lps_solved: usize,
 }
@@ -74,168 +78,14 @@ pub fn cell_costs(cells: &CellSet) -> Vec<f64> {
         .collect()
 }
 
-/// A feasible point of the attacker's system (its values must satisfy every
-/// relation given the cells published at the time): values of some
-/// suppressed cells, every other cell at its true value.
-struct Point {
-    /// The cells given (sorted; shared by the points of one LP call).
-    cells: Rc<Vec<usize>>,
-    /// Their values.
-    values: Vec<f64>,
-}
-
-impl Point {
-    fn get(&self, cell: usize, truth: &[f64]) -> f64 {
-        match self.cells.binary_search(&cell) {
-            Ok(i) => self.values[i],
-            Err(_) => truth[cell],
-        }
-    }
-}
-
-/// One side of a certified interval: the point on the trial's hyperplane
-/// `x_c = v_c` that reaches it, as `(1 - t) * pool[i] + t * pool[j]`
-/// (`usize::MAX`: the true values).
-#[derive(Clone, Copy, PartialEq)]
-struct Witness {
-    i: usize,
-    j: usize,
-    t: f64,
-}
-
-/// Feasible points of the attacker's system collected from every LP the
-/// pass solves. The feasible set is convex, so any convex combination of
-/// pool points is feasible too; a combination with `x_c = v_c` is feasible
-/// after `c` is published.
-struct Pool {
-    points: Vec<Point>,
-}
-
-impl Pool {
-    fn add(&mut self, cells: Vec<usize>, points: Vec<Vec<f64>>) {
-        if points.is_empty() {
-            return;
-        }
-        let cells = Rc::new(cells);
-        self.points.extend(points.into_iter().map(|values| Point {
-            cells: Rc::clone(&cells),
-            values,
-        }));
-    }
-
-    fn value(&self, i: usize, cell: usize, truth: &[f64]) -> f64 {
-        if i == usize::MAX {
-            truth[cell]
-        } else {
-            self.points[i].get(cell, truth)
-        }
-    }
-
-    /// For each of `primaries` (all in `c`'s component): the witnesses of
-    /// the largest and smallest value the pool proves feasible with `x_c`
-    /// at its true value, when they are at least `required` apart (`None`:
-    /// not certified, an LP must decide).
-    ///
-    /// Projected on `(x_c, x_p)` the pool's points span a polygon inside the
-    /// projection of the feasible set; its upper and lower hulls at
-    /// `x_c = v_c` bound the values of `x_p` that remain feasible.
-    fn certify(
-        &self,
-        truth: &[f64],
-        c: usize,
-        primaries: &[usize],
-        required: &[f64],
-    ) -> Vec<Option<(Witness, Witness)>> {
-        let v = truth[c];
-        // (offset along x_c, point index), the true values at offset 0.
-        let mut along: Vec<(f64, usize)> = vec![(0.0, usize::MAX)];
-        for (i, point) in self.points.iter().enumerate() {
-            if let Ok(k) = point.cells.binary_search(&c) {
-                along.push((point.values[k] - v, i));
-            }
-        }
-        along.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-        let mut ys = vec![0.0; along.len()];
-        primaries
-            .iter()
-            .map(|&p| {
-                for (y, &(_, i)) in ys.iter_mut().zip(&along) {
-                    *y = self.value(i, p, truth);
-                }
-                let (hi, up) = hull_at_zero(&along, &ys, 1.0);
-                let (lo, down) = hull_at_zero(&along, &ys, -1.0);
-                (hi + lo >= required[p] + CERTIFY_MARGIN).then_some((up, down))
-            })
-            .collect()
-    }
-
-    /// The point a witness stands for, over `cells`.
-    fn combine(&self, w: Witness, cells: &[usize], truth: &[f64]) -> Vec<f64> {
-        cells
-            .iter()
-            .map(|&m| {
-                let a = self.value(w.i, m, truth);
-                if w.j == w.i {
-                    a
-                } else {
-                    (1.0 - w.t) * a + w.t * self.value(w.j, m, truth)
-                }
-            })
-            .collect()
-    }
-}
-
-/// A certified width must exceed the requirement by this much (LP points
-/// are feasible up to round-off).
-const CERTIFY_MARGIN: f64 = 1e-6;
-
-/// `sign = 1`: the largest value at offset 0 of the upper hull of points
-/// `(along[k].0, ys[k])` (sorted by offset, one at offset 0); `sign = -1`:
-/// minus the smallest value of the lower hull. With the witness reaching it.
-fn hull_at_zero(along: &[(f64, usize)], ys: &[f64], sign: f64) -> (f64, Witness) {
-    let mut hull: Vec<(f64, f64, usize)> = Vec::with_capacity(16);
-    for (&(x, i), &y) in along.iter().zip(ys) {
-        let y = sign * y;
-        if let Some(&(lx, ly, _)) = hull.last() {
-            if lx == x {
-                if ly >= y {
-                    continue;
-                }
-                hull.pop();
-            }
-        }
-        while hull.len() >= 2 {
-            let (ax, ay, _) = hull[hull.len() - 2];
-            let (bx, by, _) = hull[hull.len() - 1];
-            if (bx - ax) * (y - ay) - (by - ay) * (x - ax) >= 0.0 {
-                hull.pop();
-            } else {
-                break;
-            }
-        }
-        hull.push((x, y, i));
-    }
-    let k = hull.partition_point(|h| h.0 < 0.0);
-    let (x1, y1, i1) = hull[k];
-    if x1 == 0.0 || k == 0 {
-        return (
-            y1,
-            Witness {
-                i: i1,
-                j: i1,
-                t: 0.0,
-            },
-        );
-    }
-    let (x0, y0, i0) = hull[k - 1];
-    let t = -x0 / (x1 - x0);
-    (y0 + t * (y1 - y0), Witness { i: i0, j: i1, t })
-}
+/// Rounds of bound propagation before a trial goes to the LP audit.
+const PROPAGATION_ROUNDS: usize = 8;
 
 /// Publishes every secondary cell (`Status::Secondary` in `status`) that can
 /// be published on its own with every cell with `required[i] > 0` keeping an
 /// interval at least that wide, trying the cells in decreasing `cost`
-/// (ties: lower index first). Deterministic.
+/// (ties: lower index first). Deterministic; the result equals that of
+/// trying the cells one at a time in that order (see the module docs).
 pub fn release_pass(
     cells: &CellSet,
     status: &mut [Status],
@@ -248,117 +98,354 @@ pub fn release_pass(
             got: status.len().min(required.len()).min(cost.len()),
         });
     }
-    let truth = &cells.values;
     let mut order: Vec<usize> = (0..cells.len())
         .filter(|&i| status[i] == Status::Secondary)
         .collect();
     order.sort_by(|&a, &b| cost[b].total_cmp(&cost[a]).then(a.cmp(&b)));
-    let mut published: Vec<Option<f64>> = (0..cells.len())
-        .map(|i| (!status[i].is_suppressed()).then_some(truth[i]))
+    let published: Vec<Option<f64>> = (0..cells.len())
+        .map(|i| (!status[i].is_suppressed()).then_some(cells.values[i]))
         .collect();
-    let mut stats = ReleaseStats::default();
-    let mut pool = Pool { points: Vec::new() };
-    for component in components(cells, &published) {
-        let targets: Vec<usize> = component
-            .iter()
-            .copied()
-            .filter(|&m| required[m] > 0.0)
-            .collect();
-        if targets.is_empty() {
-            continue;
+    let mut pass = Pass {
+        cells,
+        required,
+        published,
+        seen: vec![false; cells.len()],
+        stats: ReleaseStats::default(),
+    };
+    pass.run(order)?;
+    for (i, s) in status.iter_mut().enumerate() {
+        if *s == Status::Secondary && pass.published[i].is_some() {
+            *s = Status::Published;
         }
-        let (_, lps, points) = component_intervals_points(
-            cells,
-            &published,
-            required,
-            0.0,
-            &component,
-            &targets,
-            Some(usize::MAX),
-            true,
-        )?;
-        stats.lps_solved += lps;
-        pool.add(component, points);
     }
-    let mut seen = vec![false; cells.len()];
-    for c in order {
-        stats.trials += 1;
-        if exposes_primary(cells, status, c) {
-            continue;
+    Ok(pass.stats)
+}
+
+/// The state of a release pass.
+struct Pass<'a> {
+    cells: &'a CellSet,
+    required: &'a [f64],
+    /// Published values (released cells included).
+    published: Vec<Option<f64>>,
+    /// Scratch marks for [`component_of`] (all false between uses).
+    seen: Vec<bool>,
+    stats: ReleaseStats,
+}
+
+impl Pass<'_> {
+    /// Tries the cells of `order` one by one, in order, publishing those
+    /// that pass; see the module docs for how this is done with few LPs.
+    fn run(&mut self, mut order: Vec<usize>) -> Result<(), AuditError> {
+        while !order.is_empty() {
+            // Bound propagation decides each cell in turn, the cells it
+            // passes staying published for the next ones.
+            let mut passed: Vec<usize> = Vec::new();
+            for &c in &order {
+                self.stats.propagation_trials += 1;
+                if self.propagation_passes(c) {
+                    passed.push(c);
+                } else {
+                    self.published[c] = None;
+                }
+            }
+            for &c in &passed {
+                self.published[c] = None;
+            }
+            // The LP audit confirms the longest prefix of those cells it can.
+            if self.publishes_safely(&passed)? {
+                self.accept(&passed);
+                return Ok(());
+            }
+            let (mut lo, mut hi) = (0, passed.len());
+            while hi - lo > 1 {
+                let mid = lo + (hi - lo) / 2;
+                if self.publishes_safely(&passed[..mid])? {
+                    lo = mid;
+                } else {
+                    hi = mid;
+                }
+            }
+            self.accept(&passed[..lo]);
+            // `passed[lo]` fails with the prefix published: rejected. The
+            // cells before it that propagation rejected were rejected with
+            // at most the prefix published; the later ones are tried again.
+            let failed = passed[lo];
+            let at = order
+                .iter()
+                .position(|&c| c == failed)
+                .unwrap_or(order.len());
+            order.drain(..=at.min(order.len() - 1));
         }
-        let component = component_of(cells, &published, c, &mut seen);
+        Ok(())
+    }
+
+    /// Publishes `cells` for good.
+    fn accept(&mut self, cells: &[usize]) {
+        for &c in cells {
+            self.published[c] = Some(self.cells.values[c]);
+        }
+        self.stats.released += cells.len();
+    }
+
+    /// Publishes `c` when bound propagation finds no primary narrowed below
+    /// its requirement (not a proof that none is).
+    fn propagation_passes(&mut self, c: usize) -> bool {
+        let component = component_of(self.cells, &self.published, c, &mut self.seen);
         for &m in &component {
-            seen[m] = false;
+            self.seen[m] = false;
         }
-        let primaries: Vec<usize> = component
+        let rest: Vec<usize> = component.iter().copied().filter(|&m| m != c).collect();
+        self.published[c] = Some(self.cells.values[c]);
+        !propagation_rejects(self.cells, &self.published, self.required, &rest)
+    }
+
+    /// Whether every primary keeps its required width with `trial` (all
+    /// suppressed now) published; leaves them suppressed.
+    fn publishes_safely(&mut self, trial: &[usize]) -> Result<bool, AuditError> {
+        let mut owner: std::collections::HashMap<usize, usize> = Default::default();
+        let mut parts: Vec<(Vec<usize>, Vec<usize>)> = Vec::new();
+        for &c in trial {
+            if let Some(&k) = owner.get(&c) {
+                parts[k].1.push(c);
+                continue;
+            }
+            let component = component_of(self.cells, &self.published, c, &mut self.seen);
+            for &m in &component {
+                self.seen[m] = false;
+            }
+            let k = parts.len();
+            for &m in &component {
+                owner.insert(m, k);
+            }
+            parts.push((component, vec![c]));
+        }
+        for &c in trial {
+            self.published[c] = Some(self.cells.values[c]);
+        }
+        self.stats.audits += 1;
+        let mut safe = true;
+        for (component, cells) in &parts {
+            if !self.stays_wide(component, cells)? {
+                safe = false;
+                break;
+            }
+        }
+        for &c in trial {
+            self.published[c] = None;
+        }
+        Ok(safe)
+    }
+
+    /// Whether every primary of `component` (a component before `trial` was
+    /// published) keeps its required width with `trial` published.
+    fn stays_wide(&mut self, component: &[usize], trial: &[usize]) -> Result<bool, AuditError> {
+        let mut trial = trial.to_vec();
+        trial.sort_unstable();
+        let rest: Vec<usize> = component
             .iter()
             .copied()
-            .filter(|&m| required[m] > 0.0)
+            .filter(|m| trial.binary_search(m).is_err())
             .collect();
-        let certified = pool.certify(truth, c, &primaries, required);
-        let open: Vec<usize> = primaries
+        if rest.iter().all(|&m| self.required[m] <= 0.0) {
+            return Ok(true);
+        }
+        let (lower, upper) = propagate(self.cells, &self.published, &rest);
+        let width = |m: usize| {
+            let l = rest.binary_search(&m).expect("a cell of the rest");
+            upper[l] - lower[l]
+        };
+        if rest
             .iter()
-            .zip(&certified)
-            .filter(|(_, w)| w.is_none())
-            .map(|(&p, _)| p)
-            .collect();
-        published[c] = Some(truth[c]);
-        let rest: Vec<usize> = component.iter().copied().filter(|&m| m != c).collect();
-        let wide = if open.is_empty() {
-            true
-        } else {
-            stats.audited_trials += 1;
-            let (intervals, lps, points) = component_intervals_points(
-                cells,
-                &published,
-                required,
+            .any(|&m| self.required[m] > 0.0 && width(m) < self.required[m] - 1e-6)
+        {
+            return Ok(false);
+        }
+        // The rest may have fallen apart into several components.
+        let mut done = vec![false; rest.len()];
+        for start in 0..rest.len() {
+            if done[start] {
+                continue;
+            }
+            let sub = component_of(self.cells, &self.published, rest[start], &mut self.seen);
+            for &m in &sub {
+                self.seen[m] = false;
+                if let Ok(k) = rest.binary_search(&m) {
+                    done[k] = true;
+                }
+            }
+            // The narrowest by propagation first: the audit stops at the
+            // first primary it proves too narrow.
+            let mut targets: Vec<usize> = sub
+                .iter()
+                .copied()
+                .filter(|&m| self.required[m] > 0.0)
+                .collect();
+            if targets.is_empty() {
+                continue;
+            }
+            targets.sort_by(|&a, &b| width(a).total_cmp(&width(b)).then(a.cmp(&b)));
+            let (intervals, lps) = component_intervals(
+                self.cells,
+                &self.published,
+                self.required,
                 0.0,
-                &rest,
-                &open,
+                &sub,
+                &targets,
                 Some(usize::MAX),
                 true,
             )?;
-            stats.lps_solved += lps;
-            // Points with x_c = v_c: feasible whether c is published or not.
-            pool.add(rest.clone(), points);
-            intervals.iter().all(|i| !i.is_violation())
-        };
-        if !wide {
-            published[c] = None;
-            continue;
-        }
-        status[c] = Status::Published;
-        stats.released += 1;
-        // Keep the points that stay feasible, and add the certifying
-        // combinations (on x_c = v_c) so that the pool keeps a low and a
-        // high point for every primary.
-        let mut witnesses: Vec<Witness> = Vec::new();
-        for w in certified.iter().flatten().flat_map(|&(a, b)| [a, b]) {
-            if !witnesses.contains(&w) {
-                witnesses.push(w);
+            self.stats.lps_solved += lps;
+            if intervals.iter().any(|i| i.is_violation()) {
+                return Ok(false);
             }
         }
-        let combined: Vec<Vec<f64>> = witnesses
-            .iter()
-            .map(|&w| pool.combine(w, &rest, truth))
-            .collect();
-        let v = truth[c];
-        pool.points
-            .retain(|point| (point.get(c, truth) - v).abs() <= 1e-7 * (1.0 + v.abs()));
-        pool.add(rest, combined);
+        Ok(true)
     }
-    Ok(stats)
 }
 
-/// Whether publishing `c` would leave a relation whose only suppressed
-/// member is a primary cell (disclosed exactly).
-fn exposes_primary(cells: &CellSet, status: &[Status], c: usize) -> bool {
-    cells.memberships[c].iter().any(|&r| {
-        let mut others = cells.relations[r]
-            .members()
-            .filter(|&m| m != c && status[m].is_suppressed());
-        matches!((others.next(), others.next()), (Some(m), None) if status[m] == Status::Primary)
-    })
+/// Whether the propagated bounds (see [`propagate`]) of a primary among
+/// `rest` are narrower than required: a proof that the exact interval is.
+fn propagation_rejects(
+    cells: &CellSet,
+    published: &[Option<f64>],
+    required: &[f64],
+    rest: &[usize],
+) -> bool {
+    let (lower, upper) = propagate(cells, published, rest);
+    rest.iter()
+        .enumerate()
+        .any(|(l, &m)| required[m] > 0.0 && upper[l] - lower[l] < required[m] - 1e-6)
+}
+
+/// Bounds of the suppressed cells `rest` (one or more whole components, in
+/// `rest` order) by propagation: each cell starts in `[0, inf)`; every
+/// relation `total = sum(parts)` (published members as constants) and every
+/// nesting `sub <= sup` tightens its members' bounds from the others', for
+/// a few rounds. The bounds enclose every feasible value.
+fn propagate(cells: &CellSet, published: &[Option<f64>], rest: &[usize]) -> (Vec<f64>, Vec<f64>) {
+    let local = |m: usize| rest.binary_search(&m).ok();
+    let mut lower = vec![0.0f64; rest.len()];
+    let mut upper = vec![f64::INFINITY; rest.len()];
+    let mut relation_ids: Vec<usize> = rest
+        .iter()
+        .flat_map(|&c| cells.memberships[c].iter().copied())
+        .collect();
+    relation_ids.sort_unstable();
+    relation_ids.dedup();
+    // Rows as (constant, [(local, coefficient)]) with constant + sum = 0.
+    let rows: Vec<(f64, Vec<(usize, f64)>)> = relation_ids
+        .iter()
+        .map(|&r| {
+            let relation = &cells.relations[r];
+            let mut constant = 0.0;
+            let mut terms = Vec::new();
+            for (pos, m) in relation.members().enumerate() {
+                let coef = relation.coefficient(pos);
+                match (published[m], local(m)) {
+                    (Some(v), _) => constant += coef * v,
+                    (None, Some(l)) => terms.push((l, coef)),
+                    // A suppressed member outside `rest` cannot share a
+                    // relation with it (components are closed).
+                    (None, None) => constant = f64::NAN,
+                }
+            }
+            (constant, terms)
+        })
+        .filter(|(constant, _)| constant.is_finite())
+        .collect();
+    let mut nests: Vec<(usize, usize)> = rest
+        .iter()
+        .flat_map(|&c| cells.nest_memberships[c].iter().map(|&k| cells.nested[k]))
+        .filter_map(|(sub, sup)| Some((local(sub)?, local(sup)?)))
+        .collect();
+    nests.sort_unstable();
+    nests.dedup();
+    for _ in 0..PROPAGATION_ROUNDS {
+        let mut changed = false;
+        for (constant, terms) in &rows {
+            // sum(coef * x) = -constant: the others' range bounds each term.
+            let (mut lo_sum, mut hi_sum) = (0.0f64, 0.0f64);
+            for &(l, coef) in terms {
+                let (a, b) = scaled(coef, lower[l], upper[l]);
+                lo_sum += a;
+                hi_sum += b;
+            }
+            for &(l, coef) in terms {
+                let (a, b) = scaled(coef, lower[l], upper[l]);
+                // coef * x_l = -constant - (sum of the others)
+                let others_lo = if a.is_finite() {
+                    lo_sum - a
+                } else {
+                    sum_without(terms, l, &lower, &upper, true)
+                };
+                let others_hi = if b.is_finite() {
+                    hi_sum - b
+                } else {
+                    sum_without(terms, l, &lower, &upper, false)
+                };
+                let (t_lo, t_hi) = (-constant - others_hi, -constant - others_lo);
+                let (x_lo, x_hi) = if coef > 0.0 {
+                    (t_lo / coef, t_hi / coef)
+                } else {
+                    (t_hi / coef, t_lo / coef)
+                };
+                if x_lo > lower[l] + 1e-9 {
+                    lower[l] = x_lo;
+                    changed = true;
+                }
+                if x_hi < upper[l] - 1e-9 {
+                    upper[l] = x_hi;
+                    changed = true;
+                }
+            }
+        }
+        for &(sub, sup) in &nests {
+            if upper[sup] < upper[sub] - 1e-9 {
+                upper[sub] = upper[sup];
+                changed = true;
+            }
+            if lower[sub] > lower[sup] + 1e-9 {
+                lower[sup] = lower[sub];
+                changed = true;
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    (lower, upper)
+}
+
+/// `coef * [lo, hi]` as an ordered pair.
+fn scaled(coef: f64, lo: f64, hi: f64) -> (f64, f64) {
+    if coef >= 0.0 {
+        (coef * lo, coef * hi)
+    } else {
+        (coef * hi, coef * lo)
+    }
+}
+
+/// The lowest (`low`) or highest sum of the terms other than `skip`
+/// (recomputed when `skip`'s own term is infinite).
+fn sum_without(
+    terms: &[(usize, f64)],
+    skip: usize,
+    lower: &[f64],
+    upper: &[f64],
+    low: bool,
+) -> f64 {
+    terms
+        .iter()
+        .filter(|&&(l, _)| l != skip)
+        .map(|&(l, coef)| {
+            let (a, b) = scaled(coef, lower[l], upper[l]);
+            if low {
+                a
+            } else {
+                b
+            }
+        })
+        .sum()
 }
 
 /// The suppressed cells connected to `start` through relations (sorted);

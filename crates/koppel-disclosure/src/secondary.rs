@@ -214,6 +214,7 @@ pub fn suppress_secondary(
                         &component,
                         &targets,
                         (!exact_only).then_some(PROVE_LIMIT),
+                        false,
                     )?;
                     stats.lps_solved += lps;
                     cache.insert(component.clone(), intervals.clone());

@@ -1037,16 +1037,27 @@ pub fn protect(tables: &[Table], rules: &Rules) -> Result<Protected, DisclosureE
     let primary = status.iter().filter(|s| **s == Status::Primary).count();
     let started = std::time::Instant::now();
     let stats: SecondaryStats = suppress_secondary(&cells, &mut status, &required, min)?;
-    // The release pass (crate::release) is not run here yet: on a small
-    // cohort with a three-way table linked to two-way tables (60 persons,
-    // tests/pipeline.rs) it still took over two minutes in a debug test
-    // build on a loaded machine; its trials need to get cheaper first.
     tracing::debug!(
         seconds = started.elapsed().as_secs_f64(),
         rounds = stats.rounds,
         lps = stats.lps_solved,
         secondary = stats.cells,
         "secondary suppression"
+    );
+    let started = std::time::Instant::now();
+    let released = crate::release::release_pass(
+        &cells,
+        &mut status,
+        &required,
+        &crate::release::cell_costs(&cells),
+    )?;
+    tracing::debug!(
+        seconds = started.elapsed().as_secs_f64(),
+        propagation_trials = released.propagation_trials,
+        audits = released.audits,
+        lps = released.lps_solved,
+        released = released.released,
+        "release pass"
     );
     let started = std::time::Instant::now();
     let report = final_audit(&cells, &status, rules)?;
@@ -1068,6 +1079,7 @@ pub fn protect(tables: &[Table], rules: &Rules) -> Result<Protected, DisclosureE
         secondary: secondary.len(),
         secondary_value: secondary.iter().map(|&i| cells.values[i]).sum(),
         audited: report.intervals.len(),
+        released: released.released,
         tables: crate::loss::table_losses(tables, &indices, &cells, &status, rules),
         ..Default::default()
     };
