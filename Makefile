@@ -90,10 +90,12 @@ bench-disclosure:
 # Information loss of disclosure control: the demo table set at about 50, 150,
 # 475 and 3,100 leavers (one synthetic municipality each): cells published,
 # cohort total and whole-cohort states per horizon, wall time, violations,
-# secondary cells still publishable alone. Then the 8x9x10x11 set in the same
-# (dev) profile.
+# secondary cells still publishable alone (LOSS_ALONE=1: one full audit per
+# secondary cell, minutes). Then the 8x9x10x11 set in the same (dev) profile.
+# Built like the tests (whole workspace, every target) so that the build of
+# `make test` is reused.
 bench-disclosure-loss:
-	$(CARGO) build -p koppel-cli -p koppel-disclosure --examples --bins
+	$(CARGO) build --workspace --all-targets
 	bash scripts/bench_disclosure_loss.sh
 	target/debug/examples/bench_disclosure 8 9 10 11
 

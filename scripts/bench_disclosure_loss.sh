@@ -18,7 +18,7 @@ if [ ! -f "$bench/secrets/koppel.key" ]; then
 fi
 args=()
 # Persons per size: about 0.8% of residents leave assistance in 2022.
-for persons in ${LOSS_SIZES:-6000 18500 57000 380000}; do
+for persons in ${LOSS_SIZES:-7300 20000 63000 380000}; do
   dir=$bench/p$persons
   if [ ! -f "$dir/synth/registers/persons.parquet" ]; then
     rm -rf "$dir/synth"

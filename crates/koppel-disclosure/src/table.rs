@@ -963,6 +963,10 @@ pub struct ProtectionSummary {
     /// (counted in neither `secondary` nor `secondary_value`).
     #[serde(default)]
     pub released: usize,
+    /// Secondary cells the release pass left untried because its work
+    /// budget ran out (0 on every table set measured so far).
+    #[serde(default)]
+    pub release_untried: usize,
     /// Information loss per count table, with a coarser table suggested for
     /// a table that ends mostly suppressed.
     #[serde(default)]
@@ -1055,10 +1059,18 @@ pub fn protect(tables: &[Table], rules: &Rules) -> Result<Protected, DisclosureE
         seconds = started.elapsed().as_secs_f64(),
         propagation_trials = released.propagation_trials,
         audits = released.audits,
+        audit_work = released.audit_work,
         lps = released.lps_solved,
         released = released.released,
         "release pass"
     );
+    if released.untried > 0 {
+        tracing::warn!(
+            untried = released.untried,
+            budget = crate::release::AUDIT_WORK_BUDGET,
+            "release pass stopped at its work budget: these secondary cells stay suppressed untried"
+        );
+    }
     let started = std::time::Instant::now();
     let report = final_audit(&cells, &status, rules)?;
     tracing::debug!(
@@ -1080,6 +1092,7 @@ pub fn protect(tables: &[Table], rules: &Rules) -> Result<Protected, DisclosureE
         secondary_value: secondary.iter().map(|&i| cells.values[i]).sum(),
         audited: report.intervals.len(),
         released: released.released,
+        release_untried: released.untried,
         tables: crate::loss::table_losses(tables, &indices, &cells, &status, rules),
         ..Default::default()
     };
