@@ -142,7 +142,8 @@ bench-link-peer:
 
 # koppel validate / ingest (issue #5): validate_file and ingest_file (validate +
 # pseudonymise + Parquet) on a 10-million-row Dutch Excel-style upload
-# (semicolons, Windows-1252, CRLF, DD-MM-YYYY, ~1% faulty rows), then the CLI.
+# (semicolons, Windows-1252, CRLF, DD-MM-YYYY, ~1% faulty rows), then the CLI;
+# then `koppel validate` on a 1,000,000-row .xlsx workbook (numbers, date cells).
 # Target: >= 1 million rows/s on 2 cores. Exit 1 of koppel validate (rows
 # rejected) is expected here.
 bench-ingest:
@@ -150,6 +151,9 @@ bench-ingest:
 	target/release/examples/bench_ingest target/bench/upload-nl-10m.csv 10000000
 	bash scripts/measure.sh "koppel validate 10M rows CSV" 10000000 \
 	  sh -c 'target/release/koppel validate --kind trajectories --max-problems 1000 target/bench/upload-nl-10m.csv >/dev/null; test $$? -le 1'
+	target/release/examples/bench_xlsx target/bench/upload-nl-1m.xlsx 1000000
+	bash scripts/measure.sh "koppel validate 1M rows xlsx" 1000000 \
+	  sh -c 'target/release/koppel validate --kind trajectories --max-problems 1000 target/bench/upload-nl-1m.xlsx >/dev/null; test $$? -le 1'
 
 # The effect stage at national scale: pipelines/trajectory-effects.toml run by
 # the release CLI (the feature set of `make build`, so polars is not rebuilt

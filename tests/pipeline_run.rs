@@ -87,7 +87,11 @@ fn stage_actions(run_dir: &Path) -> Vec<(String, String)> {
 
 fn tables_of(run: &Path) -> Vec<(String, Vec<u8>)> {
     let mut out = Vec::new();
-    for rel in ["link/analysis.parquet", "aggregate/tables.json"] {
+    for rel in [
+        "link/analysis.parquet",
+        "aggregate/tables.json",
+        "export/package/tables.xlsx",
+    ] {
         out.push((rel.to_string(), std::fs::read(run.join(rel)).unwrap()));
     }
     for dir in ["protect/tables", "export/package/tables"] {
@@ -108,6 +112,15 @@ fn demo_pipeline_end_to_end_checked_deterministic_and_free_of_bsns() {
     let log = text(&out);
     assert!(out.status.success(), "{log}");
     assert!(log.contains("researcher package:"), "{log}");
+    // The closing summary is for the researcher: readable paths, the
+    // cohort, what was withheld in words, no internal counters.
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    for said in ["cohort: ", "tables: ", "suppressed: ", "report: "] {
+        assert!(stdout.contains(said), "{said:?} missing: {stdout}");
+    }
+    for internal in ["bars_withheld", "report_figures", "/../", "cohort_persons="] {
+        assert!(!stdout.contains(internal), "{internal:?} shown: {stdout}");
+    }
     let run = setup.path("run");
     let package = run.join("export/package");
 

@@ -379,7 +379,7 @@ fn unreadable_inputs_fail_cleanly() {
         ("empty.csv", b"", "empty"),
         ("junk.csv", b"\x00\x01\x02PK\x03\x04", "not a text"),
         ("nobsn.csv", b"naam,plaats\nA,B\n", "no column 'bsn'"),
-        ("data.xlsx", b"PK", "unknown file type"),
+        ("data.xlsx", b"PK", "empty or incomplete"),
     ];
     for (name, bytes, message) in cases {
         let input = dir.path().join(name);

@@ -1,4 +1,4 @@
-//! File-level pseudonymisation: stream a CSV or Parquet file in batches,
+//! File-level pseudonymisation: stream a CSV, spreadsheet or Parquet file in batches,
 //! replace the identifier column by keyed-hash pseudonyms, and quarantine the
 //! rows whose identifier is invalid.
 //!
@@ -8,11 +8,11 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc};
 
 use koppel_io::{
-    create_private_file, Batch, RawCsvReader, ReadError, TableFormat, TableReader, TableWriter,
-    WriteError,
+    create_private_file, Batch, HeaderChooser, RawCsvReader, ReadError, ReadOptions, TableFormat,
+    TableReader, TableWriter, WriteError,
 };
 use koppel_pseudonym::pseudonym::PSEUDONYM_LEN;
 use koppel_pseudonym::{KeyId, Pseudonymiser};
@@ -45,6 +45,9 @@ pub struct PseudonymiseOptions {
     pub rejects: Option<PathBuf>,
     /// Rows per batch; bounds memory.
     pub batch_rows: usize,
+    /// The sheet of a workbook to read (default: the first visible
+    /// worksheet). Ignored for CSV and Parquet.
+    pub sheet: Option<String>,
 }
 
 impl Default for PseudonymiseOptions {
@@ -53,6 +56,7 @@ impl Default for PseudonymiseOptions {
             columns: BSN_HEADER_ALIASES.iter().map(|s| s.to_string()).collect(),
             rejects: None,
             batch_rows: 256 * 1024,
+            sheet: None,
         }
     }
 }
@@ -68,6 +72,9 @@ pub struct PseudonymiseSummary {
     pub rejected: u64,
     /// Rejected rows per reason code.
     pub rejected_by_reason: BTreeMap<String, u64>,
+    /// BSNs of a workbook typed as numbers that had lost leading zeros and
+    /// were restored to nine digits (they then pass the eleven-test).
+    pub bsn_zeros_restored: u64,
     /// The first rejected rows: (row number, reason), for on-screen reports.
     pub first_rejects: Vec<(u64, String)>,
     /// The key used.
@@ -183,7 +190,27 @@ fn pseudonymise_file_with(
         return Ok(summary);
     }
 
-    let reader = TableReader::open(input, options.batch_rows)?;
+    // A title row above the header of a sheet: the header is the first row
+    // holding the identifier column's name.
+    let wanted: Vec<String> = options
+        .columns
+        .iter()
+        .map(|c| c.trim().to_lowercase())
+        .collect();
+    let chooser: HeaderChooser = Arc::new(move |rows: &[Vec<String>]| {
+        rows.iter()
+            .position(|row| {
+                row.iter()
+                    .any(|c| wanted.contains(&c.trim().to_lowercase()))
+            })
+            .unwrap_or(0)
+    });
+    let read = ReadOptions {
+        sheet: options.sheet.clone(),
+        header: Some(chooser),
+    };
+    let reader = TableReader::open_with(input, options.batch_rows, &read)?;
+    let is_sheet = reader.format() == TableFormat::Sheet;
     let columns = reader.columns().to_vec();
     let id_column = columns[identifier_column(input, &columns, options)?].clone();
     let delimiter = reader.delimiter();
@@ -223,7 +250,19 @@ fn pseudonymise_file_with(
                 .and_then(|c| c.cast(&DataType::String))
                 .map_err(table_error)?;
             let ids = ids.str().map_err(table_error)?;
-            let result = pseudonymiser.bsn_column(ids, PSEUDONYM_COLUMN);
+            let (restored_ids, short) = if is_sheet {
+                restore_leading_zeros(ids)
+            } else {
+                (ids.clone(), Vec::new())
+            };
+            let result = pseudonymiser.bsn_column(&restored_ids, PSEUDONYM_COLUMN);
+            if !short.is_empty() {
+                let mut restored = short;
+                for &(index, _) in &result.rejected {
+                    restored[index] = false;
+                }
+                summary.bsn_zeros_restored += restored.iter().filter(|&&r| r).count() as u64;
+            }
             for &(index, problem) in &result.rejected {
                 let row = batch.rows[index];
                 summary.record_reject(row, problem.code(), &problem.to_string());
@@ -275,6 +314,30 @@ fn pseudonymise_file_with(
     }
     log_summary(pseudonymiser, input, output, &summary);
     Ok(summary)
+}
+
+/// A workbook's BSN column with the leading zeros a number cell dropped
+/// put back (runs of fewer than nine digits padded to nine), and which
+/// rows were padded. Whether the result is a BSN is the eleven-test's
+/// call, as for any value.
+fn restore_leading_zeros(ids: &StringChunked) -> (StringChunked, Vec<bool>) {
+    let is_short = |t: &str| !t.is_empty() && t.len() < 9 && t.bytes().all(|b| b.is_ascii_digit());
+    let short: Vec<bool> = ids
+        .iter()
+        .map(|v| v.is_some_and(|t| is_short(t.trim())))
+        .collect();
+    if !short.contains(&true) {
+        return (ids.clone(), Vec::new());
+    }
+    let padded: StringChunked = ids
+        .iter()
+        .zip(&short)
+        .map(|(v, &pad)| match v {
+            Some(t) if pad => Some(format!("{:0>9}", t.trim())),
+            other => other.map(str::to_string),
+        })
+        .collect();
+    (padded.with_name(ids.name().clone()), short)
 }
 
 /// Index of the identifier column: the first of `options.columns` present,

@@ -17,8 +17,9 @@ use crate::schema::InputKind;
 pub struct Problem {
     /// The input file.
     pub file: String,
-    /// Row number: the physical line for CSV (the first line is 1), the
-    /// 1-based row index for Parquet.
+    /// Row number: the physical line for CSV (the first line is 1), the row
+    /// number the spreadsheet shows for a workbook, the 1-based row index
+    /// for Parquet.
     pub row: u64,
     /// Canonical column, empty for whole-row problems.
     pub column: String,
@@ -57,8 +58,10 @@ pub struct ValidationReport {
     pub file: String,
     /// Input kind.
     pub kind: InputKind,
-    /// `csv` or `parquet`.
+    /// `csv`, `parquet`, or a workbook's extension (`xlsx`, `ods`, …).
     pub format: String,
+    /// The sheet read (workbooks only).
+    pub sheet: Option<String>,
     /// Detected text encoding (CSV only).
     pub encoding: Option<String>,
     /// Detected delimiter (CSV only).
@@ -103,6 +106,12 @@ pub struct ValidationReport {
     /// written as keyed hashes, other free text is not written); the
     /// municipality is warned once per file and column ([`Self::warnings`]).
     pub bsn_in_columns: BTreeMap<String, u64>,
+    /// BSNs of a workbook typed as numbers, which had lost their leading
+    /// zeros and were restored to nine digits (they then pass the
+    /// eleven-test); such rows are accepted and warned about.
+    pub bsn_zeros_restored: u64,
+    /// The first row with such a BSN.
+    pub bsn_zeros_restored_row: Option<u64>,
     /// The key id used (ingest only).
     pub key_id: Option<String>,
 }
@@ -113,8 +122,36 @@ impl ValidationReport {
         self.rejected == 0
     }
 
-    /// One warning per free-text column that holds BSNs: (Dutch, English).
+    /// The warnings, each as (Dutch, English): one per free-text column
+    /// that holds BSNs, and one for BSNs restored to nine digits.
     pub fn warnings(&self) -> Vec<(String, String)> {
+        let mut out = self.bsn_in_columns_warnings();
+        if let Some(row) = self.bsn_zeros_restored_row {
+            let n = self.bsn_zeros_restored;
+            let (nl_rows, en_rows) = if n == 1 {
+                (format!("1 BSN (regel {row})"), format!("1 BSN (row {row})"))
+            } else {
+                (
+                    format!("{n} BSN's (de eerste op regel {row})"),
+                    format!("{n} BSNs (the first on row {row})"),
+                )
+            };
+            out.push((
+                format!(
+                    "{nl_rows} stond als getal in het werkblad en miste de voorloopnullen; \
+                     aangevuld tot 9 cijfers (de elfproef klopt dan). Maak de BSN-kolom \
+                     voortaan tekst"
+                ),
+                format!(
+                    "{en_rows} typed as a number in the sheet had lost leading zeros; restored \
+                     to 9 digits (the eleven-test then passes). Format the BSN column as text"
+                ),
+            ));
+        }
+        out
+    }
+
+    fn bsn_in_columns_warnings(&self) -> Vec<(String, String)> {
         self.bsn_in_columns
             .iter()
             .map(|(column, n)| {
@@ -195,6 +232,9 @@ impl ValidationReport {
 
     fn format_line(&self) -> String {
         let mut parts = vec![self.format.clone()];
+        if let Some(s) = &self.sheet {
+            parts.push(format!("sheet '{s}'"));
+        }
         if let Some(e) = &self.encoding {
             parts.push(e.clone());
         }
@@ -408,6 +448,7 @@ pub fn reason_title(code: &str) -> &'static str {
         "number_out_of_range" => "number out of range",
         "duplicate_row" => "exact copy of an earlier row",
         "field_count" => "wrong number of fields",
+        "merged_cells" => "merged cells",
         "encoding" => "unreadable characters",
         "row_too_long" => "row too long",
         "unclosed_quote" => "quote not closed",
@@ -438,6 +479,10 @@ pub fn reason_title_nl(code: &str) -> &'static str {
         "number_out_of_range" => "Getal buiten het toegestane bereik",
         "duplicate_row" => "Dubbele regel (precies gelijk aan een eerdere regel)",
         "field_count" => "Verkeerd aantal velden (scheidingsteken of aanhalingstekens?)",
+        "merged_cells" => {
+            "Samengevoegde cellen: de waarde staat alleen in de eerste cel; maak de samenvoeging \
+             ongedaan en vul elke regel"
+        }
         "encoding" => "Onleesbare tekens (tekenset)",
         "row_too_long" => "Regel is te lang",
         "unclosed_quote" => "Aanhalingsteken niet gesloten (bestand afgebroken?)",

@@ -48,6 +48,9 @@ pub struct ValidateOptions {
     pub max_year: i32,
     /// Accept a file with a header but no data rows (default: refuse).
     pub allow_empty: bool,
+    /// The sheet of a workbook to read (matched case-insensitively;
+    /// default: the first visible worksheet). Ignored for CSV and Parquet.
+    pub sheet: Option<String>,
 }
 
 /// Settings of [`ingest_file`]: the same as validation.
@@ -62,6 +65,7 @@ impl ValidateOptions {
             max_problems: 100_000,
             max_year: current_year() + 1,
             allow_empty: false,
+            sheet: None,
         }
     }
 
@@ -503,6 +507,9 @@ struct ChunkResult {
     footers: Vec<u32>,
     /// Per canonical column: values that hold a BSN (free-text columns only).
     bsn_values: Vec<u64>,
+    /// Batch row indices of accepted BSNs of a workbook that had lost
+    /// leading zeros (typed as a number) and were restored to nine digits.
+    zeros_restored: Vec<u32>,
 }
 
 struct Validator<'a> {
@@ -511,6 +518,9 @@ struct Validator<'a> {
     config: &'a IngestConfig,
     max_year: i32,
     pseudonymiser: Option<&'a Pseudonymiser>,
+    /// The input is a workbook: a BSN typed as a number has lost its
+    /// leading zeros, and a date cell may carry a time of day.
+    sheet: bool,
     /// Canonical index of `start_date`, `end_date`, `benefit_type`, `municipality`.
     start: Option<usize>,
     end: Option<usize>,
@@ -539,6 +549,7 @@ impl Validator<'_> {
             rejected: Vec::new(),
             footers: Vec::new(),
             bsn_values: vec![0; specs.len()],
+            zeros_restored: Vec::new(),
         };
         let mut values: Vec<Value<'_>> = Vec::with_capacity(specs.len());
         let mut problems: Vec<RowProblem> = Vec::new();
@@ -552,7 +563,14 @@ impl Validator<'_> {
             values.clear();
             for (s, spec) in specs.iter().enumerate() {
                 let cell = source.cell(self.mapping, s, row);
+                let short_number = self.sheet
+                    && spec.ty == ValueType::Bsn
+                    && matches!(&cell, Cell::Text(t) if t.len() < 9 && t.bytes().all(|b| b.is_ascii_digit()));
                 let value = match self.check(s, spec.ty, spec.value_required, cell, &mut scratch) {
+                    Ok(v @ Value::Bsn(_)) if short_number => {
+                        result.zeros_restored.push(row as u32);
+                        v
+                    }
                     Ok(Value::Text(text)) => {
                         if contains_bsn(&text) {
                             result.bsn_values[s] += 1;
@@ -708,9 +726,24 @@ impl Validator<'_> {
             Cell::Text(text) => text,
         };
         match ty {
-            ValueType::Bsn => normalise_bsn(&text)
-                .map(Value::Bsn)
-                .map_err(|p| (p.code(), p.to_string())),
+            ValueType::Bsn => {
+                // A BSN typed into a spreadsheet as a number loses its
+                // leading zeros (012345672 -> 12345672, 001234567 ->
+                // 1234567). Eight digits get their zero back for every
+                // input; in a workbook shorter runs of digits are padded
+                // too, and kept only if the eleven-test then passes.
+                let padded;
+                let digits =
+                    if self.sheet && text.len() < 8 && text.bytes().all(|b| b.is_ascii_digit()) {
+                        padded = format!("{text:0>9}");
+                        padded.as_str()
+                    } else {
+                        text.as_ref()
+                    };
+                normalise_bsn(digits)
+                    .map(Value::Bsn)
+                    .map_err(|p| (p.code(), p.to_string()))
+            }
             ValueType::Text | ValueType::LocalId(_) => Ok(Value::Text(text)),
             ValueType::Municipality => {
                 let code = match municipality_code(&text) {
@@ -748,7 +781,13 @@ impl Validator<'_> {
                 )),
             },
             ValueType::Date { min_year } => {
-                let days = parse_date(&text).ok_or_else(|| {
+                // A workbook's date cell with a time of day reads
+                // `YYYY-MM-DD HH:MM:SS`: the day is what counts.
+                let date = match (self.sheet, text.split_once(' ')) {
+                    (true, Some((date, time))) if time.contains(':') => date,
+                    _ => text.as_ref(),
+                };
+                let days = parse_date(date).ok_or_else(|| {
                     (
                         "unparseable_date",
                         format!(
@@ -1073,6 +1112,12 @@ impl Collector {
             for (s, n) in result.bsn_values.iter().enumerate() {
                 self.bsn_values[s] += n;
             }
+            if let Some(&first) = result.zeros_restored.first() {
+                self.report.bsn_zeros_restored += result.zeros_restored.len() as u64;
+                let line = source.line(first as usize);
+                let seen = self.report.bsn_zeros_restored_row.get_or_insert(line);
+                *seen = (*seen).min(line);
+            }
             for &row in &result.footers {
                 let line = source.line(row as usize);
                 self.report.footer_rows += 1;
@@ -1187,6 +1232,7 @@ struct OpenedInput {
     encoding: Option<String>,
     delimiter: Option<u8>,
     header_row: Option<u64>,
+    sheet: Option<String>,
 }
 
 fn open_input(
@@ -1198,7 +1244,7 @@ fn open_input(
         .ok_or_else(|| IngestError::Read(ReadError::UnknownFormat(path.to_path_buf())))?;
     let batch_rows = options.batch_rows.max(1);
     let chooser = header_chooser(kind, &options.config);
-    let format_name = format.name().to_string();
+    let format_name = TableFormat::name_of(path);
     Ok(match format {
         TableFormat::Csv => {
             let reader = RawCsvReader::open_with(path, batch_rows, Some(&chooser))?;
@@ -1214,11 +1260,13 @@ fn open_input(
                 }),
                 delimiter: Some(dialect.delimiter),
                 header_row: Some(reader.header_line()),
+                sheet: None,
                 input: Input::Csv(Box::new(reader)),
             }
         }
-        TableFormat::Parquet => {
+        TableFormat::Parquet | TableFormat::Sheet => {
             let read = ReadOptions {
+                sheet: options.sheet.clone(),
                 header: Some(chooser),
             };
             let reader = TableReader::open_with(path, batch_rows, &read)?;
@@ -1227,7 +1275,8 @@ fn open_input(
                 format: format_name,
                 encoding: None,
                 delimiter: None,
-                header_row: None,
+                header_row: (format == TableFormat::Sheet).then(|| reader.header_row()),
+                sheet: reader.sheet().map(str::to_string),
                 input: Input::Table(reader),
             }
         }
@@ -1246,6 +1295,7 @@ fn empty_report(
         file: path.display().to_string(),
         kind,
         format: opened.format.clone(),
+        sheet: opened.sheet.clone(),
         encoding: opened.encoding.clone(),
         delimiter: opened.delimiter.map(|d| match d {
             b'\t' => "tab".to_string(),
@@ -1275,6 +1325,8 @@ fn empty_report(
         problems: Vec::new(),
         problems_total: 0,
         bsn_in_columns: BTreeMap::new(),
+        bsn_zeros_restored: 0,
+        bsn_zeros_restored_row: None,
         key_id,
     }
 }
@@ -1376,6 +1428,7 @@ fn run(
         config,
         max_year: options.max_year,
         pseudonymiser: outputs.as_ref().map(|o| o.pseudonymiser),
+        sheet: opened.sheet.is_some(),
         start: position("start_date"),
         end: position("end_date"),
         benefit_type: position("benefit_type"),
@@ -1416,9 +1469,12 @@ fn run(
         input,
         columns,
         delimiter,
+        sheet,
         ..
     } = opened;
-    let out_delimiter = delimiter.unwrap_or(b',');
+    // Rejected rows of a workbook go to the quarantine file `;`-separated,
+    // as Dutch Excel writes CSV.
+    let out_delimiter = delimiter.unwrap_or(if sheet.is_some() { b';' } else { b',' });
     std::thread::scope(|scope| -> Result<(), IngestError> {
         let (write_tx, write_handle) = match writer.take() {
             Some(w) => {

@@ -8,7 +8,10 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
     /// The extension is not one koppel reads.
-    #[error("{0}: unknown file type; koppel reads .csv (or .txt/.tsv) and .parquet files")]
+    #[error(
+        "{0}: unknown file type; koppel reads .csv (or .txt/.tsv), spreadsheets \
+         (.xlsx, .xlsm, .xlsb, .xls, .ods) and .parquet files"
+    )]
     UnknownFormat(PathBuf),
     /// The operating system could not read the file.
     #[error("{path}: cannot read the file: {source}")]
@@ -42,6 +45,17 @@ pub enum ReadError {
         path: PathBuf,
         /// The Parquet reader's message.
         reason: String,
+    },
+    /// The spreadsheet workbook or sheet could not be read.
+    #[error("{path}: {reason}")]
+    Sheet {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, in plain language.
+        reason: String,
+        /// The spreadsheet reader's own error, when it reported one.
+        #[source]
+        source: Option<Box<calamine::Error>>,
     },
     /// The CSV parser failed mid-file (an I/O error while streaming).
     #[error("{path}: reading stopped at line {line}: {reason}")]

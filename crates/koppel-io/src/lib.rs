@@ -1,6 +1,7 @@
 //! Tabular input and output for koppel.
 //!
-//! Reading: [`TableReader`] opens a CSV or Parquet file and yields [`Batch`]es of
+//! Reading: [`TableReader`] opens a CSV, Parquet or spreadsheet file (`.xlsx`,
+//! `.xlsm`, `.xlsb`, `.xls`, `.ods`; see [`TableFormat::Sheet`]) and yields [`Batch`]es of
 //! a bounded number of rows, so files larger than memory stream through. CSV
 //! dialects are detected ([`sniff_csv`]): delimiter `,` `;` tab or `|`, UTF-8
 //! with or without BOM or Windows-1252, quoted fields, empty lines. Every data
@@ -14,15 +15,18 @@
 //!
 //! Row numbers: for CSV, the physical line on which the record starts,
 //! counting the header as line 1 (so the first data row is 2, as in a
-//! spreadsheet), whatever the line endings; for Parquet, the 1-based row
-//! index. A header chooser ([`HeaderChooser`]) may pick the header among the
-//! first lines of a CSV file, so a title line above the header is skipped. [`RawCsvReader`] gives undecoded, column-wise [`RawBatch`]es for
+//! spreadsheet), whatever the line endings; for a spreadsheet, the row number
+//! the spreadsheet shows; for Parquet, the 1-based row index. A header
+//! chooser ([`HeaderChooser`]) may pick the header among the first rows of a
+//! CSV file or sheet, so a title row above the header is skipped.
+//! [`RawCsvReader`] gives undecoded, column-wise [`RawBatch`]es for
 //! consumers that decode and validate in parallel (the ingest stage).
 
 mod csv_read;
 mod csv_write;
 mod error;
 mod parquet_read;
+mod sheet_read;
 mod write;
 
 use std::path::{Path, PathBuf};
@@ -37,6 +41,7 @@ pub use csv_read::{
 pub use csv_write::push_csv_field;
 pub use error::ReadError;
 pub use parquet_read::read_parquet_metadata;
+pub use sheet_read::{column_letters, number_text};
 pub use write::{create_private_file, output_format, AtomicFile, TableWriter, WriteError};
 
 /// Rows a header chooser is shown.
@@ -50,8 +55,11 @@ pub type HeaderChooser = Arc<dyn Fn(&[Vec<String>]) -> usize + Send + Sync>;
 /// How [`TableReader::open_with`] reads a file.
 #[derive(Clone, Default)]
 pub struct ReadOptions {
-    /// Picks the header among the first lines of a CSV file; default: the
-    /// first non-blank line.
+    /// The sheet of a workbook to read (matched case-insensitively);
+    /// default: the first visible worksheet. Ignored for CSV and Parquet.
+    pub sheet: Option<String>,
+    /// Picks the header among the first rows of a CSV file or sheet;
+    /// default: the first non-blank row.
     pub header: Option<HeaderChooser>,
 }
 
@@ -62,6 +70,9 @@ pub enum TableFormat {
     Csv,
     /// `.parquet` or `.pq`.
     Parquet,
+    /// A spreadsheet workbook (reading only): `.xlsx`, `.xlsm`, `.xlsb`,
+    /// `.xls` or `.ods`.
+    Sheet,
 }
 
 impl TableFormat {
@@ -71,15 +82,31 @@ impl TableFormat {
         match ext.as_str() {
             "csv" | "txt" | "tsv" => Some(TableFormat::Csv),
             "parquet" | "pq" => Some(TableFormat::Parquet),
+            "xlsx" | "xlsm" | "xlsb" | "xls" | "ods" => Some(TableFormat::Sheet),
             _ => None,
         }
     }
 
-    /// A short lowercase name: `csv` or `parquet`.
+    /// A short lowercase name: `csv`, `parquet` or `sheet`.
     pub fn name(self) -> &'static str {
         match self {
             TableFormat::Csv => "csv",
             TableFormat::Parquet => "parquet",
+            TableFormat::Sheet => "sheet",
+        }
+    }
+
+    /// The name a report shows for `path`: `csv`, `parquet`, or a
+    /// workbook's own extension (`xlsx`, `ods`, …).
+    pub fn name_of(path: &Path) -> String {
+        match TableFormat::from_path(path) {
+            Some(TableFormat::Sheet) => path
+                .extension()
+                .and_then(|e| e.to_str())
+                .unwrap_or("sheet")
+                .to_ascii_lowercase(),
+            Some(format) => format.name().to_string(),
+            None => String::new(),
         }
     }
 }
@@ -101,8 +128,9 @@ pub struct MalformedRow {
 /// Up to `batch_rows` consecutive data rows of the input.
 #[derive(Debug)]
 pub struct Batch {
-    /// The well-formed rows, with the input's column names. CSV columns are
-    /// strings (empty fields are null); Parquet columns keep their types.
+    /// The well-formed rows, with the input's column names. CSV and sheet
+    /// columns are strings (empty fields are null); Parquet
+    /// columns keep their types.
     pub frame: DataFrame,
     /// Source row number of each frame row.
     pub rows: Vec<u64>,
@@ -124,7 +152,7 @@ impl Batch {
     }
 }
 
-/// A batched reader over a CSV or Parquet file.
+/// A batched reader over a CSV, Parquet or spreadsheet file.
 pub struct TableReader {
     path: PathBuf,
     inner: ReaderKind,
@@ -133,6 +161,7 @@ pub struct TableReader {
 enum ReaderKind {
     Csv(Box<csv_read::RawCsvReader>),
     Parquet(parquet_read::ParquetBatchReader),
+    Sheet(Box<sheet_read::SheetBatchReader>),
 }
 
 impl TableReader {
@@ -142,7 +171,8 @@ impl TableReader {
         TableReader::open_with(path, batch_rows, &ReadOptions::default())
     }
 
-    /// Open `path` as [`TableReader::open`] does, with a header chooser.
+    /// Open `path` as [`TableReader::open`] does, with a sheet and a header
+    /// chooser.
     pub fn open_with(
         path: &Path,
         batch_rows: usize,
@@ -156,6 +186,14 @@ impl TableReader {
                 )),
                 Some(TableFormat::Parquet) => {
                     ReaderKind::Parquet(parquet_read::ParquetBatchReader::open(path, batch_rows)?)
+                }
+                Some(TableFormat::Sheet) => {
+                    ReaderKind::Sheet(Box::new(sheet_read::SheetBatchReader::open(
+                        path,
+                        options.sheet.as_deref(),
+                        batch_rows,
+                        options.header.as_ref(),
+                    )?))
                 }
                 None => return Err(ReadError::UnknownFormat(path.to_path_buf())),
             };
@@ -175,15 +213,25 @@ impl TableReader {
         match &self.inner {
             ReaderKind::Csv(r) => r.columns(),
             ReaderKind::Parquet(r) => r.columns(),
+            ReaderKind::Sheet(r) => r.columns(),
         }
     }
 
-    /// The line the header is on: 1 unless title or blank lines precede
-    /// it; 0 for Parquet, which has no header line.
+    /// The line (row) the header is on: 1 unless title or blank rows
+    /// precede it; 0 for Parquet, which has no header line.
     pub fn header_row(&self) -> u64 {
         match &self.inner {
             ReaderKind::Csv(r) => r.header_line(),
             ReaderKind::Parquet(_) => 0,
+            ReaderKind::Sheet(r) => r.header_row(),
+        }
+    }
+
+    /// The sheet being read (workbooks only).
+    pub fn sheet(&self) -> Option<&str> {
+        match &self.inner {
+            ReaderKind::Sheet(r) => Some(r.sheet()),
+            _ => None,
         }
     }
 
@@ -192,6 +240,7 @@ impl TableReader {
         match &self.inner {
             ReaderKind::Csv(_) => TableFormat::Csv,
             ReaderKind::Parquet(_) => TableFormat::Parquet,
+            ReaderKind::Sheet(_) => TableFormat::Sheet,
         }
     }
 
@@ -199,13 +248,17 @@ impl TableReader {
     pub fn dialect(&self) -> Option<&CsvDialect> {
         match &self.inner {
             ReaderKind::Csv(r) => Some(r.dialect()),
-            ReaderKind::Parquet(_) => None,
+            ReaderKind::Parquet(_) | ReaderKind::Sheet(_) => None,
         }
     }
 
-    /// The delimiter to use when rendering original rows of this input.
+    /// The delimiter to use when rendering original rows of this input
+    /// (`;` for a workbook, as Dutch Excel writes CSV).
     pub fn delimiter(&self) -> u8 {
-        self.dialect().map_or(b',', |d| d.delimiter)
+        match &self.inner {
+            ReaderKind::Sheet(_) => b';',
+            _ => self.dialect().map_or(b',', |d| d.delimiter),
+        }
     }
 }
 
@@ -216,6 +269,7 @@ impl Iterator for TableReader {
         match &mut self.inner {
             ReaderKind::Csv(r) => r.next_frame_batch(),
             ReaderKind::Parquet(r) => r.next(),
+            ReaderKind::Sheet(r) => r.next(),
         }
     }
 }

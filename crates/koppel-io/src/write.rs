@@ -155,6 +155,8 @@ impl TableWriter {
                         .map_err(encode)?,
                 ))
             }
+            // `output_format` never chooses a workbook.
+            TableFormat::Sheet => return Err(WriteError::UnknownFormat(path.to_path_buf())),
         };
         Ok(TableWriter {
             sink: Some(sink),

@@ -257,6 +257,8 @@ pub const UI_KEYS: &[&str] = &[
     "by",
     "csv_readme",
     "csv_readme_intro",
+    "xlsx_cover",
+    "file_xlsx",
 ];
 
 const FALLBACK_COLORS: [(&str, &str); 6] = [

@@ -15,6 +15,9 @@
 //!                           en: ',' and decimal point; UTF-8 with BOM (Excel)
 //! DIR/quality/              only with linkage quality: a protected package of its own
 //!   tables/linkage_quality.parquet|.csv, manifest.json    (`koppel check DIR/quality`)
+//! DIR/tables.xlsx           every table in one workbook: a cover sheet, then one sheet per
+//!                           table with the CSV's header and rows, figures as numbers,
+//!                           suppressed as "." (layout in the `xlsx` module docs)
 //! DIR/tables/README.txt     (LEESMIJ.txt in Dutch) title, cohort, what the CSVs hold, rules, symbols
 //! DIR/definitions.md        cohort, definitions, states, horizons, measures, breakdowns, rules
 //! DIR/report.html           the report (below)
@@ -93,6 +96,7 @@ pub mod csv_out;
 mod defs;
 pub mod effects;
 mod html;
+pub mod xlsx;
 
 pub mod labels;
 pub mod model;
@@ -236,6 +240,24 @@ pub enum ReportError {
     /// Protecting the linkage-quality counts failed.
     #[error(transparent)]
     Disclosure(#[from] DisclosureError),
+    /// Writing `tables.xlsx` failed.
+    #[error("{path}: cannot write the workbook")]
+    Xlsx {
+        /// The workbook.
+        path: PathBuf,
+        /// The workbook writer's error.
+        #[source]
+        source: rust_xlsxwriter::XlsxError,
+    },
+    /// A written `tables.xlsx` cannot be read back for the identifier scan.
+    #[error("{path}: cannot read the workbook back")]
+    XlsxRead {
+        /// The workbook.
+        path: PathBuf,
+        /// The workbook reader's error.
+        #[source]
+        source: calamine::XlsxError,
+    },
     /// Invalid labels, context or linkage-quality input.
     #[error("{0}")]
     Config(String),
@@ -385,6 +407,7 @@ fn write_inner(
         None => None,
     };
     let defs = defs::build(&views, quality.as_ref(), rules, ctx);
+    xlsx::write(&dir.join("tables.xlsx"), &views, &defs, ctx)?;
     write_csv_readme(dir, &defs, ctx)?;
     let md = defs::markdown(&defs, &ctx.title);
     let path = dir.join("definitions.md");

@@ -2,7 +2,9 @@
 //! hold aggregates only, but a misconfigured table could use an identifier
 //! column as a dimension, and a caller's text could carry one).
 //!
-//! Flags, in every text file and in every string cell of every Parquet file:
+//! Flags, in every text file, in every cell of every Parquet file and in
+//! every cell of every sheet of an `.xlsx` workbook (read back, since its
+//! text is compressed):
 //! - a pseudonym-shaped token: a maximal run of exactly 32 hex digits
 //!   (docs/pseudonymisation.md writes pseudonyms as 32 lowercase hex characters);
 //! - a BSN-shaped token: a maximal run of 9 digits that passes the
@@ -75,6 +77,27 @@ fn parquet_strings(path: &Path) -> Result<Vec<String>, ReportError> {
     Ok(out)
 }
 
+/// The texts of every cell (numbers as they print) and every sheet name of
+/// an `.xlsx` workbook.
+fn xlsx_strings(path: &Path) -> Result<Vec<String>, ReportError> {
+    use calamine::{open_workbook, Data, Reader, Xlsx};
+    let unreadable = |source| ReportError::XlsxRead {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut wb: Xlsx<_> = open_workbook(path).map_err(unreadable)?;
+    let mut out = Vec::new();
+    for name in wb.sheet_names() {
+        let range = wb.worksheet_range(&name).map_err(unreadable)?;
+        out.push(name);
+        out.extend(range.used_cells().map(|(_, _, cell)| match cell {
+            Data::Float(v) => format!("{v}"),
+            other => other.to_string(),
+        }));
+    }
+    Ok(out)
+}
+
 /// Scans every file of a package; returns the findings.
 pub fn scan_package(dir: &Path) -> Result<Vec<String>, ReportError> {
     let mut findings = Vec::new();
@@ -90,6 +113,8 @@ pub fn scan_package(dir: &Path) -> Result<Vec<String>, ReportError> {
             let is_manifest = p.file_name().is_some_and(|n| n == "manifest.json");
             let texts = if p.extension().is_some_and(|e| e == "parquet") {
                 parquet_strings(&p)?
+            } else if p.extension().is_some_and(|e| e == "xlsx") {
+                xlsx_strings(&p)?
             } else {
                 let bytes = std::fs::read(&p).map_err(io_err(&p))?;
                 vec![String::from_utf8_lossy(&bytes).into_owned()]

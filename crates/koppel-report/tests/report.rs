@@ -190,6 +190,7 @@ fn package_has_every_file_and_passes_check() {
         "tables/states_by_sex.parquet",
         "tables/states_by_sex.csv",
         "tables/wage_by_sex.csv",
+        "tables.xlsx",
         "quality/manifest.json",
         "quality/tables/linkage_quality.parquet",
         "quality/tables/linkage_quality.csv",
@@ -226,6 +227,16 @@ fn package_has_every_file_and_passes_check() {
     assert!(files
         .iter()
         .any(|f| f["path"] == "quality/tables/linkage_quality.parquet"));
+    let xlsx = files
+        .iter()
+        .find(|f| f["path"] == "tables.xlsx")
+        .expect("tables.xlsx listed");
+    let bytes = std::fs::read(p.dir.join("tables.xlsx")).unwrap();
+    use sha2::Digest;
+    assert_eq!(
+        xlsx["sha256"].as_str().unwrap(),
+        hex::encode(sha2::Sha256::digest(&bytes))
+    );
     assert!(
         manifest["linkage_quality"]["summary"]["count_cells"]
             .as_u64()
@@ -1144,4 +1155,67 @@ fn print_stylesheet_is_a4_and_prints_the_figure_tables() {
     let readme = std::fs::read_to_string(p.dir.join("tables/LEESMIJ.txt")).unwrap();
     assert!(readme.starts_with(&p.ctx.title));
     assert!(readme.contains("Geheimhouding"));
+}
+
+#[test]
+fn xlsx_opens_with_calamine_and_every_cell_matches_the_csv() {
+    use calamine::{open_workbook, Data, Reader, SheetVisible, Xlsx};
+    for (lang, cover_name) in [(Lang::Nl, "Voorblad"), (Lang::En, "Cover")] {
+        let p = package(lang);
+        let mut wb: Xlsx<_> = open_workbook(p.dir.join("tables.xlsx")).unwrap();
+        let names = wb.sheet_names();
+        assert_eq!(names[0], cover_name);
+        // Nothing hidden: every sheet visible, no formulas anywhere.
+        assert!(wb
+            .sheets_metadata()
+            .iter()
+            .all(|s| s.visible == SheetVisible::Visible));
+        let cover = wb.worksheet_range(&names[0]).unwrap();
+        assert_eq!(
+            cover.get((0, 0)),
+            Some(&Data::String(p.ctx.title.clone())),
+            "cover title"
+        );
+        let cover_text: String = cover.rows().flatten().map(|c| format!("{c} ")).collect();
+        assert!(cover_text.contains(&p.ctx.cohort_description));
+        assert!(cover_text.contains("tables/jobs_by_sector_12m"));
+        let specs = common::specs();
+        assert_eq!(names.len(), specs.len() + 1);
+        let (mut numbers, mut dots) = (0, 0);
+        for (name, spec) in names[1..].iter().zip(&specs) {
+            let range = wb.worksheet_range(name).unwrap();
+            let formulas = wb.worksheet_formula(name).unwrap();
+            assert!(
+                formulas.rows().flatten().all(|f| f.is_empty()),
+                "{name}: formulas"
+            );
+            let path = format!("tables/{}", spec.name);
+            assert_eq!(range.get((1, 0)), Some(&Data::String(path.clone())));
+            let csv = read_csv(&p.dir.join(format!("{path}.csv")), lang);
+            for (r, row) in csv.iter().enumerate() {
+                for (c, cell) in row.iter().enumerate() {
+                    let x = range.get((r + 3, c)).unwrap_or(&Data::Empty);
+                    match (x, csv_num(cell, lang)) {
+                        (Data::Float(v), Some(w)) if r > 0 => {
+                            assert!((v - w).abs() < 1e-9, "{name} {r},{c}: {v} vs {w}");
+                            numbers += 1;
+                        }
+                        (Data::String(s), _) => {
+                            assert_eq!(s, cell, "{name} {r},{c}");
+                            dots += usize::from(s == ".");
+                        }
+                        other => panic!("{name} {r},{c}: {other:?} vs {cell:?}"),
+                    }
+                }
+                assert!(
+                    range
+                        .get((r + 3, row.len()))
+                        .is_none_or(|x| *x == Data::Empty),
+                    "{name} {r}: a cell beyond the CSV's columns"
+                );
+            }
+            assert_eq!(range.height(), csv.len() + 3, "{name}");
+        }
+        assert!(numbers > 500 && dots > 10, "{numbers} {dots}");
+    }
 }

@@ -19,9 +19,13 @@ pub struct Args {
     /// The key file (64 hex characters, mode 0600).
     #[arg(long)]
     key: PathBuf,
-    /// Input: CSV (comma or semicolon; UTF-8 or Windows-1252) or Parquet.
+    /// Input: CSV (comma or semicolon; UTF-8 or Windows-1252), a
+    /// spreadsheet (.xlsx, .xlsm, .xlsb, .xls, .ods) or Parquet.
     #[arg(long = "in", value_name = "FILE")]
     input: PathBuf,
+    /// The sheet of a workbook to read (default: the first sheet).
+    #[arg(long, value_name = "NAME")]
+    sheet: Option<String>,
     /// Output: .csv or .parquet (Parquet carries the key id in its
     /// metadata). With --kind: .parquet only.
     #[arg(long = "out", value_name = "FILE")]
@@ -66,6 +70,7 @@ pub fn run(args: &Args) -> Result<ExitCode> {
         },
         rejects: args.rejects.clone(),
         batch_rows: args.batch_rows,
+        sheet: args.sheet.clone(),
     };
     let summary = pseudonymise_file(&pseudonymiser, &args.input, &args.output, &options)?;
     outln!(
@@ -75,6 +80,18 @@ pub fn run(args: &Args) -> Result<ExitCode> {
         summary.rejected
     );
     outln!("key id: {}", pseudonymiser.key_id());
+    match summary.bsn_zeros_restored {
+        0 => {}
+        n => outln!(
+            "warning: {} in the sheet had lost leading zeros; restored to 9 digits (the \
+             eleven-test then passes). Format the BSN column as text",
+            if n == 1 {
+                "1 BSN typed as a number".to_string()
+            } else {
+                format!("{n} BSNs typed as numbers")
+            }
+        ),
+    }
     for (code, count) in &summary.rejected_by_reason {
         outln!("  rejected {count:>10}  {code}");
     }
@@ -126,6 +143,7 @@ fn run_kind(args: &Args, kind: InputKind, pseudonymiser: &Pseudonymiser) -> Resu
     };
     let mut options = ValidateOptions::with_config(config);
     options.batch_rows = args.batch_rows;
+    options.sheet = args.sheet.clone();
     // Without --rejects the rejected rows are counted, and their quarantine
     // file (it holds BSNs) is removed again.
     let quarantine = match &args.rejects {

@@ -13,9 +13,13 @@ pub struct Args {
     /// What the file holds: trajectories, persons, benefits or employment.
     #[arg(long)]
     kind: InputKind,
-    /// The file: CSV (comma/semicolon/tab, UTF-8 or Windows-1252) or Parquet.
+    /// The file: CSV (comma/semicolon/tab, UTF-8 or Windows-1252), a
+    /// spreadsheet (.xlsx, .xlsm, .xlsb, .xls, .ods) or Parquet.
     #[arg(value_name = "FILE")]
     file: PathBuf,
+    /// The sheet of a workbook to read (default: the first sheet).
+    #[arg(long, value_name = "NAME")]
+    sheet: Option<String>,
     /// Also write the problems to this file: .csv, or .html for a readable page.
     #[arg(long, value_name = "OUT")]
     report: Option<PathBuf>,
@@ -41,6 +45,7 @@ pub fn run(args: &Args) -> Result<ExitCode> {
     let mut options = ValidateOptions::with_config(config);
     options.max_problems = args.max_problems;
     options.batch_rows = args.batch_rows;
+    options.sheet = args.sheet.clone();
     let report = validate_file(args.kind, &args.file, &options)?;
     out!("{}", report.summary_text());
     if !report.problems.is_empty() {

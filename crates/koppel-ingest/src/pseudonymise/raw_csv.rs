@@ -237,6 +237,8 @@ fn open_output(output: &Path, columns: &[String]) -> Result<Output, Pseudonymise
             Output::Csv { file, writer }
         }
         TableFormat::Parquet => Output::Parquet,
+        // `output_format` never chooses a workbook.
+        TableFormat::Sheet => return Err(WriteError::UnknownFormat(output.to_path_buf()).into()),
     })
 }
 

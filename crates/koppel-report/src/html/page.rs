@@ -328,6 +328,7 @@ impl R<'_> {
                 ul.files {
                     li { code { "report.html" } " — " (self.ui("file_report")) }
                     li { code { "tables/*.csv" } " — " (self.ui("file_csv")) }
+                    li { code { "tables.xlsx" } " — " (self.ui("file_xlsx")) }
                     li { code { "tables/*.parquet" } " — " (self.ui("file_parquet")) }
                     @if quality { li { code { "quality/" } " — " (self.ui("file_quality")) } }
                     li { code { "definitions.md" } " — " (self.ui("file_definitions")) }
