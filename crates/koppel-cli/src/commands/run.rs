@@ -190,11 +190,13 @@ fn table_loss_lines(protect: &BTreeMap<String, u64>) -> Vec<String> {
                 thousands(published),
                 thousands(published + suppressed)
             );
-            if let Some(persons) = counts.get("persons_published") {
-                line.push_str(&format!(
+            match counts.get("persons_published") {
+                Some(0) => line.push_str("; at some horizon no person is in a published cell"),
+                Some(persons) => line.push_str(&format!(
                     "; at every horizon at least {} persons are in published cells",
                     thousands(*persons)
-                ));
+                )),
+                None => {}
             }
             line
         })
