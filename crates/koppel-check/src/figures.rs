@@ -1,13 +1,18 @@
 //! The figures people read (the wide CSV tables) against the Parquet table
 //! they were made from. The CSV's labels are translated, so rows are matched
-//! by their figures alone: each CSV row's numbers (counts and percentages;
+//! by their figures alone (the leading text fields are labels): each CSV
+//! row's numbers (counts and percentages;
 //! `.` for suppressed) must be exactly the published numbers of one group
-//! (dimension levels and horizon) of the table, each group used once.
+//! (dimension levels and horizon; for a flow table also the origin state)
+//! of the table, each group used once.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
+use koppel_disclosure::table::{FLOW_MEASURE, FLOW_SEP};
+
 use crate::tables::Table;
+use crate::wide::WideTable;
 use crate::{Report, Rule};
 
 /// A figure in tenths, compared exactly (counts are whole, percentages
@@ -23,12 +28,22 @@ fn shown(x: f64, decimals: usize) -> i64 {
     tenths(text.parse().unwrap_or(x))
 }
 
+/// What one CSV line shows: dimension levels, horizon, and a flow's origin.
+type CsvLine<'a> = (&'a [String], Option<&'a str>, &'a str);
+
 /// The published figures per group of the table, as multisets.
 fn groups(table: &Table) -> HashMap<Vec<i64>, usize> {
-    let mut by_group: HashMap<(&[String], Option<&str>), Vec<i64>> = HashMap::new();
+    let mut by_group: HashMap<CsvLine<'_>, Vec<i64>> = HashMap::new();
     for r in &table.rows {
+        // A flow table shows one line per origin state (`from>to`), a mean
+        // or median table one line per state it is split by.
+        let origin = match (r.measure.as_str(), r.state.as_deref()) {
+            (FLOW_MEASURE, Some(s)) => s.split(FLOW_SEP).next().unwrap_or(""),
+            (_, Some(s)) if r.is_magnitude() => s,
+            _ => "",
+        };
         let figures = by_group
-            .entry((r.levels.as_slice(), r.horizon.as_deref()))
+            .entry((r.levels.as_slice(), r.horizon.as_deref(), origin))
             .or_default();
         if r.status == "published" {
             if let Some(v) = r.value {
@@ -80,6 +95,17 @@ pub(crate) fn check_csv(dir: &Path, csv: &str, table: &Table, report: &mut Repor
             }
         };
         report.figures += 1;
+        // The labels: the table's dimensions and horizon, and any further
+        // leading text (a flow's origin, a mean table's split).
+        let labels = labels.max(
+            record
+                .iter()
+                .take_while(|f| {
+                    let f = f.trim();
+                    f != "." && !f.is_empty() && f.replace(',', ".").parse::<f64>().is_err()
+                })
+                .count(),
+        );
         let mut figures = Vec::new();
         for (c, field) in record.iter().enumerate().skip(labels) {
             let field = field.trim();
@@ -129,12 +155,14 @@ pub(crate) fn check_csv(dir: &Path, csv: &str, table: &Table, report: &mut Repor
 
 /// Checks the figures of an HTML report: every figure is tagged with its
 /// table (`data-t`), the table's row (`data-r`) and whether it shows the
-/// value or the percentage (`data-c` = `v` / `p`); its text must be that
-/// row's published figure, or `.` where the row is suppressed.
+/// value or the percentage (`data-c` = `v` / `p`; for an effect table, the
+/// column's name); its text must be that row's published figure, or `.`
+/// where the row is suppressed.
 pub(crate) fn check_html(
     dir: &Path,
     html: &str,
-    tables: &std::collections::BTreeMap<String, Table>,
+    tables: &Tables<'_>,
+    english: bool,
     report: &mut Report,
 ) {
     let text = match std::fs::read_to_string(dir.join(html)) {
@@ -164,30 +192,42 @@ pub(crate) fn check_html(
         let shown = text[close + 1..].split('<').next().unwrap_or("").trim();
         report.figures += 1;
         let file = format!("{t}.parquet");
-        let expected = tables
-            .get(&file)
-            .and_then(|table| r.parse::<usize>().ok().and_then(|r| table.rows.get(r)))
-            .map(|row| {
+        let row = r.parse::<usize>().ok();
+        let ok = if let Some(table) = tables.long.get(&file) {
+            let expected = row.and_then(|r| table.rows.get(r)).map(|row| {
                 let published = row.status == "published";
                 match c {
                     "p" => published.then_some(row.percent).flatten().map(|p| (p, 1)),
                     _ => published.then_some(row.value).flatten().map(|v| (v, 0)),
                 }
             });
-        let ok = match expected {
-            None => false,
-            Some(None) => shown == ".",
-            Some(Some((x, decimals))) => {
-                read_shown(shown, decimals) == Some(figure_of(x, decimals))
+            match expected {
+                None => false,
+                Some(None) => shown == ".",
+                Some(Some((x, decimals))) => {
+                    read_shown(shown, decimals) == Some(figure_of(x, decimals))
+                }
             }
+        } else if let Some(table) = tables.wide.get(&file) {
+            match row.filter(|&r| r < table.height && table.column(c).is_some()) {
+                None => false,
+                Some(r) => match table.number(c, r) {
+                    None => shown == ".",
+                    Some(x) => read_signed(shown, english).is_some_and(|y| (x - y).abs() < 0.051),
+                },
+            }
+        } else {
+            false
         };
         if !ok {
             wrong += 1;
             first.get_or_insert_with(|| {
-                format!(
-                    "{t} row {r} ({})",
-                    if c == "p" { "percentage" } else { "value" }
-                )
+                let what = match c {
+                    "p" => "percentage",
+                    "v" => "value",
+                    other => other,
+                };
+                format!("{t} row {r} ({what})")
             });
         }
     }
@@ -201,6 +241,32 @@ pub(crate) fn check_html(
             ),
         );
     }
+}
+
+/// The tables a report's figures refer to, by file.
+pub(crate) struct Tables<'a> {
+    /// The long-form tables.
+    pub long: &'a BTreeMap<String, Table>,
+    /// The effect tables.
+    pub wide: &'a BTreeMap<String, WideTable>,
+}
+
+/// A signed figure as the report writes it: `+2,6`, `-0,6`, `10%`, `1.150`
+/// (Dutch: `.` groups thousands, `,` is the decimal sign; English the
+/// other way round).
+fn read_signed(text: &str, english: bool) -> Option<f64> {
+    let (group, decimal) = if english { (',', '.') } else { ('.', ',') };
+    let mut number = String::new();
+    for ch in text.chars() {
+        match ch {
+            '0'..='9' => number.push(ch),
+            '-' | '\u{2212}' => number.push('-'),
+            c if c == decimal => number.push('.'),
+            c if c == group || c == '+' || c == '%' || c.is_whitespace() => {}
+            _ => return None,
+        }
+    }
+    number.parse().ok()
 }
 
 fn figure_of(x: f64, decimals: usize) -> i64 {

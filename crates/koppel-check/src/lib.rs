@@ -16,12 +16,31 @@
 //!   disclosive), a multiple of the rounding base; a suppressed cell has no
 //!   value; percentages come from published counts ([`Rule::Threshold`],
 //!   [`Rule::Rounding`], [`Rule::Format`]).
-//! - **Margins**: every additive relation (a margin and its parts, along
-//!   every dimension and along the states) holds within the rounding
-//!   tolerance: with all cells published, `|total - sum| <= slack * (n + 1)`;
-//!   with some suppressed, the published parts may not exceed the total by
-//!   more than the tolerance. The same cell in two tables has one status and
-//!   one value ([`Rule::Margins`]).
+//! - **Margins**: every additive relation of the package format holds
+//!   within the rounding tolerance: with all cells published,
+//!   `|total - sum| <= slack * (n + 1)`; with some suppressed, the published
+//!   parts may not exceed the total by more than the tolerance. The
+//!   relations and cell identities are the package format's, taken from the
+//!   disclosure crate's definition rather than restated here: every
+//!   dimension margin and state split, flows (`a>b` adding up to `a>Total`
+//!   and `Total>b`, whose margins are the states cells), job tables (job
+//!   levels and the two work states adding up to persons in work), one cell
+//!   for the persons total of a group in every table, one cell for
+//!   `trajectory_mix = none` and `trajectory_last = none`, and a
+//!   single-instrument mix never above the same last instrument. The same
+//!   cell in two tables has one status and one value ([`Rule::Margins`]).
+//! - **Audit**: no suppressed count cell can be narrowed by an attacker,
+//!   from the published cells and relations, to an interval that shows it
+//!   is a small count (a cell stated as primary in an older package: to an
+//!   interval narrower than `min_count`) ([`Rule::Audit`]; the disclosure
+//!   crate's LP auditor).
+//! - **Effect tables** (`tables/effects`, `tables/balance`,
+//!   `tables/effect_support`): statuses (a suppressed estimate shows no
+//!   figure; a support row is suppressed exactly when one of its counts is
+//!   withheld), rounded counts at or above the threshold, whole-percentage
+//!   shares, estimates inside their intervals, treated n over subgroups and
+//!   treated = matched + unmatched within the tolerance; their CSVs equal
+//!   the tables.
 //! - **Figures** shown to people are exactly the published figures of their
 //!   Parquet table: each CSV row's numbers must be the published counts and
 //!   percentages of one group of the table, and every figure of the HTML
@@ -31,15 +50,17 @@
 //!   shaped like a pseudonym (a run of 32 hex characters) or a BSN (nine
 //!   digits passing the eleven-test) in any file ([`Rule::PersonLevel`]).
 //!
-//! Whether a suppressed cell can be narrowed by an attacker (the LP audit)
-//! is checked by the disclosure crate's independent auditor; `koppel check`
-//! runs both.
+//! Mean and median tables are checked row by row (their contributors are
+//! not in the package, so the magnitude rules were applied by the protect
+//! stage and cannot be re-derived here).
 
 mod figures;
 mod manifest;
 mod scan;
 mod tables;
+mod wide;
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -60,6 +81,9 @@ pub enum Rule {
     Margins,
     /// A figure shown in a CSV that is not the table's published figure.
     Figures,
+    /// A suppressed cell an attacker can narrow too far from the published
+    /// cells (the LP audit).
+    Audit,
     /// An identifier column or an identifier-shaped value.
     PersonLevel,
     /// A table or row that is not in the package format.
@@ -76,6 +100,7 @@ impl Rule {
             Rule::Rounding => "rounding",
             Rule::Margins => "margins",
             Rule::Figures => "figures",
+            Rule::Audit => "audit",
             Rule::PersonLevel => "person-level",
             Rule::Format => "format",
         }
@@ -116,8 +141,10 @@ pub struct Report {
     pub rows: usize,
     /// Additive relations checked.
     pub relations: usize,
-    /// CSV rows compared with their table.
+    /// CSV rows and report figures compared with their table.
     pub figures: usize,
+    /// Suppressed count cells whose feasible interval was computed.
+    pub audited: usize,
     /// Everything wrong (empty: the package passes).
     pub findings: Vec<Finding>,
 }
@@ -181,30 +208,26 @@ pub fn check_package(dir: &Path, rules: &Rules) -> Result<Report, CheckError> {
             Err(reason) => report.add(rel.clone(), Rule::Format, reason),
         }
     }
-    let mut cells = tables::SharedCells::default();
-    let mut read = std::collections::BTreeMap::new();
-    for rel in on_disk.iter().filter(|f| f.ends_with(".parquet")) {
-        let path = dir.join(rel);
-        match tables::Table::read(&path) {
-            Ok(table) => {
-                report.tables += 1;
-                report.rows += table.rows.len();
-                scan::check_columns(rel, &table.columns, &mut report);
-                scan::check_values(rel, table.texts(), &mut report);
-                tables::check_rows(rel, &table, rules, &mut report);
-                tables::check_margins(rel, &table, rules, &mut report);
-                cells.add(rel, &table, &mut report);
-                let csv = rel.trim_end_matches(".parquet").to_string() + ".csv";
-                if on_disk.contains(&csv) {
-                    figures::check_csv(dir, &csv, &table, &mut report);
-                }
-                read.insert(rel.clone(), table);
-            }
-            Err(reason) => report.add(rel.clone(), Rule::Format, reason),
+    let (long, wide) = check_parquet(dir, &on_disk, rules, &mut report);
+    for (rel, table) in &long {
+        let csv = rel.trim_end_matches(".parquet").to_string() + ".csv";
+        if on_disk.contains(&csv) {
+            figures::check_csv(dir, &csv, table, &mut report);
         }
     }
+    for (rel, table) in &wide {
+        let csv = rel.trim_end_matches(".parquet").to_string() + ".csv";
+        if on_disk.contains(&csv) {
+            wide::check_csv(dir, &csv, table, &mut report);
+        }
+    }
+    let english = manifest.pointer("/report/lang").and_then(|l| l.as_str()) == Some("en");
+    let tables = figures::Tables {
+        long: &long,
+        wide: &wide,
+    };
     for rel in on_disk.iter().filter(|f| f.ends_with(".html")) {
-        figures::check_html(dir, rel, &read, &mut report);
+        figures::check_html(dir, rel, &tables, english, &mut report);
     }
     scan::check_file(dir, "manifest.json", &mut report)?;
     for rel in on_disk.iter().filter(|f| !f.ends_with(".parquet")) {
@@ -223,4 +246,81 @@ pub fn check_package(dir: &Path, rules: &Rules) -> Result<Report, CheckError> {
         report.add("tables", Rule::Format, "the package holds no Parquet table");
     }
     Ok(report)
+}
+
+/// Checks only the Parquet tables under `dir` (rows, margins, shared cells,
+/// the LP audit, person-level data), for a package before its report and
+/// manifest file list are written.
+pub fn check_tables(dir: &Path, rules: &Rules) -> Result<Report, CheckError> {
+    if !dir.is_dir() {
+        return Err(CheckError::NotAPackage {
+            path: dir.to_path_buf(),
+            reason: "not a directory".into(),
+        });
+    }
+    let mut report = Report::default();
+    let on_disk = manifest::files_on_disk(dir)?;
+    check_parquet(dir, &on_disk, rules, &mut report);
+    if report.tables == 0 {
+        report.add("tables", Rule::Format, "the package holds no Parquet table");
+    }
+    Ok(report)
+}
+
+/// Long-form tables and effect tables, by file.
+type ReadTables = (
+    BTreeMap<String, tables::Table>,
+    BTreeMap<String, wide::WideTable>,
+);
+
+/// Reads and checks every Parquet table: the effect tables
+/// ([`wide::EFFECT_TABLES`] in the package's `tables/`) as such, every
+/// other one as a long-form table, with the count cells of each
+/// package (the top level, `quality/`) checked together.
+fn check_parquet(
+    dir: &Path,
+    on_disk: &BTreeSet<String>,
+    rules: &Rules,
+    report: &mut Report,
+) -> ReadTables {
+    let mut cells: BTreeMap<String, tables::PackageCells> = BTreeMap::new();
+    let mut long = BTreeMap::new();
+    let mut wide = BTreeMap::new();
+    for rel in on_disk.iter().filter(|f| f.ends_with(".parquet")) {
+        let path = dir.join(rel);
+        if let Some(kind) = wide::effect_table(rel) {
+            match wide::WideTable::read(&path, kind) {
+                Ok(table) => {
+                    report.tables += 1;
+                    report.rows += table.height;
+                    scan::check_columns(rel, &table.names(), report);
+                    scan::check_values(rel, table.texts(), report);
+                    wide::check_rows(rel, &table, rules, report);
+                    wide.insert(rel.clone(), table);
+                }
+                Err(reason) => report.add(rel.clone(), Rule::Format, reason),
+            }
+            continue;
+        }
+        match tables::Table::read(&path) {
+            Ok(table) => {
+                report.tables += 1;
+                report.rows += table.rows.len();
+                scan::check_columns(rel, &table.columns, report);
+                scan::check_values(rel, table.texts(), report);
+                tables::check_rows(rel, &table, rules, report);
+                let package = rel.rsplit_once("tables/").map_or("", |(p, _)| p);
+                cells
+                    .entry(package.to_string())
+                    .or_default()
+                    .add(rel, &table, report);
+                long.insert(rel.clone(), table);
+            }
+            Err(reason) => report.add(rel.clone(), Rule::Format, reason),
+        }
+    }
+    for package in cells.into_values() {
+        package.check(rules, report);
+    }
+    (long, wide)
 }

@@ -6,7 +6,9 @@
 use std::collections::HashMap;
 use std::path::Path;
 
+use koppel_disclosure::cells::{CellSetBuilder, Status};
 use koppel_disclosure::rules::RoundingMethod;
+use koppel_disclosure::table::{add_count_table, count_key, CountRow};
 use polars::prelude::*;
 
 use crate::{Report, Rule, Rules};
@@ -142,10 +144,6 @@ impl Table {
 /// A group of a table: dimension levels, horizon, measure.
 type GroupKey<'a> = (&'a [String], Option<&'a str>, &'a str);
 
-/// A relation: its `Total` cell (`Some(None)` when suppressed) and its parts
-/// (`None` where suppressed).
-type Relation = (Option<Option<f64>>, Vec<Option<f64>>);
-
 /// Row rules: statuses, suppressed cells without values, published counts
 /// as non-negative integers at or above the threshold and rounded,
 /// percentages from published counts.
@@ -255,140 +253,202 @@ pub(crate) fn check_rows(file: &str, table: &Table, rules: &Rules, report: &mut 
     }
 }
 
-/// Every additive relation: along each dimension and along the states, the
-/// `Total` cell equals the sum of its parts within the rounding tolerance.
-pub(crate) fn check_margins(file: &str, table: &Table, rules: &Rules, report: &mut Report) {
-    let slack = match rules.rounding {
-        RoundingMethod::None => 0.0,
-        RoundingMethod::Nearest => (rules.rounding_base / 2) as f64,
-        RoundingMethod::Random => rules.rounding_base.saturating_sub(1) as f64,
-    };
-    let counts: Vec<&Row> = table
-        .rows
-        .iter()
-        .filter(|r| !r.is_magnitude() && r.state.is_some())
-        .collect();
-    // Axis 0..dims: a dimension; axis dims: the state.
-    for axis in 0..=table.dims.len() {
-        let coordinate = |r: &Row| -> String {
-            if axis == table.dims.len() {
-                r.state.clone().unwrap_or_default()
+/// The count cells of one package (the top level, or the linkage-quality
+/// sub-package) with every additive relation between them. Cell identities
+/// and relations are the package format's, from the disclosure crate's
+/// public definition ([`count_key`], [`add_count_table`]): the persons total
+/// of a group shared by every table and horizon, a flow's margins equal to
+/// the states cells, the job tables' totals equal to the persons in work,
+/// `trajectory_mix = none` one cell with `trajectory_last = none`, and a
+/// single-instrument mix nested within the same last instrument.
+#[derive(Default)]
+pub(crate) struct PackageCells {
+    builder: CellSetBuilder,
+    /// Per cell: status as read (first table), published value (`NaN`
+    /// when suppressed), the file it was first read from.
+    status: Vec<Option<Status>>,
+    values: Vec<f64>,
+    origin: Vec<String>,
+}
+
+/// A cell's status and value as a finding shows them.
+fn shown_cell(status: Option<Status>, value: f64) -> String {
+    match status {
+        Some(s) if s.is_suppressed() => "suppressed".to_string(),
+        _ if value.is_nan() => "published without a value".to_string(),
+        _ => format!("{value}"),
+    }
+}
+
+impl PackageCells {
+    /// Adds a table's count cells and relations; reports a cell with another
+    /// status or value than the same cell in a table added before, and a
+    /// table whose margins are missing.
+    pub fn add(&mut self, file: &str, table: &Table, report: &mut Report) {
+        let mut rows: Vec<CountRow> = Vec::new();
+        let mut statuses: Vec<Option<Status>> = Vec::new();
+        for (i, r) in table.rows.iter().enumerate() {
+            let Some(state) = r.state.as_deref().filter(|_| !r.is_magnitude()) else {
+                continue;
+            };
+            let status = Status::parse(&r.status);
+            let published = status == Some(Status::Published);
+            let mut value = if published {
+                r.value.unwrap_or(f64::NAN)
             } else {
-                r.levels[axis].clone()
+                f64::NAN
+            };
+            let key = count_key(
+                &table.dims,
+                &r.levels,
+                r.horizon.as_deref(),
+                &r.measure,
+                state,
+            );
+            if let Some(c) = self.builder.find(&key) {
+                let (other, v) = (self.status[c], self.values[c]);
+                let same_status =
+                    other.map(Status::is_suppressed) == status.map(Status::is_suppressed);
+                let same_value = (v.is_nan() && value.is_nan()) || v == value;
+                if !same_status || !same_value {
+                    report.add(
+                        file,
+                        Rule::Margins,
+                        format!(
+                            "row {}: cell {key} is {} here but {} in {}",
+                            i + 1,
+                            shown_cell(status, value),
+                            shown_cell(other, v),
+                            self.origin[c]
+                        ),
+                    );
+                }
+                // The first reading stands; the relations still get the cell.
+                value = f64::NAN;
             }
-        };
-        // Key: every coordinate but this axis, horizon and measure.
-        let mut groups: HashMap<Vec<String>, Relation> = HashMap::new();
-        for r in &counts {
-            let mut key: Vec<String> = Vec::with_capacity(table.dims.len() + 3);
-            for (d, l) in r.levels.iter().enumerate() {
-                key.push(if d == axis { String::new() } else { l.clone() });
-            }
-            key.push(if axis == table.dims.len() {
-                String::new()
-            } else {
-                r.state.clone().unwrap_or_default()
-            });
-            key.push(r.horizon.clone().unwrap_or_default());
-            key.push(r.measure.clone());
-            let entry = groups.entry(key).or_default();
-            let value = if r.published() { r.value } else { None };
-            if coordinate(r) == TOTAL {
-                entry.0 = Some(value);
-            } else {
-                entry.1.push(value);
-            }
+            rows.push((
+                r.levels.clone(),
+                r.horizon.clone(),
+                r.measure.clone(),
+                state.to_string(),
+                value,
+            ));
+            statuses.push(status);
         }
-        let axis_name = table.dims.get(axis).map_or("state", String::as_str);
-        let mut relations: Vec<_> = groups.into_iter().collect();
-        relations.sort_by(|a, b| a.0.cmp(&b.0));
-        for (key, (total, parts)) in relations {
-            let (Some(Some(total)), false) = (total, parts.is_empty()) else {
+        if rows.is_empty() {
+            return;
+        }
+        match add_count_table(&mut self.builder, &table.dims, &rows) {
+            Ok(idx) => {
+                for ((&c, status), row) in idx.iter().zip(statuses).zip(&rows) {
+                    if c >= self.status.len() {
+                        self.status.resize(c + 1, None);
+                        self.values.resize(c + 1, f64::NAN);
+                        self.origin.resize(c + 1, String::new());
+                        self.status[c] = status;
+                        self.values[c] = row.4;
+                        self.origin[c] = file.to_string();
+                    }
+                }
+            }
+            Err(e) => report.add(
+                file,
+                Rule::Format,
+                format!("the table's cells do not form complete margins: {e}"),
+            ),
+        }
+    }
+
+    /// Every additive relation within the rounding tolerance, every nested
+    /// pair in order, and the attacker's LP audit of the suppressed cells.
+    pub fn check(self, rules: &Rules, report: &mut Report) {
+        let slack = rules.rounding_slack();
+        let PackageCells {
+            builder,
+            mut status,
+            values,
+            origin,
+        } = self;
+        let cells = builder.finish();
+        status.resize(cells.len(), None);
+        let published = |c: usize| -> Option<f64> {
+            (status[c] == Some(Status::Published) && !values[c].is_nan()).then(|| values[c])
+        };
+        for relation in &cells.relations {
+            let Some(total) = published(relation.total) else {
                 continue;
             };
             report.relations += 1;
-            let published: Vec<f64> = parts.iter().flatten().copied().collect();
-            let sum: f64 = published.iter().sum();
-            let all = published.len() == parts.len();
-            let tolerance = slack * (published.len() as f64 + 1.0) + 1e-9;
+            let parts: Vec<f64> = relation
+                .parts
+                .iter()
+                .filter_map(|&c| published(c))
+                .collect();
+            let sum: f64 = parts.iter().sum();
+            let all = parts.len() == relation.parts.len();
+            let tolerance = slack * (parts.len() as f64 + 1.0) + 1e-9;
             let broken = if all {
                 (total - sum).abs() > tolerance
             } else {
                 sum - total > tolerance
             };
             if broken {
-                let at: Vec<&str> = key
-                    .iter()
-                    .map(String::as_str)
-                    .filter(|k| !k.is_empty())
-                    .collect();
+                let file = relation
+                    .parts
+                    .first()
+                    .map_or(&origin[relation.total], |&c| &origin[c]);
                 report.add(
-                    file,
+                    file.clone(),
                     Rule::Margins,
                     format!(
-                        "{axis_name} = {TOTAL} at ({}) is {total}, but its {} published part(s) sum to {sum}{}: more than the rounding tolerance {} apart",
-                        at.join(", "),
-                        published.len(),
+                        "the margin {} is {total}, but its {} published part(s) sum to {sum}{}: more than the rounding tolerance {} apart",
+                        cells.keys[relation.total],
+                        parts.len(),
                         if all { "" } else { " (the others suppressed)" },
                         tolerance.floor()
                     ),
                 );
             }
         }
-    }
-}
-
-/// One cell in several tables: the same status and value everywhere.
-#[derive(Default)]
-pub(crate) struct SharedCells {
-    seen: HashMap<Vec<String>, (String, bool, Option<f64>)>,
-}
-
-impl SharedCells {
-    /// Adds a table's cells; reports a cell that differs from the same cell
-    /// in a table added before.
-    pub fn add(&mut self, file: &str, table: &Table, report: &mut Report) {
-        let package = file.rsplit_once("tables/").map_or("", |(p, _)| p);
-        for r in &table.rows {
-            let mut key: Vec<String> = table
-                .dims
-                .iter()
-                .zip(&r.levels)
-                .filter(|(_, l)| l.as_str() != TOTAL)
-                .map(|(d, l)| format!("{d}={l}"))
-                .collect();
-            key.sort();
-            key.push(format!("package={package}"));
-            key.push(format!("horizon={}", r.horizon.as_deref().unwrap_or("")));
-            key.push(format!("measure={}", r.measure));
-            key.push(format!("state={}", r.state.as_deref().unwrap_or("")));
-            let published = r.published();
-            let value = if published { r.value } else { None };
-            match self.seen.get(&key) {
-                Some((other, p, v)) if *p != published || *v != value => {
-                    let shown = |p: bool, v: Option<f64>| {
-                        if p {
-                            v.map_or("published without a value".to_string(), |v| format!("{v}"))
-                        } else {
-                            "suppressed".to_string()
-                        }
-                    };
+        for &(sub, sup) in &cells.nested {
+            if let (Some(a), Some(b)) = (published(sub), published(sup)) {
+                if a - b > 2.0 * slack + 1e-9 {
                     report.add(
-                        file,
+                        origin[sub].clone(),
                         Rule::Margins,
                         format!(
-                            "cell ({}) is {} here but {} in {other}",
-                            key[..key.len() - 1].join(", "),
-                            shown(published, value),
-                            shown(*p, *v)
+                            "cell {} is {a}, more than the cell {} ({b}) that contains its persons",
+                            cells.keys[sub], cells.keys[sup]
                         ),
                     );
                 }
-                Some(_) => {}
-                None => {
-                    self.seen.insert(key, (file.to_string(), published, value));
+            }
+        }
+        match koppel_disclosure::package::audit_published(&cells, &status, rules) {
+            Ok(audit) => {
+                report.audited += audit.audited;
+                for n in audit.narrowed {
+                    let c = cells.keys.iter().position(|k| *k == n.key).unwrap_or(0);
+                    report.add(
+                        origin.get(c).cloned().unwrap_or_default(),
+                        Rule::Audit,
+                        format!(
+                            "{} cell {} can be narrowed to [{}, {}] from the published cells (width {} < {})",
+                            if n.primary { "primary" } else { "suppressed" },
+                            n.key,
+                            n.lower,
+                            n.upper,
+                            n.upper - n.lower,
+                            n.required
+                        ),
+                    );
                 }
             }
+            Err(e) => report.add(
+                origin.first().cloned().unwrap_or_default(),
+                Rule::Audit,
+                format!("the suppressed cells cannot be audited: {e}"),
+            ),
         }
     }
 }

@@ -1,4 +1,6 @@
-//! The researcher-package format this crate writes and `koppel check` reads:
+//! The researcher-package format this crate writes (checked by the
+//! `koppel-check` crate, which calls [`audit_published`] for the attacker's
+//! view):
 //!
 //! ```text
 //! PACKAGE_DIR/manifest.json        {"rules": {...Rules...}, "disclosure": {"tables": [...], "summary": {...}}}
@@ -9,7 +11,7 @@
 //! suppressed cell is primary. Packages written before this read
 //! `primary`/`secondary` and are still checked.
 //!
-//! Other stages may add keys to `manifest.json`; only `rules` is read back.
+//! Other stages may add keys to `manifest.json`.
 
 use std::path::{Path, PathBuf};
 
@@ -17,9 +19,9 @@ use polars::prelude::*;
 use serde_json::json;
 
 use crate::audit::{audit, Scope};
-use crate::cells::{CellSetBuilder, Status};
-use crate::rules::{RoundingMethod, Rules};
-use crate::table::{add_count_table, Protected, FIXED_COLUMNS, TOTAL};
+use crate::cells::{CellSet, Status};
+use crate::rules::Rules;
+use crate::table::Protected;
 
 /// Package reading/writing failed (not a rule violation: exit code 2).
 #[derive(Debug, thiserror::Error)]
@@ -154,317 +156,49 @@ fn package_summary(summary: &crate::table::ProtectionSummary) -> serde_json::Val
     })
 }
 
-/// Reads the `rules` section of a package's `manifest.json`.
-pub fn read_rules(dir: &Path) -> Result<Rules, PackageError> {
-    let path = dir.join("manifest.json");
-    let text = std::fs::read_to_string(&path).map_err(io(&path))?;
-    let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| malformed(&path, e))?;
-    let rules = value
-        .get("rules")
-        .ok_or_else(|| malformed(&path, "no \"rules\" section"))?;
-    let mut rules: Rules =
-        serde_json::from_value(rules.clone()).map_err(|e| malformed(&path, e))?;
-    rules.validate().map_err(|e| malformed(&path, e))?;
-    Ok(rules)
-}
-
-/// One rule violation found by [`check_package`].
+/// A suppressed count cell of a package that an attacker can narrow too
+/// far (found by [`audit_published`]).
 #[derive(Debug, Clone, PartialEq)]
-pub struct Violation {
-    /// Table name (or `*` for cross-table findings).
-    pub table: String,
-    /// What is wrong.
-    pub message: String,
+pub struct Narrowed {
+    /// The cell's canonical key.
+    pub key: String,
+    /// The package says the cell is primary (packages written before the
+    /// statuses were merged); otherwise only that it is suppressed.
+    pub primary: bool,
+    /// Smallest value consistent with the published cells.
+    pub lower: f64,
+    /// Largest value consistent with the published cells.
+    pub upper: f64,
+    /// The width the rules require (`min_count`).
+    pub required: f64,
 }
 
-/// Result of re-verifying a package.
+/// The attacker's view of a package's published count cells.
 #[derive(Debug, Clone, Default)]
-pub struct CheckReport {
-    /// Tables read.
-    pub tables: usize,
-    /// Rows read.
-    pub rows: usize,
-    /// Primary-suppressed count cells whose interval was checked by LP.
+pub struct PackageAudit {
+    /// Suppressed cells whose interval was computed by LP.
     pub audited: usize,
-    /// Violations (empty: the package passes).
-    pub violations: Vec<Violation>,
+    /// Cells narrowed too far.
+    pub narrowed: Vec<Narrowed>,
 }
 
-fn str_col(df: &DataFrame, name: &str) -> Result<Vec<Option<String>>, String> {
-    let c = df.column(name).map_err(|e| e.to_string())?;
-    let c = c.cast(&DataType::String).map_err(|e| e.to_string())?;
-    Ok(c.str()
-        .map_err(|e| e.to_string())?
-        .iter()
-        .map(|v| v.map(str::to_string))
-        .collect())
-}
-
-fn f64_col(df: &DataFrame, name: &str) -> Result<Vec<Option<f64>>, String> {
-    let c = df.column(name).map_err(|e| e.to_string())?;
-    let c = c.cast(&DataType::Float64).map_err(|e| e.to_string())?;
-    Ok(c.f64().map_err(|e| e.to_string())?.iter().collect())
-}
-
-/// The effect stage's tables in `tables/` (one row per estimate, balance
-/// variable or instrument rather than long-form counts). The effect stage
-/// protected their counts; the check verifies their form: every row of
-/// `effects` and `effect_support` has the status `published` or
-/// `suppressed`, a suppressed estimate shows no figure, and an instrument's
-/// support row is suppressed exactly when one of its counts is withheld.
-pub const EFFECT_TABLES: [&str; 3] = ["effects", "balance", "effect_support"];
-
-fn check_effect_table(
-    name: &str,
-    df: &DataFrame,
-    flag: &mut impl FnMut(String),
-) -> Result<(), String> {
-    let Ok(status) = df.column("status") else {
-        return if name == "balance" {
-            Ok(()) // no counts, no status
-        } else {
-            Err("no status column".into())
-        };
-    };
-    let status = status.str().map_err(|e| e.to_string())?;
-    // Figures: the numeric columns but the horizon (a key).
-    let figures: Vec<&Column> = df
-        .columns()
-        .iter()
-        .filter(|c| c.dtype().is_primitive_numeric() && c.name().as_str() != "horizon_months")
-        .collect();
-    for (i, st) in status.iter().enumerate() {
-        let shown = figures
-            .iter()
-            .filter(|c| c.get(i).is_ok_and(|v| !v.is_null()))
-            .count();
-        let row = i + 1;
-        match (name, st) {
-            ("effects", Some("suppressed")) if shown > 0 => {
-                flag(format!("row {row}: a suppressed estimate shows figures"));
-            }
-            ("effect_support", Some("suppressed")) if shown == figures.len() => {
-                flag(format!("row {row}: suppressed but every count is shown"));
-            }
-            ("effect_support", Some("published")) if shown < figures.len() => {
-                flag(format!("row {row}: published but a count is withheld"));
-            }
-            (_, Some("published" | "suppressed")) => {}
-            (_, other) => flag(format!("row {row}: invalid status {other:?}")),
-        }
-    }
-    Ok(())
-}
-
-/// Re-verifies a package directory against `rules` (or, if `None`, the
-/// manifest's `rules`): every row well-formed, every published count at least
-/// `min_count` (or an allowed zero) and a multiple of the rounding base,
-/// percentages only from published counts, shared cells with one status and
-/// value, and the LP audit of every primary-suppressed count cell (published
-/// values widened by the rounding error; secondary cells carry no width
-/// requirement, so they enter the LPs as unknowns only). A package that only
-/// says `suppressed` does not tell which cells are primary: there a
-/// suppressed cell violates the rules when the attacker can pin it inside
-/// `[1, min_count - 1]` (shown to be a small count); a primary interval that
-/// is too narrow but still reaches 0 or `min_count` is left to the protect
-/// stage's audit with the true values (checking it here needs the run
-/// directory's statuses).
-/// Magnitude tables are checked row by row only (the contributors are not in
-/// the package).
-pub fn check_package(dir: &Path, rules: Option<Rules>) -> Result<CheckReport, PackageError> {
-    if !dir.is_dir() {
-        return Err(malformed(dir, "not a directory"));
-    }
-    let rules = match rules {
-        Some(r) => r,
-        None => read_rules(dir)?,
-    };
-    let tables_dir = dir.join("tables");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&tables_dir)
-        .map_err(io(&tables_dir))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
-        .collect();
-    files.sort();
-    if files.is_empty() {
-        return Err(malformed(&tables_dir, "no tables/*.parquet"));
-    }
-    let mut report = CheckReport::default();
-    let mut builder = CellSetBuilder::default();
-    let mut cell_status: Vec<Option<Status>> = Vec::new();
+/// The LP audit of a package as an attacker sees it: `cells` holds the
+/// published values (rounded; `NaN` where suppressed) and every additive
+/// relation, `status` each cell's status as read from the package (`None`:
+/// not stated, treated as published). Published values are widened by the
+/// rounding error. A package that only says `suppressed` does not tell which
+/// cells are primary, and a secondary cell needs no width: such a cell
+/// breaks the rules when the attacker can pin it inside `[1, min_count -
+/// 1]`, i.e. show it is a small count. A cell the package calls `primary`
+/// needs the full width `min_count`.
+pub fn audit_published(
+    cells: &CellSet,
+    status: &[Option<Status>],
+    rules: &Rules,
+) -> Result<PackageAudit, crate::audit::AuditError> {
     let min = rules.min_count as f64;
-    for path in &files {
-        let name = path
-            .file_stem()
-            .map(|s| s.to_string_lossy().to_string())
-            .unwrap_or_default();
-        let mut flag = |message: String| {
-            report.violations.push(Violation {
-                table: name.clone(),
-                message,
-            })
-        };
-        let file = std::fs::File::open(path).map_err(io(path))?;
-        let df = ParquetReader::new(file)
-            .finish()
-            .map_err(|e| malformed(path, e))?;
-        let columns: Vec<String> = df
-            .get_column_names()
-            .iter()
-            .map(|c| c.to_string())
-            .collect();
-        for c in &columns {
-            if FORBIDDEN_COLUMNS.contains(&c.to_lowercase().as_str()) {
-                flag(format!("column {c:?} must not be in a researcher package"));
-            }
-        }
-        if EFFECT_TABLES.contains(&name.as_str()) {
-            check_effect_table(&name, &df, &mut flag).map_err(|e| malformed(path, e))?;
-            report.tables += 1;
-            report.rows += df.height();
-            continue;
-        }
-        let dims: Vec<String> = columns
-            .iter()
-            .filter(|c| {
-                !FIXED_COLUMNS.contains(&c.as_str())
-                    && !FORBIDDEN_COLUMNS.contains(&c.to_lowercase().as_str())
-            })
-            .cloned()
-            .collect();
-        let read = || -> Result<_, String> {
-            let levels: Vec<Vec<Option<String>>> = dims
-                .iter()
-                .map(|d| str_col(&df, d))
-                .collect::<Result<_, _>>()?;
-            Ok((
-                levels,
-                str_col(&df, "horizon")?,
-                str_col(&df, "measure")?,
-                str_col(&df, "state")?,
-                f64_col(&df, "value")?,
-                str_col(&df, "status")?,
-                if columns.iter().any(|c| c == "percent") {
-                    f64_col(&df, "percent")?
-                } else {
-                    vec![None; df.height()]
-                },
-            ))
-        };
-        let (levels, horizon, measure, state, value, status, percent) =
-            read().map_err(|e| malformed(path, e))?;
-        report.tables += 1;
-        report.rows += df.height();
-        let mut count_rows = Vec::new();
-        let mut count_status = Vec::new();
-        let mut published_by_row: std::collections::HashMap<
-            (Vec<String>, Option<String>),
-            Option<f64>,
-        > = Default::default();
-        for i in 0..df.height() {
-            let row_levels: Vec<String> = levels
-                .iter()
-                .map(|l| l[i].clone().unwrap_or_default())
-                .collect();
-            let Some(st) = status[i].as_deref().and_then(Status::parse) else {
-                flag(format!("row {}: invalid status {:?}", i + 1, status[i]));
-                continue;
-            };
-            let Some(m) = measure[i].clone() else {
-                flag(format!("row {}: no measure", i + 1));
-                continue;
-            };
-            if st.is_suppressed() != value[i].is_none() {
-                flag(format!(
-                    "row {}: value must be null exactly when suppressed",
-                    i + 1
-                ));
-            }
-            let magnitude = m.starts_with("mean_") || m.starts_with("median_");
-            if magnitude {
-                if percent[i].is_some() {
-                    flag(format!("row {}: percent on a magnitude cell", i + 1));
-                }
-                continue;
-            }
-            let Some(s) = state[i].clone() else {
-                flag(format!("row {}: count row without state", i + 1));
-                continue;
-            };
-            if let Some(v) = value[i] {
-                if v < 0.0 || v.fract() != 0.0 {
-                    flag(format!(
-                        "row {}: published count {v} is not a non-negative integer",
-                        i + 1
-                    ));
-                } else if (v > 0.0 && v < min) || (v == 0.0 && rules.zeros_are_disclosive) {
-                    flag(format!(
-                        "row {}: published count {v} below min_count {}",
-                        i + 1,
-                        rules.min_count
-                    ));
-                }
-                if rules.rounding != RoundingMethod::None && v % rules.rounding_base as f64 != 0.0 {
-                    flag(format!(
-                        "row {}: published count {v} not rounded to base {}",
-                        i + 1,
-                        rules.rounding_base
-                    ));
-                }
-            }
-            if s == TOTAL {
-                published_by_row.insert((row_levels.clone(), horizon[i].clone()), value[i]);
-            }
-            count_rows.push((
-                row_levels,
-                horizon[i].clone(),
-                m,
-                s,
-                value[i].unwrap_or(f64::NAN),
-            ));
-            count_status.push((i, st, percent[i], value[i]));
-        }
-        for ((levels, h, _, s, _), &(i, _, pct, v)) in count_rows.iter().zip(&count_status) {
-            if let Some(pct) = pct {
-                let total = published_by_row
-                    .get(&(levels.clone(), h.clone()))
-                    .copied()
-                    .flatten();
-                match (s == TOTAL, v, total) {
-                    (false, Some(v), Some(t)) if t > 0.0 => {
-                        if (pct - 100.0 * v / t).abs() > 0.051 {
-                            flag(format!("row {}: percent {pct} is not {v}/{t}", i + 1));
-                        }
-                    }
-                    _ => flag(format!(
-                        "row {}: percent without published numerator and denominator",
-                        i + 1
-                    )),
-                }
-            }
-        }
-        match add_count_table(&mut builder, &dims, &count_rows) {
-            Ok(idx) => {
-                cell_status.resize(builder_len(&idx, cell_status.len()), None);
-                for (&cell, &(i, st, _, _)) in idx.iter().zip(&count_status) {
-                    match cell_status[cell] {
-                        Some(prev) if prev != st => flag(format!(
-                            "row {}: shared cell has status {} here and {} elsewhere",
-                            i + 1,
-                            st.as_str(),
-                            prev.as_str()
-                        )),
-                        _ => cell_status[cell] = Some(st),
-                    }
-                }
-            }
-            Err(e) => flag(format!("table structure: {e}")),
-        }
-    }
-    let cells = builder.finish();
-    cell_status.resize(cells.len(), None);
     let published: Vec<Option<f64>> = (0..cells.len())
-        .map(|i| match cell_status[i] {
+        .map(|i| match status.get(i).copied().flatten() {
             Some(Status::Published) | None => Some(if cells.values[i].is_nan() {
                 0.0
             } else {
@@ -473,67 +207,45 @@ pub fn check_package(dir: &Path, rules: Option<Rules>) -> Result<CheckReport, Pa
             _ => None,
         })
         .collect();
-    let required: Vec<f64> = cell_status
-        .iter()
-        .map(|s| {
-            if matches!(s, Some(Status::Primary | Status::Suppressed)) {
-                min
-            } else {
-                0.0
-            }
+    let required: Vec<f64> = (0..cells.len())
+        .map(|i| match status.get(i).copied().flatten() {
+            Some(Status::Primary | Status::Suppressed) => min,
+            _ => 0.0,
         })
         .collect();
     let started = std::time::Instant::now();
-    match audit(
-        &cells,
+    let a = audit(
+        cells,
         &published,
         &required,
         rules.rounding_slack(),
         Scope::Required,
-    ) {
-        Ok(a) => {
-            tracing::debug!(
-                seconds = started.elapsed().as_secs_f64(),
-                lps = a.lps_solved,
-                cells = a.intervals.len(),
-                "package audit"
-            );
-            report.audited = a.intervals.len();
-            for v in a.violations() {
-                // A cell only known as suppressed may be a secondary cell,
-                // which needs no width: it violates the rules when it can
-                // be pinned inside [1, min_count - 1], i.e. shown to be a
-                // small count.
-                if cell_status[v.cell] == Some(Status::Suppressed)
-                    && (v.lower < 1.0 - 1e-6 || v.upper >= min)
-                {
-                    continue;
-                }
-                let kind = match cell_status[v.cell] {
-                    Some(Status::Suppressed) => "suppressed",
-                    _ => "primary",
-                };
-                report.violations.push(Violation {
-                    table: "*".into(),
-                    message: format!(
-                        "{kind} cell {} can be narrowed to [{}, {}] (width {} < {})",
-                        v.key,
-                        v.lower,
-                        v.upper,
-                        v.width(),
-                        v.required
-                    ),
-                });
+    )?;
+    tracing::debug!(
+        seconds = started.elapsed().as_secs_f64(),
+        lps = a.lps_solved,
+        cells = a.intervals.len(),
+        "package audit"
+    );
+    let narrowed = a
+        .violations()
+        .into_iter()
+        .filter_map(|v| {
+            let primary = status.get(v.cell).copied().flatten() == Some(Status::Primary);
+            if !primary && (v.lower < 1.0 - 1e-6 || v.upper >= min) {
+                return None;
             }
-        }
-        Err(e) => report.violations.push(Violation {
-            table: "*".into(),
-            message: format!("audit: {e}"),
-        }),
-    }
-    Ok(report)
-}
-
-fn builder_len(idx: &[usize], current: usize) -> usize {
-    idx.iter().map(|i| i + 1).max().unwrap_or(0).max(current)
+            Some(Narrowed {
+                key: v.key.clone(),
+                primary,
+                lower: v.lower,
+                upper: v.upper,
+                required: v.required,
+            })
+        })
+        .collect();
+    Ok(PackageAudit {
+        audited: a.intervals.len(),
+        narrowed,
+    })
 }

@@ -4,7 +4,8 @@
 
 use std::collections::HashMap;
 
-use koppel_disclosure::package::{check_package, write_package};
+use koppel_check::check_tables;
+use koppel_disclosure::package::write_package;
 use koppel_disclosure::rules::Rules;
 use koppel_disclosure::table::{
     build_table, build_tables, protect, sector_group, Measure, Table, TableSpec, STATES, TOTAL,
@@ -345,8 +346,8 @@ fn linked_jobs_flows_and_states_are_protected_and_pass_check() {
     }
     let dir = tempfile::tempdir().unwrap();
     write_package(dir.path(), &p, &rules).unwrap();
-    let report = check_package(dir.path(), None).unwrap();
-    assert!(report.violations.is_empty(), "{:?}", report.violations);
+    let report = check_tables(dir.path(), &rules).unwrap();
+    assert!(report.passed(), "{:?}", report.findings);
 }
 
 fn whole_cohort(df: &DataFrame, h: &str, st: &str) -> (String, Option<f64>) {

@@ -1,6 +1,7 @@
 //! Tables from a person-level frame, protection, package round trip and `check`.
 
-use koppel_disclosure::package::{check_package, write_package};
+use koppel_check::check_tables;
+use koppel_disclosure::package::write_package;
 use koppel_disclosure::rules::{magnitude_rule, round_count, Contributors, RoundingMethod, Rules};
 use koppel_disclosure::table::{build_tables, protect, Measure, TableSpec, STATES};
 use polars::prelude::*;
@@ -97,8 +98,8 @@ fn protects_linked_tables_and_package_passes_check() {
     assert!(df.column("unrounded").is_err());
     let dir = tempfile::tempdir().unwrap();
     write_package(dir.path(), &p, &rules).unwrap();
-    let report = check_package(dir.path(), None).unwrap();
-    assert!(report.violations.is_empty(), "{:?}", report.violations);
+    let report = check_tables(dir.path(), &rules).unwrap();
+    assert!(report.passed(), "{:?}", report.findings);
     assert!(report.audited > 0);
 }
 
@@ -133,8 +134,8 @@ fn linked_tables_with_a_three_way_table_are_protected() {
     assert!(p.summary.primary > 0, "fixture should have small cells");
     let dir = tempfile::tempdir().unwrap();
     write_package(dir.path(), &p, &rules).unwrap();
-    let report = check_package(dir.path(), None).unwrap();
-    assert!(report.violations.is_empty(), "{:?}", report.violations);
+    let report = check_tables(dir.path(), &rules).unwrap();
+    assert!(report.passed(), "{:?}", report.findings);
     assert!(report.audited > 0);
 }
 
@@ -178,19 +179,19 @@ fn check_flags_a_tampered_package_and_errors_on_garbage() {
     p.tables[0].1 = df;
     let dir = tempfile::tempdir().unwrap();
     write_package(dir.path(), &p, &rules).unwrap();
-    let report = check_package(dir.path(), None).unwrap();
+    let report = check_tables(dir.path(), &rules).unwrap();
     assert!(
         report
-            .violations
+            .findings
             .iter()
-            .any(|v| v.message.contains("can be narrowed")),
+            .any(|f| f.message.contains("can be narrowed")),
         "{:?}",
-        report.violations
+        report.findings
     );
 
-    assert!(check_package(&dir.path().join("missing"), None).is_err());
+    assert!(check_tables(&dir.path().join("missing"), &rules).is_err());
     std::fs::write(dir.path().join("manifest.json"), "{not json").unwrap();
-    assert!(check_package(dir.path(), None).is_err());
+    assert!(koppel_check::check_package(dir.path(), &rules).is_err());
 }
 
 #[test]

@@ -12,8 +12,9 @@
 //!
 //! Only the ingest stage sees BSNs; it keeps rejected rows in
 //! `RUN/ingest/quarantine/` (mode 0700, files 0600). The export stage writes
-//! the researcher package only when the independent disclosure re-check
-//! (`koppel_disclosure::package::check_package`) finds no violation.
+//! the researcher package only when the independent package check
+//! (`koppel_check::check_package`, the code behind `koppel check`, with the
+//! pipeline's rules) finds nothing.
 
 pub mod config;
 mod effect_stage;

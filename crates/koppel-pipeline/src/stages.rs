@@ -446,8 +446,10 @@ fn export(
     let mut ctx = report_context(pipeline, &prepared.link_config, &quality, extra)?;
     ctx.effects = effects;
     // write_researcher_package re-checks the package with `koppel check`'s
-    // own code and scans it for identifiers; on any finding it removes the
-    // directory and fails: nothing is exported unless the audit passes.
+    // code (koppel-check, with the pipeline's rules: files against the
+    // manifest, figures against the tables, margins, the LP audit, no
+    // person-level data) and scans it for identifiers; on any finding it
+    // removes the directory and fails: nothing is exported unless it passes.
     let summary =
         koppel_report::write_researcher_package(&package, &protected, &pipeline.rules, &ctx)
             .map_err(|e| match e {
@@ -460,6 +462,7 @@ fn export(
     rows.insert("tables".into(), summary.tables as u64);
     rows.insert("published_rows".into(), summary.rows as u64);
     rows.insert("audited_cells".into(), summary.audited as u64);
+    rows.insert("checked_relations".into(), summary.relations as u64);
     rows.insert("report_figures".into(), summary.figures as u64);
     rows.insert("bars_withheld".into(), summary.bars_withheld as u64);
     Ok(StageOutcome {

@@ -29,7 +29,9 @@
 //!
 //! **Fail closed.** The directory must be absent or empty. After writing,
 //! the package is re-verified with `koppel check`'s own code
-//! ([`check_package`], on `DIR` and `DIR/quality`) and scanned for anything
+//! (`koppel_check::check_package`, with the rules it was made under: every
+//! file against the manifest, every figure against its table, margins, the
+//! attacker's LP audit, `DIR/quality` included) and scanned for anything
 //! shaped like an identifier (a 32-hex-digit pseudonym or a 9-digit number
 //! passing the BSN eleven-test, in every text file and every string cell of
 //! every Parquet file). On any error or finding the whole directory is
@@ -86,7 +88,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use koppel_disclosure::package::{check_package, write_package, PackageError};
+use koppel_disclosure::package::{write_package, PackageError};
 use koppel_disclosure::rules::Rules;
 use koppel_disclosure::table::{DisclosureError, Protected};
 use serde::Serialize;
@@ -208,8 +210,10 @@ pub struct PackageSummary {
     pub tables: usize,
     /// Rows read back by the check.
     pub rows: usize,
-    /// Primary cells audited by LP in the check.
+    /// Suppressed cells audited by LP in the check.
     pub audited: usize,
+    /// Additive relations verified by the check.
+    pub relations: usize,
     /// Figures in the report (each one a published cell, or `.`).
     pub figures: usize,
     /// Stacked bars drawn.
@@ -267,6 +271,9 @@ pub enum ReportError {
     /// A protected table is not in the expected long form.
     #[error("table: {0}")]
     Table(String),
+    /// The package could not be re-checked at all.
+    #[error(transparent)]
+    Check(#[from] koppel_check::CheckError),
     /// The fail-closed re-check or identifier scan found problems.
     #[error("package refused: {}", .0.join("; "))]
     Refused(Vec<String>),
@@ -456,27 +463,12 @@ fn write_inner(
         .map_err(|e| ReportError::Table(format!("manifest.json: {e}")))?;
     std::fs::write(&path, text + "\n").map_err(io_err(&path))?;
 
-    // Fail closed: koppel check's code on what was written, and the scan.
-    let mut problems = Vec::new();
-    let check = check_package(dir, None)?;
-    problems.extend(
-        check
-            .violations
-            .iter()
-            .map(|v| format!("{}: {}", v.table, v.message)),
-    );
-    let (mut tables, mut rows, mut audited) = (check.tables, check.rows, check.audited);
-    if quality.is_some() {
-        let q = check_package(&dir.join("quality"), None)?;
-        problems.extend(
-            q.violations
-                .iter()
-                .map(|v| format!("quality/{}: {}", v.table, v.message)),
-        );
-        tables += q.tables;
-        rows += q.rows;
-        audited += q.audited;
-    }
+    // Fail closed: `koppel check` (the koppel-check crate) on what was
+    // written, with the rules this package was made under, and the scan.
+    let check = koppel_check::check_package(dir, rules)?;
+    let mut problems: Vec<String> = check.findings.iter().map(|f| f.to_string()).collect();
+    let (tables, rows, audited, relations) =
+        (check.tables, check.rows, check.audited, check.relations);
     problems.extend(scan::scan_package(dir)?);
     if !problems.is_empty() {
         return Err(ReportError::Refused(problems));
@@ -486,6 +478,7 @@ fn write_inner(
         tables,
         rows,
         audited,
+        relations,
         figures: rendered.figures,
         bars_drawn: rendered.bars_drawn,
         bars_withheld: rendered.bars_withheld,
