@@ -34,6 +34,11 @@
 //!   is a small count (a cell stated as primary in an older package: to an
 //!   interval narrower than `min_count`) ([`Rule::Audit`]; the disclosure
 //!   crate's LP auditor).
+//!   No relation has exactly one suppressed cell: that cell is the total
+//!   minus the published parts. The LP audit alone would let it pass when
+//!   the rounding tolerance of several published parts adds up to
+//!   `min_count` or more, and correct protection never leaves a relation
+//!   with one suppressed cell, so the check refuses it outright.
 //! - **Effect tables** (`tables/effects`, `tables/balance`,
 //!   `tables/effect_support`): statuses (a suppressed estimate shows no
 //!   figure; a support row is suppressed exactly when one of its counts is

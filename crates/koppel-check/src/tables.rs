@@ -375,6 +375,19 @@ impl PackageCells {
             (status[c] == Some(Status::Published) && !values[c].is_nan()).then(|| values[c])
         };
         for relation in &cells.relations {
+            let mut hidden = relation
+                .members()
+                .filter(|&c| status[c].is_some_and(|s| s.is_suppressed()));
+            if let (Some(only), None) = (hidden.next(), hidden.next()) {
+                report.add(
+                    origin[only].clone(),
+                    Rule::Audit,
+                    format!(
+                        "cell {} is the only suppressed cell of the relation of {}: it is derivable from the published cells (protection never leaves one cell of a relation suppressed)",
+                        cells.keys[only], cells.keys[relation.total]
+                    ),
+                );
+            }
             let Some(total) = published(relation.total) else {
                 continue;
             };

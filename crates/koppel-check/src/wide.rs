@@ -43,7 +43,11 @@ pub(crate) enum EffectKind {
 /// The effect table `rel` (a path in the package) is, if any.
 pub(crate) fn effect_table(rel: &str) -> Option<EffectKind> {
     let name = rel.strip_prefix("tables/")?.strip_suffix(".parquet")?;
-    let kinds = [EffectKind::Effects, EffectKind::Balance, EffectKind::Support];
+    let kinds = [
+        EffectKind::Effects,
+        EffectKind::Balance,
+        EffectKind::Support,
+    ];
     EFFECT_TABLES
         .iter()
         .position(|t| *t == name)

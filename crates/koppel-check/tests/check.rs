@@ -131,19 +131,24 @@ fn a_suppressed_value_shown_in_the_csv_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let rules = Rules::default();
     let mut cells = CLEAN.to_vec();
-    // V's werk and bijstand suppressed (old statuses: still read).
+    // V's werk and bijstand suppressed, and M's to protect them (old
+    // statuses: still read).
+    cells[0] = ("M", "werk", None, "secondary");
+    cells[1] = ("M", "bijstand", None, "secondary");
     cells[3] = ("V", "werk", None, "primary");
     cells[4] = ("V", "bijstand", None, "secondary");
-    let csv = CLEAN_CSV.replace(
-        "Vrouw;3 maanden;15;25;40;37,5;62,5",
-        "Vrouw;3 maanden;.;.;40;.;.",
-    );
+    let csv = CLEAN_CSV
+        .replace(
+            "Man;3 maanden;20;30;50;40,0;60,0",
+            "Man;3 maanden;.;.;50;.;.",
+        )
+        .replace(
+            "Vrouw;3 maanden;15;25;40;37,5;62,5",
+            "Vrouw;3 maanden;.;.;40;.;.",
+        );
     write_package(dir.path(), &cells, &csv, &rules);
     assert_eq!(findings(dir.path(), &rules), vec![]);
-    let shown = CLEAN_CSV.replace(
-        "Vrouw;3 maanden;15;25;40;37,5;62,5",
-        "Vrouw;3 maanden;15;.;40;.;.",
-    );
+    let shown = csv.replace("Vrouw;3 maanden;.;.;40;.;.", "Vrouw;3 maanden;15;.;40;.;.");
     std::fs::write(dir.path().join("tables/t.csv"), shown).unwrap();
     manifest(dir.path(), &rules);
     let found = findings(dir.path(), &rules);
@@ -211,6 +216,25 @@ fn missing_extra_and_changed_files_are_refused() {
     let found = findings(dir.path(), &rules);
     assert!(
         found.contains(&("tables/t.parquet".to_string(), Rule::Files)),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn a_relation_with_one_suppressed_cell_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = Rules::default();
+    let mut cells = CLEAN.to_vec();
+    // V's werk alone withheld: it is V's total minus V's bijstand.
+    cells[3] = ("V", "werk", None, "suppressed");
+    let csv = CLEAN_CSV.replace(
+        "Vrouw;3 maanden;15;25;40;37,5;62,5",
+        "Vrouw;3 maanden;.;25;40;.;62,5",
+    );
+    write_package(dir.path(), &cells, &csv, &rules);
+    let found = findings(dir.path(), &rules);
+    assert!(
+        found.contains(&("tables/t.parquet".to_string(), Rule::Audit)),
         "{found:?}"
     );
 }
