@@ -141,8 +141,8 @@ impl Table {
     }
 }
 
-/// A group of a table: dimension levels, horizon, measure.
-type GroupKey<'a> = (&'a [String], Option<&'a str>, &'a str);
+/// A group of a table: dimension levels and horizon.
+type GroupKey<'a> = (&'a [String], Option<&'a str>);
 
 /// Row rules: statuses, suppressed cells without values, published counts
 /// as non-negative integers at or above the threshold and rounded,
@@ -151,15 +151,14 @@ pub(crate) fn check_rows(file: &str, table: &Table, rules: &Rules, report: &mut 
     let min = rules.min_count as f64;
     let base = rules.rounding_base as f64;
     let mut totals: HashMap<GroupKey<'_>, Option<f64>> = HashMap::new();
+    // The package format's denominator: the group's (levels, horizon) row
+    // with the state `Total` that comes last in the table (in a job table,
+    // the persons in the group), whatever its measure.
     for r in &table.rows {
-        if r.state.as_deref() == Some(TOTAL) && r.published() {
+        if r.state.as_deref() == Some(TOTAL) {
             totals.insert(
-                (
-                    r.levels.as_slice(),
-                    r.horizon.as_deref(),
-                    r.measure.as_str(),
-                ),
-                r.value,
+                (r.levels.as_slice(), r.horizon.as_deref()),
+                r.value.filter(|_| r.published()),
             );
         }
     }
@@ -226,11 +225,7 @@ pub(crate) fn check_rows(file: &str, table: &Table, rules: &Rules, report: &mut 
         }
         if let Some(p) = r.percent {
             let total = totals
-                .get(&(
-                    r.levels.as_slice(),
-                    r.horizon.as_deref(),
-                    r.measure.as_str(),
-                ))
+                .get(&(r.levels.as_slice(), r.horizon.as_deref()))
                 .copied()
                 .flatten();
             match (r.value, total) {
