@@ -78,6 +78,22 @@ fn within(small: &[i64], large: &[i64]) -> bool {
     small.iter().all(|x| rest.by_ref().any(|y| y == x))
 }
 
+/// Whether a CSV header line separates its fields with `;` (a Dutch table)
+/// rather than `,`: the more frequent of the two outside quoted labels,
+/// which may hold either.
+fn semicolon_separated(header: &str) -> bool {
+    let (mut quoted, mut semicolons, mut commas) = (false, 0usize, 0usize);
+    for c in header.chars() {
+        match c {
+            '"' => quoted = !quoted,
+            ';' if !quoted => semicolons += 1,
+            ',' if !quoted => commas += 1,
+            _ => {}
+        }
+    }
+    semicolons > commas
+}
+
 /// Checks `csv` (relative to `dir`) against `table`.
 pub(crate) fn check_csv(dir: &Path, csv: &str, table: &Table, report: &mut Report) {
     let bytes = match std::fs::read(dir.join(csv)) {
@@ -91,7 +107,7 @@ pub(crate) fn check_csv(dir: &Path, csv: &str, table: &Table, report: &mut Repor
     let text = text.trim_start_matches('\u{feff}');
     let header = text.lines().next().unwrap_or("");
     // Dutch tables: `;` and a decimal comma; English: `,` and a point.
-    let dutch = header.contains(';');
+    let dutch = semicolon_separated(header);
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(if dutch { b';' } else { b',' })
         .flexible(true)
@@ -99,10 +115,14 @@ pub(crate) fn check_csv(dir: &Path, csv: &str, table: &Table, report: &mut Repor
     let labels = table.dims.len() + usize::from(table.rows.iter().any(|r| r.horizon.is_some()));
     // Percentage columns are headed `% ...`; a CSV may leave out the
     // percentages of some states (a job table's two work states).
-    let percent_column: Vec<bool> = header
-        .split(if dutch { ';' } else { ',' })
-        .map(|h| h.trim().trim_matches('"').starts_with('%'))
-        .collect();
+    // Read through the CSV reader: a quoted header may hold the delimiter.
+    let percent_column: Vec<bool> = match reader.headers() {
+        Ok(h) => h.iter().map(|h| h.trim().starts_with('%')).collect(),
+        Err(e) => {
+            report.add(csv, Rule::Figures, format!("line 1: not CSV ({e})"));
+            return;
+        }
+    };
     let mut expected = groups(table);
     for (i, record) in reader.records().enumerate() {
         let line = i + 2;
@@ -325,4 +345,62 @@ fn attr<'a>(tag: &'a str, name: &str) -> Option<&'a str> {
     let start = tag.find(&key)? + key.len();
     let end = tag[start..].find('"')? + start;
     Some(&tag[start..end])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tables::Row;
+
+    fn row(levels: &[&str], state: &str, value: f64, percent: f64) -> Row {
+        Row {
+            levels: levels.iter().map(|l| l.to_string()).collect(),
+            horizon: Some("12".into()),
+            measure: "state".into(),
+            state: Some(state.into()),
+            value: Some(value),
+            status: "published".into(),
+            percent: Some(percent),
+        }
+    }
+
+    #[test]
+    fn the_delimiter_is_read_outside_quoted_labels() {
+        assert!(semicolon_separated("Groep;\"a, b\";% Werk"));
+        assert!(!semicolon_separated("Group,\"a; b; c\",% Work"));
+        assert!(semicolon_separated("\"x,y,z\";Horizon;Werk"));
+    }
+
+    /// A quoted header holding the delimiter must not shift which columns
+    /// are percentages (a job table's sector labels hold `;`).
+    #[test]
+    fn a_quoted_header_with_the_delimiter_keeps_the_columns_aligned() {
+        let dir = tempfile::tempdir().unwrap();
+        let table = Table {
+            columns: vec![],
+            dims: vec!["group".into()],
+            rows: vec![
+                row(&["a"], "werk", 20.0, 40.0),
+                row(&["a"], "geen", 30.0, 60.0),
+            ],
+            texts: vec![],
+        };
+        std::fs::write(
+            dir.path().join("t.csv"),
+            "Groep;Horizon;\"Werk; met baan\";% Werk;Geen;% Geen\nA;na 12 maanden;20;40,0;30;60,0\n",
+        )
+        .unwrap();
+        let mut report = Report::default();
+        check_csv(dir.path(), "t.csv", &table, &mut report);
+        assert!(report.passed(), "{:?}", report.findings);
+
+        std::fs::write(
+            dir.path().join("t.csv"),
+            "Groep;Horizon;\"Werk; met baan\";% Werk;Geen;% Geen\nA;na 12 maanden;20;40,0;35;60,0\n",
+        )
+        .unwrap();
+        let mut report = Report::default();
+        check_csv(dir.path(), "t.csv", &table, &mut report);
+        assert!(!report.passed(), "a changed count passes");
+    }
 }

@@ -47,7 +47,7 @@ pub(crate) struct Table {
     pub dims: Vec<String>,
     pub rows: Vec<Row>,
     /// Every value of every column as text (for the identifier scan).
-    texts: Vec<String>,
+    pub(crate) texts: Vec<String>,
 }
 
 fn strings(df: &DataFrame, name: &str) -> Result<Vec<Option<String>>, String> {
