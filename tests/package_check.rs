@@ -149,6 +149,55 @@ fn edit_rows(package: &Path, table: &str, edits: &[(usize, Option<f64>, &str)]) 
     write_parquet(&path, &mut df);
 }
 
+/// A workbook's sheets: name and rows of cells (numbers as they print).
+type Sheets = Vec<(String, Vec<Vec<Option<String>>>)>;
+
+fn read_workbook(path: &Path) -> Sheets {
+    use calamine::{open_workbook, Data, Reader, Xlsx};
+    let mut wb: Xlsx<_> = open_workbook(path).unwrap();
+    let mut out = Vec::new();
+    for name in wb.sheet_names() {
+        let range = wb.worksheet_range(&name).unwrap();
+        let rows = range
+            .rows()
+            .map(|cells| {
+                cells
+                    .iter()
+                    .map(|c| match c {
+                        Data::Empty => None,
+                        Data::Float(v) => Some(format!("{v}")),
+                        other => Some(other.to_string()),
+                    })
+                    .collect()
+            })
+            .collect();
+        out.push((name, rows));
+    }
+    out
+}
+
+/// Writes `sheets` as a workbook: figures as numbers, the rest as text.
+fn write_workbook(path: &Path, sheets: &Sheets) {
+    let mut wb = rust_xlsxwriter::Workbook::new();
+    for (name, rows) in sheets {
+        let ws = wb.add_worksheet();
+        ws.set_name(name).unwrap();
+        for (r, cells) in rows.iter().enumerate() {
+            for (c, cell) in cells.iter().enumerate() {
+                let (r, c) = (r as u32, c as u16);
+                match cell.as_deref() {
+                    None => {}
+                    Some(t) => match t.parse::<f64>() {
+                        Ok(v) => ws.write_number(r, c, v).map(|_| ()).unwrap(),
+                        Err(_) => ws.write_string(r, c, t).map(|_| ()).unwrap(),
+                    },
+                }
+            }
+        }
+    }
+    wb.save(path).unwrap();
+}
+
 /// The forger's last step: the manifest's file list made to match.
 fn rehash(package: &Path) {
     let path = package.join("manifest.json");
@@ -304,6 +353,30 @@ fn every_tampering_is_refused_naming_file_and_rule() {
     std::fs::write(&csv_path, lines.join("\r\n")).unwrap();
     rehash(&p);
     assert_refused(&p, &[&format!("tables/{table}.csv [figures]")]);
+
+    // The workbook showing a value the Parquet suppresses (hashes
+    // rewritten): the first `.` of a table sheet's figures becomes 7.
+    let p = run.copy("xlsx_shows_suppressed");
+    let mut sheets = read_workbook(&p.join("tables.xlsx"));
+    let (sheet, row, col) = sheets
+        .iter()
+        .enumerate()
+        .skip(1)
+        .find_map(|(s, (_, rows))| {
+            rows.iter().enumerate().skip(4).find_map(|(r, cells)| {
+                let c = cells.iter().position(|c| c.as_deref() == Some("."))?;
+                Some((s, r, c))
+            })
+        })
+        .expect("a suppressed figure in the workbook");
+    sheets[sheet].1[row][col] = Some("7".to_string());
+    write_workbook(&p.join("tables.xlsx"), &sheets);
+    rehash(&p);
+    let sheet_name = sheets[sheet].0.clone();
+    assert_refused(
+        &p,
+        &[&format!("tables.xlsx [sheet {sheet_name}] [figures]")],
+    );
 
     // A published count raised by 50 where every cell of its relation is
     // published (hashes rewritten): an instrument's matched starts in

@@ -94,6 +94,17 @@ fn semicolon_separated(header: &str) -> bool {
     semicolons > commas
 }
 
+/// A table's rows as a file shows them: the header, then each line's
+/// number (for messages) and fields, or why the line cannot be read.
+pub(crate) struct ShownRows {
+    /// The column headers.
+    pub header: Vec<String>,
+    /// Each line: its number and fields, or why it is unreadable.
+    pub lines: Vec<(usize, Result<Vec<String>, String>)>,
+    /// Whether figures use a decimal comma (Dutch CSVs).
+    pub decimal_comma: bool,
+}
+
 /// Checks `csv` (relative to `dir`) against `table`.
 pub(crate) fn check_csv(dir: &Path, csv: &str, table: &Table, report: &mut Report) {
     let bytes = match std::fs::read(dir.join(csv)) {
@@ -112,24 +123,51 @@ pub(crate) fn check_csv(dir: &Path, csv: &str, table: &Table, report: &mut Repor
         .delimiter(if dutch { b';' } else { b',' })
         .flexible(true)
         .from_reader(text.as_bytes());
-    let labels = table.dims.len() + usize::from(table.rows.iter().any(|r| r.horizon.is_some()));
-    // Percentage columns are headed `% ...`; a CSV may leave out the
-    // percentages of some states (a job table's two work states).
     // Read through the CSV reader: a quoted header may hold the delimiter.
-    let percent_column: Vec<bool> = match reader.headers() {
-        Ok(h) => h.iter().map(|h| h.trim().starts_with('%')).collect(),
+    let header = match reader.headers() {
+        Ok(h) => h.iter().map(str::to_string).collect(),
         Err(e) => {
             report.add(csv, Rule::Figures, format!("line 1: not CSV ({e})"));
             return;
         }
     };
+    let lines = reader
+        .records()
+        .enumerate()
+        .map(|(i, r)| {
+            let fields = r
+                .map(|r| r.iter().map(str::to_string).collect())
+                .map_err(|e| format!("not CSV ({e})"));
+            (i + 2, fields)
+        })
+        .collect();
+    let shown = ShownRows {
+        header,
+        lines,
+        decimal_comma: dutch,
+    };
+    check_shown(csv, &shown, table, report);
+}
+
+/// Checks rows shown in `file` (a CSV, or a sheet of the workbook) against
+/// `table`.
+pub(crate) fn check_shown(file: &str, shown: &ShownRows, table: &Table, report: &mut Report) {
+    let labels = table.dims.len() + usize::from(table.rows.iter().any(|r| r.horizon.is_some()));
+    // Percentage columns are headed `% ...`; a CSV may leave out the
+    // percentages of some states (a job table's two work states).
+    let percent_column: Vec<bool> = shown
+        .header
+        .iter()
+        .map(|h| h.trim().starts_with('%'))
+        .collect();
+    let dutch = shown.decimal_comma;
     let mut expected = groups(table);
-    for (i, record) in reader.records().enumerate() {
-        let line = i + 2;
+    for (line, record) in &shown.lines {
+        let line = *line;
         let record = match record {
             Ok(r) => r,
             Err(e) => {
-                report.add(csv, Rule::Figures, format!("line {line}: not CSV ({e})"));
+                report.add(file, Rule::Figures, format!("line {line}: {e}"));
                 continue;
             }
         };
@@ -166,7 +204,7 @@ pub(crate) fn check_csv(dir: &Path, csv: &str, table: &Table, report: &mut Repor
                     }
                 }
                 _ => report.add(
-                    csv,
+                    file,
                     Rule::Figures,
                     format!("line {line}, column {}: text where a figure belongs", c + 1),
                 ),
@@ -184,7 +222,7 @@ pub(crate) fn check_csv(dir: &Path, csv: &str, table: &Table, report: &mut Repor
         match found {
             Some(_) => {}
             None => report.add(
-                csv,
+                file,
                 Rule::Figures,
                 format!(
                     "line {line}: its figures are not the published figures of any group of the Parquet table (a suppressed value shown, or a figure changed)"
@@ -195,11 +233,9 @@ pub(crate) fn check_csv(dir: &Path, csv: &str, table: &Table, report: &mut Repor
     let missing: usize = expected.values().map(Vec::len).sum();
     if missing > 0 {
         report.add(
-            csv,
+            file,
             Rule::Figures,
-            format!(
-                "{missing} group(s) of published figures of the Parquet table are not in the CSV"
-            ),
+            format!("{missing} group(s) of published figures of the Parquet table are not shown"),
         );
     }
 }

@@ -50,10 +50,12 @@
 //!   Parquet table: each CSV row's numbers must be the published counts and
 //!   percentages of one group of the table, and every figure of the HTML
 //!   report (tagged with its table, row and column) the published value or
-//!   percentage of that row, `.` where suppressed ([`Rule::Figures`]).
+//!   percentage of that row, `.` where suppressed; every table sheet of
+//!   `tables.xlsx` like its CSV ([`Rule::Figures`]).
 //! - **Person-level data**: no column named like an identifier, no value
 //!   shaped like a pseudonym (a run of 32 hex characters) or a BSN (nine
-//!   digits passing the eleven-test) in any file ([`Rule::PersonLevel`]).
+//!   digits passing the eleven-test) in any file, every cell of a workbook
+//!   included ([`Rule::PersonLevel`]).
 //!
 //! Mean and median tables are checked row by row (their contributors are
 //! not in the package, so the magnitude rules were applied by the protect
@@ -64,6 +66,7 @@ mod manifest;
 mod scan;
 mod tables;
 mod wide;
+mod xlsx;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -235,7 +238,14 @@ pub fn check_package(dir: &Path, rules: &Rules) -> Result<Report, CheckError> {
         figures::check_html(dir, rel, &tables, english, &mut report);
     }
     scan::check_file(dir, "manifest.json", &mut report)?;
-    for rel in on_disk.iter().filter(|f| !f.ends_with(".parquet")) {
+    for rel in on_disk.iter().filter(|f| f.ends_with(".xlsx")) {
+        xlsx::check_workbook(dir, rel, &long, &mut report);
+    }
+    // Workbooks are compressed: their cells were scanned above.
+    for rel in on_disk
+        .iter()
+        .filter(|f| !f.ends_with(".parquet") && !f.ends_with(".xlsx"))
+    {
         scan::check_file(dir, rel, &mut report)?;
         if rel.ends_with(".csv")
             && !on_disk.contains(&(rel.trim_end_matches(".csv").to_string() + ".parquet"))
