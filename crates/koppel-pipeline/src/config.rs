@@ -362,10 +362,8 @@ pub fn expand_vars(text: &str) -> String {
     out
 }
 
-/// Loads and checks a pipeline file. Nothing is read besides the pipeline
-/// file itself, `config_dir/disclosure.toml` and the file system's view of
-/// its inputs (existence).
-pub fn load_pipeline(path: &Path) -> Result<Pipeline, PipelineError> {
+/// A pipeline file's text and its parsed form.
+fn read_pipeline_file(path: &Path) -> Result<(String, PipelineFileText), PipelineError> {
     let text = std::fs::read_to_string(path).map_err(|source| PipelineError::Io {
         path: path.to_path_buf(),
         source,
@@ -376,35 +374,49 @@ pub fn load_pipeline(path: &Path) -> Result<Pipeline, PipelineError> {
         message: e.message().to_string(),
         hint: "see pipelines/demo.toml for every key a pipeline file may hold".into(),
     })?;
-    let base = path
-        .parent()
+    Ok((text, parsed))
+}
+
+/// The directory a pipeline file's relative paths start from.
+fn base_of(path: &Path) -> PathBuf {
+    path.parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."))
-        .to_path_buf();
+        .to_path_buf()
+}
+
+/// Only the disclosure rules of a pipeline file (`config_dir/disclosure.toml`
+/// with the file's `[disclosure]` section), checked as [`load_pipeline`]
+/// checks them; its inputs and key need not exist (for `koppel check` on a
+/// machine that holds the package but not the data).
+pub fn load_pipeline_rules(path: &Path) -> Result<Rules, PipelineError> {
+    let (text, parsed) = read_pipeline_file(path)?;
     let ctx = Ctx {
         path,
         text: &text,
-        base: base.clone(),
+        base: base_of(path),
+        glob_dirs: Default::default(),
+    };
+    let config_dir = ctx.config_dir(&parsed)?;
+    ctx.disclosure_rules(&config_dir, &parsed.disclosure)
+}
+
+/// Loads and checks a pipeline file. Nothing is read besides the pipeline
+/// file itself, `config_dir/disclosure.toml` and the file system's view of
+/// its inputs (existence).
+pub fn load_pipeline(path: &Path) -> Result<Pipeline, PipelineError> {
+    let (text, parsed) = read_pipeline_file(path)?;
+    let ctx = Ctx {
+        path,
+        text: &text,
+        base: base_of(path),
         glob_dirs: Default::default(),
     };
 
     let inputs = ctx.inputs(&parsed.inputs)?;
     let key_file = ctx.key_file(&parsed, !inputs.raw.is_empty())?;
     let output = parsed.output.as_ref().map(|o| ctx.resolve(o.get_ref()));
-    let config_dir = match &parsed.config_dir {
-        Some(dir) => {
-            let resolved = ctx.resolve(dir.get_ref());
-            if !resolved.is_dir() {
-                return Err(ctx.error(
-                    dir.span(),
-                    format!("config_dir {} is not a directory", resolved.display()),
-                    "point config_dir at the repository's config/ directory",
-                ));
-            }
-            resolved
-        }
-        None => base.join("../config"),
-    };
+    let config_dir = ctx.config_dir(&parsed)?;
 
     // The cohort and link sections are handed to koppel-link as one table;
     // it refuses unknown keys itself (checked in `preflight`).
@@ -442,6 +454,25 @@ struct Inputs {
 }
 
 impl Ctx<'_> {
+    /// `config_dir`, resolved and checked (default: `../config` beside the
+    /// pipeline file).
+    fn config_dir(&self, parsed: &PipelineFileText) -> Result<PathBuf, PipelineError> {
+        match &parsed.config_dir {
+            Some(dir) => {
+                let resolved = self.resolve(dir.get_ref());
+                if !resolved.is_dir() {
+                    return Err(self.error(
+                        dir.span(),
+                        format!("config_dir {} is not a directory", resolved.display()),
+                        "point config_dir at the repository's config/ directory",
+                    ));
+                }
+                Ok(resolved)
+            }
+            None => Ok(self.base.join("../config")),
+        }
+    }
+
     /// A configuration error of the pipeline file, not tied to a line.
     fn file_error(&self, line: usize, message: String, hint: String) -> PipelineError {
         PipelineError::Config {
@@ -775,6 +806,22 @@ measure = "states"
             err.contains("uploads/*.csv") && err.contains("p.toml:8:"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn the_rules_alone_load_without_inputs_or_key() {
+        let dir = tempfile::tempdir().unwrap();
+        // No inputs, no key: the pipeline cannot run, its rules still load.
+        let path = write(dir.path(), "p.toml", GOOD);
+        assert!(load_pipeline(&path).is_err());
+        let rules = load_pipeline_rules(&path).unwrap();
+        assert_eq!(rules.min_count, 15);
+        // Loosening without a reason is refused here too.
+        let text = GOOD.replace("min_count = 15", "min_count = 5");
+        let err = load_pipeline_rules(&write(dir.path(), "p.toml", &text))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("override_reason"), "{err}");
     }
 
     #[test]

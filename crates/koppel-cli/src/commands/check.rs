@@ -28,9 +28,10 @@ pub struct Args {
 /// The operator's rules, and where they came from. Never the package's.
 fn operator_rules(args: &Args) -> anyhow::Result<(Rules, String)> {
     if let Some(pipeline) = &args.pipeline {
-        let p = koppel_pipeline::config::load_pipeline(pipeline)
+        // Only the rules: the package may be checked where the inputs are not.
+        let rules = koppel_pipeline::config::load_pipeline_rules(pipeline)
             .with_context(|| format!("reading the pipeline {}", pipeline.display()))?;
-        return Ok((p.rules, format!("pipeline {}", pipeline.display())));
+        return Ok((rules, format!("pipeline {}", pipeline.display())));
     }
     if let Some(path) = &args.rules {
         let rules = Rules::load(path).with_context(|| format!("reading {}", path.display()))?;
