@@ -8,7 +8,7 @@
 use std::time::Instant;
 
 use koppel_disclosure::audit::{audit, Scope};
-use koppel_disclosure::cells::{CellSet, Status};
+use koppel_disclosure::cells::{primary_pattern, CellSet, Status};
 use koppel_disclosure::release::{cell_costs, release_pass};
 use koppel_disclosure::secondary::{naive_baseline, suppress_secondary};
 
@@ -36,21 +36,7 @@ fn main() {
         .collect();
     let cells = CellSet::grid(&shape, &inner);
     let min = 10.0;
-    let primary: Vec<Status> = cells
-        .values
-        .iter()
-        .map(|&v| {
-            if v > 0.0 && v < min {
-                Status::Primary
-            } else {
-                Status::Published
-            }
-        })
-        .collect();
-    let required: Vec<f64> = primary
-        .iter()
-        .map(|s| if *s == Status::Primary { min } else { 0.0 })
-        .collect();
+    let (primary, required) = primary_pattern(&cells.values, min, |v| v > 0.0 && v < min);
     let n_primary = primary.iter().filter(|s| **s == Status::Primary).count();
     println!(
         "table: shape {shape:?} + margins = {} cells, {} relations, {n_primary} primary",

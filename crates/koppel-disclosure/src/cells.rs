@@ -24,6 +24,27 @@ pub enum Status {
     Suppressed,
 }
 
+/// The starting point of protection: a cell is [`Status::Primary`] when
+/// `is_primary(value)` holds, else [`Status::Published`]; with the interval
+/// width each cell needs (`min_width` for a primary, 0 otherwise), as
+/// secondary suppression, the release pass and the audit take them.
+pub fn primary_pattern(
+    values: &[f64],
+    min_width: f64,
+    is_primary: impl Fn(f64) -> bool,
+) -> (Vec<Status>, Vec<f64>) {
+    values
+        .iter()
+        .map(|&v| {
+            if is_primary(v) {
+                (Status::Primary, min_width)
+            } else {
+                (Status::Published, 0.0)
+            }
+        })
+        .unzip()
+}
+
 impl Status {
     /// The name written in the `status` column.
     pub fn as_str(self) -> &'static str {

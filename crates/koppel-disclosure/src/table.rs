@@ -8,7 +8,7 @@ use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::audit::{audit, AuditReport, Scope};
-use crate::cells::{CellSet, CellSetBuilder, Status};
+use crate::cells::{primary_pattern, CellSet, CellSetBuilder, Status};
 use crate::rules::{count_is_primary, magnitude_rule, round_count, Contributors, Rules};
 use crate::secondary::{suppress_secondary, SecondaryStats};
 
@@ -1023,21 +1023,8 @@ pub fn count_cells(tables: &[Table]) -> Result<(CellSet, TableCellIndices), Disc
 pub fn protect(tables: &[Table], rules: &Rules) -> Result<Protected, DisclosureError> {
     let (cells, indices) = count_cells(tables)?;
     let min = rules.min_count as f64;
-    let mut status: Vec<Status> = cells
-        .values
-        .iter()
-        .map(|&v| {
-            if count_is_primary(rules, v) {
-                Status::Primary
-            } else {
-                Status::Published
-            }
-        })
-        .collect();
-    let required: Vec<f64> = status
-        .iter()
-        .map(|s| if *s == Status::Primary { min } else { 0.0 })
-        .collect();
+    let (mut status, required) =
+        primary_pattern(&cells.values, min, |v| count_is_primary(rules, v));
     let primary = status.iter().filter(|s| **s == Status::Primary).count();
     let started = std::time::Instant::now();
     let stats: SecondaryStats = suppress_secondary(&cells, &mut status, &required, min)?;

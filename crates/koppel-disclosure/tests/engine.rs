@@ -1,27 +1,13 @@
 //! Hand-made tables with known protection, and property tests, on the cell engine.
 
 use koppel_disclosure::audit::{audit, Scope};
-use koppel_disclosure::cells::{CellSet, Relation, Status};
+use koppel_disclosure::cells::{primary_pattern, CellSet, Relation, Status};
 use koppel_disclosure::secondary::{naive_baseline, suppress_secondary};
 use proptest::prelude::*;
 
 /// Primary (0 < v < min), secondary suppression, then the independent audit.
 fn protect(cells: &CellSet, min: f64) -> Vec<Status> {
-    let mut status: Vec<Status> = cells
-        .values
-        .iter()
-        .map(|&v| {
-            if v > 0.0 && v < min {
-                Status::Primary
-            } else {
-                Status::Published
-            }
-        })
-        .collect();
-    let required: Vec<f64> = status
-        .iter()
-        .map(|s| if *s == Status::Primary { min } else { 0.0 })
-        .collect();
+    let (mut status, required) = primary_pattern(&cells.values, min, |v| v > 0.0 && v < min);
     suppress_secondary(cells, &mut status, &required, min).unwrap();
     let published: Vec<Option<f64>> = status
         .iter()
@@ -238,21 +224,7 @@ fn audit_finds_every_primary_disclosed_by_the_naive_baseline_in_4d() {
         })
         .collect();
     let cells = CellSet::grid(&shape, &inner);
-    let mut status: Vec<Status> = cells
-        .values
-        .iter()
-        .map(|&v| {
-            if v > 0.0 && v < 10.0 {
-                Status::Primary
-            } else {
-                Status::Published
-            }
-        })
-        .collect();
-    let required: Vec<f64> = status
-        .iter()
-        .map(|s| if *s == Status::Primary { 10.0 } else { 0.0 })
-        .collect();
+    let (mut status, required) = primary_pattern(&cells.values, 10.0, |v| v > 0.0 && v < 10.0);
     let primaries = required.iter().filter(|&&r| r > 0.0).count();
     assert!(primaries > 5);
     naive_baseline(&cells, &mut status);

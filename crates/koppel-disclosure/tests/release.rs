@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use koppel_disclosure::audit::{audit, Scope};
-use koppel_disclosure::cells::{CellSet, CellSetBuilder, Status};
+use koppel_disclosure::cells::{primary_pattern, CellSet, CellSetBuilder, Status};
 use koppel_disclosure::release::{cell_costs, release_pass};
 use koppel_disclosure::secondary::suppress_secondary;
 use proptest::prelude::*;
@@ -106,21 +106,7 @@ fn published(cells: &CellSet, status: &[Status]) -> Vec<Option<f64>> {
 
 /// Primary cells `0 < v < MIN`, then the greedy.
 fn greedy(cells: &CellSet) -> (Vec<Status>, Vec<f64>) {
-    let mut status: Vec<Status> = cells
-        .values
-        .iter()
-        .map(|&v| {
-            if v > 0.0 && v < MIN {
-                Status::Primary
-            } else {
-                Status::Published
-            }
-        })
-        .collect();
-    let required: Vec<f64> = status
-        .iter()
-        .map(|s| if *s == Status::Primary { MIN } else { 0.0 })
-        .collect();
+    let (mut status, required) = primary_pattern(&cells.values, MIN, |v| v > 0.0 && v < MIN);
     suppress_secondary(cells, &mut status, &required, MIN).unwrap();
     (status, required)
 }

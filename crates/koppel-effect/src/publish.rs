@@ -27,7 +27,7 @@
 
 use std::collections::BTreeMap;
 
-use koppel_disclosure::cells::{CellSetBuilder, Status};
+use koppel_disclosure::cells::{primary_pattern, CellSetBuilder, Status};
 use koppel_disclosure::rules::{count_is_primary, round_count, Rules};
 use koppel_disclosure::secondary::suppress_secondary;
 use koppel_disclosure::table::{final_audit, DisclosureError};
@@ -302,21 +302,8 @@ pub fn publish(
     let support_keys = support_cells(&mut b, support)?;
     let cells = b.finish();
     let min = rules.min_count as f64;
-    let mut status: Vec<Status> = cells
-        .values
-        .iter()
-        .map(|&v| {
-            if count_is_primary(rules, v) {
-                Status::Primary
-            } else {
-                Status::Published
-            }
-        })
-        .collect();
-    let required: Vec<f64> = status
-        .iter()
-        .map(|s| if *s == Status::Primary { min } else { 0.0 })
-        .collect();
+    let (mut status, required) =
+        primary_pattern(&cells.values, min, |v| count_is_primary(rules, v));
     let primary = status.iter().filter(|s| **s == Status::Primary).count();
     let stats = suppress_secondary(&cells, &mut status, &required, min)?;
     let report = final_audit(&cells, &status, rules)?;

@@ -377,26 +377,13 @@ fn read_pipeline_file(path: &Path) -> Result<(String, PipelineFileText), Pipelin
     Ok((text, parsed))
 }
 
-/// The directory a pipeline file's relative paths start from.
-fn base_of(path: &Path) -> PathBuf {
-    path.parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."))
-        .to_path_buf()
-}
-
 /// Only the disclosure rules of a pipeline file (`config_dir/disclosure.toml`
 /// with the file's `[disclosure]` section), checked as [`load_pipeline`]
 /// checks them; its inputs and key need not exist (for `koppel check` on a
 /// machine that holds the package but not the data).
 pub fn load_pipeline_rules(path: &Path) -> Result<Rules, PipelineError> {
     let (text, parsed) = read_pipeline_file(path)?;
-    let ctx = Ctx {
-        path,
-        text: &text,
-        base: base_of(path),
-        glob_dirs: Default::default(),
-    };
+    let ctx = Ctx::new(path, &text);
     let config_dir = ctx.config_dir(&parsed)?;
     ctx.disclosure_rules(&config_dir, &parsed.disclosure)
 }
@@ -406,12 +393,7 @@ pub fn load_pipeline_rules(path: &Path) -> Result<Rules, PipelineError> {
 /// its inputs (existence).
 pub fn load_pipeline(path: &Path) -> Result<Pipeline, PipelineError> {
     let (text, parsed) = read_pipeline_file(path)?;
-    let ctx = Ctx {
-        path,
-        text: &text,
-        base: base_of(path),
-        glob_dirs: Default::default(),
-    };
+    let ctx = Ctx::new(path, &text);
 
     let inputs = ctx.inputs(&parsed.inputs)?;
     let key_file = ctx.key_file(&parsed, !inputs.raw.is_empty())?;
@@ -453,7 +435,23 @@ struct Inputs {
     key_id: Option<String>,
 }
 
-impl Ctx<'_> {
+impl<'a> Ctx<'a> {
+    /// The context of the pipeline file at `path` with `text`: relative
+    /// paths start from its directory.
+    fn new(path: &'a Path, text: &'a str) -> Ctx<'a> {
+        let base = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."))
+            .to_path_buf();
+        Ctx {
+            path,
+            text,
+            base,
+            glob_dirs: Default::default(),
+        }
+    }
+
     /// `config_dir`, resolved and checked (default: `../config` beside the
     /// pipeline file).
     fn config_dir(&self, parsed: &PipelineFileText) -> Result<PathBuf, PipelineError> {
