@@ -158,6 +158,13 @@ fn demo_pipeline_end_to_end_checked_deterministic_and_free_of_bsns() {
         "synth injects faults"
     );
 
+    // The package states the effect tables' publication rule.
+    let package: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(run.join("export/package/manifest.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(package["effects"]["min_effect_n"], 50, "{package}");
+
     // No BSN anywhere outside the quarantine, nor in the logs.
     let found = setup.bsns_in_run(&run);
     assert!(found.is_empty(), "BSNs in the run directory: {found:?}");

@@ -441,7 +441,15 @@ fn export(
     let protected = read_protected(pipeline, inputs)?;
     let package = out.join("package");
     let quality = read_quality(&inputs.file("link", "quality.json")?)?;
-    let extra = provenance(pipeline, prepared.key_id.as_deref(), &inputs.config_hash);
+    let mut extra = provenance(pipeline, prepared.key_id.as_deref(), &inputs.config_hash);
+    if let (Some(config), Some(obj)) = (&prepared.effect_config, extra.as_object_mut()) {
+        // The effect tables' own publication rule, beside the disclosure
+        // rules: an estimate needs at least this many matched treated.
+        obj.insert(
+            "effects".into(),
+            json!({ "min_effect_n": config.min_effect_n }),
+        );
+    }
     let effects = crate::effect_stage::effect_tables(ctx, inputs)?;
     let mut ctx = report_context(pipeline, &prepared.link_config, &quality, extra)?;
     ctx.effects = effects;
