@@ -234,23 +234,7 @@ pub fn load(frames: &LinkFrames, config: &EffectConfig) -> Result<Histories, Eff
     let is_assist = config.assistance_types.iter().fold(lit(false), |acc, t| {
         acc.or(col("benefit_type").eq(lit(t.clone())))
     });
-    let benefits = valid(&frames.benefits, true);
-    let population = benefits
-        .clone()
-        .filter(
-            is_assist.clone().and(
-                day("start_date").lt_eq(lit(config.period_to.0)).and(
-                    day("end_date")
-                        .is_null()
-                        .or(day("end_date").gt_eq(lit(config.period_from.0))),
-                ),
-            ),
-        )
-        .select([col(PSEUDONYM)])
-        .unique(None, UniqueKeepStrategy::Any)
-        .sort([PSEUDONYM], SortMultipleOptions::default())
-        .with_row_index("id", None);
-    let population = collect(population, "population")?;
+    let population = population(frames, config, is_assist.clone())?;
     let n = population.height();
     let mut h = Histories {
         pseudonyms: population
@@ -269,37 +253,96 @@ pub fn load(frames: &LinkFrames, config: &EffectConfig) -> Result<Histories, Eff
         population.column(PSEUDONYM).map_err(perr("population"))?,
     )?);
     let reduced = read_for_persons(frames, |_| Keep::Persons(set.clone()))?;
-    let frames = &reduced.frames;
-    let benefits = valid(&frames.benefits, true);
     let pop = population.lazy();
-    let with_id = |frame: LazyFrame| {
-        frame.join(
-            pop.clone(),
-            [col(PSEUDONYM)],
-            [col(PSEUDONYM)],
-            JoinArgs::new(JoinType::Inner),
-        )
-    };
-    let by_id_start = |frame: LazyFrame| {
-        frame.sort(
-            ["id", "start", "end"],
-            SortMultipleOptions::default().with_maintain_order(true),
-        )
-    };
-    let spells = |frame: LazyFrame, extra: Vec<Expr>| {
-        let mut cols = vec![
-            col("id"),
-            day("start_date").alias("start"),
-            day("end_date").fill_null(lit(OPEN)).alias("end"),
-        ];
-        cols.extend(extra);
-        by_id_start(with_id(frame).select(cols))
-    };
+    fill_spells(&mut h, &reduced.frames, &pop, is_assist, n)?;
+    fill_trajectories(&mut h, &reduced.frames, &pop, n)?;
+    let df = collect(person_records(&reduced.frames, &pop), "persons")?;
+    fill_persons(&mut h, &df, n)?;
+    // Last day in the benefit and employment registers (start or end), over
+    // all their rows (the reducing passes saw every row).
+    h.observed_until = ["benefits", "employment"]
+        .iter()
+        .filter_map(|k| reduced.counts.get(k))
+        .flat_map(|c| [c.max_start, c.max_end])
+        .max()
+        .flatten();
+    Ok(h)
+}
 
-    // Assistance and WW spells.
+/// The population: every pseudonym with an assistance spell overlapping
+/// the evaluation period, sorted, with its dense `id` (row index).
+fn population(
+    frames: &LinkFrames,
+    config: &EffectConfig,
+    is_assist: Expr,
+) -> Result<DataFrame, EffectError> {
+    let population = valid(&frames.benefits, true)
+        .filter(
+            is_assist.and(
+                day("start_date").lt_eq(lit(config.period_to.0)).and(
+                    day("end_date")
+                        .is_null()
+                        .or(day("end_date").gt_eq(lit(config.period_from.0))),
+                ),
+            ),
+        )
+        .select([col(PSEUDONYM)])
+        .unique(None, UniqueKeepStrategy::Any)
+        .sort([PSEUDONYM], SortMultipleOptions::default())
+        .with_row_index("id", None);
+    collect(population, "population")
+}
+
+/// `frame` restricted to the population, with each person's `id`.
+fn with_id(frame: LazyFrame, pop: &LazyFrame) -> LazyFrame {
+    frame.join(
+        pop.clone(),
+        [col(PSEUDONYM)],
+        [col(PSEUDONYM)],
+        JoinArgs::new(JoinType::Inner),
+    )
+}
+
+/// The population's spells of `frame` as days (`start`, `end`, open ends
+/// as [`OPEN`]) with `extra` columns, by `id` and start.
+fn spells(frame: LazyFrame, pop: &LazyFrame, extra: Vec<Expr>) -> LazyFrame {
+    let mut cols = vec![
+        col("id"),
+        day("start_date").alias("start"),
+        day("end_date").fill_null(lit(OPEN)).alias("end"),
+    ];
+    cols.extend(extra);
+    with_id(frame, pop).select(cols).sort(
+        ["id", "start", "end"],
+        SortMultipleOptions::default().with_maintain_order(true),
+    )
+}
+
+/// Spells without attributes, grouped by person.
+fn pairs(df: &DataFrame, n: usize, step: &'static str) -> Result<Grouped<(i32, i32)>, EffectError> {
+    let ids = u32s(df, "id", step)?;
+    let (s, e) = (i32s(df, "start", step)?, i32s(df, "end", step)?);
+    let items = s
+        .iter()
+        .zip(&e)
+        .map(|(s, e)| (s.unwrap_or(0), e.unwrap_or(OPEN)))
+        .collect();
+    Ok(Grouped::from_sorted(n, &ids, items))
+}
+
+/// Assistance spells (with their municipality), WW spells and jobs.
+fn fill_spells(
+    h: &mut Histories,
+    frames: &LinkFrames,
+    pop: &LazyFrame,
+    is_assist: Expr,
+    n: usize,
+) -> Result<(), EffectError> {
+    let benefits = valid(&frames.benefits, true);
     let df = collect(
         spells(
             benefits.clone().filter(is_assist),
+            pop,
             vec![col("municipality")],
         ),
         "assistance spells",
@@ -315,31 +358,28 @@ pub fn load(frames: &LinkFrames, config: &EffectConfig) -> Result<Histories, Eff
         })
         .collect();
     h.assistance = Grouped::from_sorted(n, &ids, items);
-    let pair = |df: &DataFrame, step| -> Result<Grouped<(i32, i32)>, EffectError> {
-        let ids = u32s(df, "id", step)?;
-        let (s, e) = (i32s(df, "start", step)?, i32s(df, "end", step)?);
-        let items = s
-            .iter()
-            .zip(&e)
-            .map(|(s, e)| (s.unwrap_or(0), e.unwrap_or(OPEN)))
-            .collect();
-        Ok(Grouped::from_sorted(n, &ids, items))
-    };
+    let ww = benefits.filter(col("benefit_type").eq(lit("ww")));
+    let df = collect(spells(ww, pop, Vec::new()), "ww spells")?;
+    h.ww = pairs(&df, n, "ww spells")?;
     let df = collect(
-        spells(
-            benefits.filter(col("benefit_type").eq(lit("ww"))),
-            Vec::new(),
-        ),
-        "ww spells",
+        spells(valid(&frames.employment, true), pop, Vec::new()),
+        "jobs",
     )?;
-    h.ww = pair(&df, "ww spells")?;
-    let df = collect(spells(valid(&frames.employment, true), Vec::new()), "jobs")?;
-    h.jobs = pair(&df, "jobs")?;
+    h.jobs = pairs(&df, n, "jobs")?;
+    Ok(())
+}
 
-    // Trajectories.
+/// Trajectories with their instrument and segment.
+fn fill_trajectories(
+    h: &mut Histories,
+    frames: &LinkFrames,
+    pop: &LazyFrame,
+    n: usize,
+) -> Result<(), EffectError> {
     let df = collect(
         spells(
             valid(&frames.trajectories, true),
+            pop,
             vec![col("instrument"), col("segment")],
         ),
         "trajectories",
@@ -357,10 +397,13 @@ pub fn load(frames: &LinkFrames, config: &EffectConfig) -> Result<Histories, Eff
         })
         .collect();
     h.trajectories = Grouped::from_sorted(n, &ids, items);
+    Ok(())
+}
 
-    // Persons: one record per person (the first by birth date, then the
-    // other columns, as the link stage does).
-    let persons = with_id(valid(&frames.persons, false))
+/// One person record per person: the first by birth date, then the other
+/// columns, as the link stage does.
+fn person_records(frames: &LinkFrames, pop: &LazyFrame) -> LazyFrame {
+    with_id(valid(&frames.persons, false), pop)
         .sort(
             [
                 "id",
@@ -377,18 +420,7 @@ pub fn load(frames: &LinkFrames, config: &EffectConfig) -> Result<Histories, Eff
         .unique_stable(
             Some(by_name(["id"], true, false)),
             UniqueKeepStrategy::First,
-        );
-    let df = collect(persons, "persons")?;
-    fill_persons(&mut h, &df, n)?;
-    // Last day in the benefit and employment registers (start or end), over
-    // all their rows (the reducing passes saw every row).
-    h.observed_until = ["benefits", "employment"]
-        .iter()
-        .filter_map(|k| reduced.counts.get(k))
-        .flat_map(|c| [c.max_start, c.max_end])
-        .max()
-        .flatten();
-    Ok(h)
+        )
 }
 
 /// Register attributes of every person with a record.
