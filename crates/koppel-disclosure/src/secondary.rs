@@ -101,6 +101,29 @@ impl State<'_> {
 
     /// New lonely relations minus completed ones if `cell` were suppressed
     /// (ignoring relation `except`).
+    /// The published cell of `pool` to suppress for a primary whose
+    /// interval is `deficit` too narrow: preferably one whose value covers
+    /// the deficit, then the shallowest (inner cells before margins), then
+    /// the fewest new lonely relations, then the smallest value, then the
+    /// lowest index.
+    fn complement(&self, deficit: f64, pool: &mut dyn Iterator<Item = usize>) -> Option<usize> {
+        let values = &self.cells.values;
+        let score = |c: usize| {
+            (
+                (values[c] < deficit) as u8,
+                self.depth[c],
+                self.net_lonely(c, None),
+            )
+        };
+        pool.filter(|&m| self.status[m] == Status::Published)
+            .min_by(|&a, &b| {
+                score(a)
+                    .cmp(&score(b))
+                    .then(values[a].total_cmp(&values[b]))
+                    .then(a.cmp(&b))
+            })
+    }
+
     fn net_lonely(&self, cell: usize, except: Option<usize>) -> i64 {
         self.cells.memberships[cell]
             .iter()
@@ -238,37 +261,17 @@ pub fn suppress_secondary(
         for (violation, ci) in violations {
             let p = violation.cell;
             let deficit = violation.required - violation.width();
-            let score = |state: &State, c: usize| {
-                (
-                    (cells.values[c] < deficit) as u8,
-                    state.depth[c],
-                    state.net_lonely(c, None),
-                    cells.values[c],
-                    c,
-                )
-            };
-            let pick = |state: &State, pool: &mut dyn Iterator<Item = usize>| {
-                pool.filter(|&m| state.status[m] == Status::Published)
-                    .min_by(|&a, &b| {
-                        let (ka, kb) = (score(state, a), score(state, b));
-                        (ka.0, ka.1, ka.2)
-                            .cmp(&(kb.0, kb.1, kb.2))
-                            .then(ka.3.total_cmp(&kb.3))
-                            .then(ka.4.cmp(&kb.4))
-                    })
-            };
             let mut near = cells.memberships[p]
                 .iter()
                 .flat_map(|&r| cells.relations[r].members());
-            let mut choice = pick(&state, &mut near);
+            let mut choice = state.complement(deficit, &mut near);
             if choice.is_none() {
                 let all = comps.get_or_insert_with(|| components(cells, &published));
-                let members: Vec<usize> = all[ci]
+                let mut members = all[ci]
                     .iter()
                     .flat_map(|&c| cells.memberships[c].iter())
-                    .flat_map(|&r| cells.relations[r].members())
-                    .collect();
-                choice = pick(&state, &mut members.into_iter());
+                    .flat_map(|&r| cells.relations[r].members());
+                choice = state.complement(deficit, &mut members);
             }
             match choice {
                 Some(c) => {
