@@ -407,6 +407,58 @@ fn every_tampering_is_refused_naming_file_and_rule() {
     rehash(&p);
     assert_refused(&p, &["tables/effect_support.parquet [margins]"]);
 
+    // An effect estimate published with a treated n below min_effect_n
+    // (50 in the demo pipeline; hashes rewritten): refused by the rule the
+    // manifest states, and by the operator's pipeline.
+    let p = run.copy("effect_below_min_n");
+    let path = p.join("tables/effects.parquet");
+    let mut df = read_parquet(&path);
+    let row = strings(&df, "status")
+        .iter()
+        .position(|s| s.as_deref() == Some("published"))
+        .expect("a published estimate");
+    let mut treated: Vec<Option<f64>> = df
+        .column("treated_n")
+        .unwrap()
+        .cast(&DataType::Float64)
+        .unwrap()
+        .f64()
+        .unwrap()
+        .iter()
+        .collect();
+    treated[row] = Some(20.0);
+    df.with_column(Column::new("treated_n".into(), treated))
+        .unwrap();
+    write_parquet(&path, &mut df);
+    rehash(&p);
+    assert_refused(
+        &p,
+        &[
+            "tables/effects.parquet [threshold]",
+            "below min_effect_n 50",
+        ],
+    );
+
+    // The manifest stating a looser min_effect_n than the operator's
+    // pipeline.
+    let p = run.copy("min_effect_n_loosened");
+    edit_manifest(&p, |m| m["effects"]["min_effect_n"] = 10.into());
+    let out = koppel(
+        &[
+            "check",
+            p.to_str().unwrap(),
+            "--pipeline",
+            run.dir.path().join("demo.toml").to_str().unwrap(),
+        ],
+        &[],
+    );
+    let log = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{log}");
+    assert!(
+        log.contains("manifest.json [rules]: effects.min_effect_n"),
+        "{log}"
+    );
+
     // A primary published with its true value (hashes rewritten).
     let (protected, truth) = run.truth(table);
     let primaries = rows_with_status(&protected, "primary");

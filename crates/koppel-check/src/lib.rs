@@ -44,8 +44,9 @@
 //!   figure; a support row is suppressed exactly when one of its counts is
 //!   withheld), rounded counts at or above the threshold, whole-percentage
 //!   shares, estimates inside their intervals, treated n over subgroups and
-//!   treated = matched + unmatched within the tolerance; their CSVs equal
-//!   the tables.
+//!   treated = matched + unmatched within the tolerance, no estimate
+//!   published with a treated n below `min_effect_n` (the operator's, else
+//!   the one the manifest states); their CSVs equal the tables.
 //! - **Figures** shown to people are exactly the published figures of their
 //!   Parquet table: each CSV row's numbers must be the published counts and
 //!   percentages of one group of the table, and every figure of the HTML
@@ -196,8 +197,21 @@ pub enum CheckError {
 
 /// Checks the package in `dir` against the operator's `rules`. `Err` only
 /// when `dir` is not a readable package; everything wrong inside it is a
-/// [`Finding`].
+/// [`Finding`]. The effect tables' rule is the one the manifest states (see
+/// [`check_package_with`]).
 pub fn check_package(dir: &Path, rules: &Rules) -> Result<Report, CheckError> {
+    check_package_with(dir, rules, None)
+}
+
+/// [`check_package`] with the operator's `min_effect_n` (the least treated
+/// n of a published effect estimate), when the operator's configuration
+/// holds an effect section: a manifest stating a smaller one is refused.
+/// Without it, the manifest's stated `effects.min_effect_n` is applied.
+pub fn check_package_with(
+    dir: &Path,
+    rules: &Rules,
+    min_effect_n: Option<u64>,
+) -> Result<Report, CheckError> {
     if !dir.is_dir() {
         return Err(CheckError::NotAPackage {
             path: dir.to_path_buf(),
@@ -207,6 +221,21 @@ pub fn check_package(dir: &Path, rules: &Rules) -> Result<Report, CheckError> {
     let mut report = Report::default();
     let manifest = manifest::read(dir)?;
     manifest::check_rules(&manifest, "manifest.json", rules, &mut report);
+    let stated = manifest
+        .pointer("/effects/min_effect_n")
+        .and_then(|v| v.as_u64());
+    if let (Some(stated), Some(operator)) = (stated, min_effect_n) {
+        if stated < operator {
+            report.add(
+                "manifest.json",
+                Rule::Rules,
+                format!(
+                    "effects.min_effect_n: the package states {stated}, looser than the operator's {operator}"
+                ),
+            );
+        }
+    }
+    let min_effect_n = min_effect_n.or(stated);
     manifest::check_files(dir, &manifest, &mut report)?;
     let on_disk = manifest::files_on_disk(dir)?;
     // A sub-package (linkage quality) states its own rules.
@@ -216,7 +245,7 @@ pub fn check_package(dir: &Path, rules: &Rules) -> Result<Report, CheckError> {
             Err(reason) => report.add(rel.clone(), Rule::Format, reason),
         }
     }
-    let (long, wide) = check_parquet(dir, &on_disk, rules, &mut report);
+    let (long, wide) = check_parquet(dir, &on_disk, rules, min_effect_n, &mut report);
     for (rel, table) in &long {
         let csv = rel.trim_end_matches(".parquet").to_string() + ".csv";
         if on_disk.contains(&csv) {
@@ -275,7 +304,7 @@ pub fn check_tables(dir: &Path, rules: &Rules) -> Result<Report, CheckError> {
     }
     let mut report = Report::default();
     let on_disk = manifest::files_on_disk(dir)?;
-    check_parquet(dir, &on_disk, rules, &mut report);
+    check_parquet(dir, &on_disk, rules, None, &mut report);
     if report.tables == 0 {
         report.add("tables", Rule::Format, "the package holds no Parquet table");
     }
@@ -296,6 +325,7 @@ fn check_parquet(
     dir: &Path,
     on_disk: &BTreeSet<String>,
     rules: &Rules,
+    min_effect_n: Option<u64>,
     report: &mut Report,
 ) -> ReadTables {
     let mut cells: BTreeMap<String, tables::PackageCells> = BTreeMap::new();
@@ -310,7 +340,7 @@ fn check_parquet(
                     report.rows += table.height;
                     scan::check_columns(rel, &table.names(), report);
                     scan::check_values(rel, table.texts(), report);
-                    wide::check_rows(rel, &table, rules, report);
+                    wide::check_rows(rel, &table, rules, min_effect_n, report);
                     wide.insert(rel.clone(), table);
                 }
                 Err(reason) => report.add(rel.clone(), Rule::Format, reason),

@@ -159,7 +159,13 @@ impl WideTable {
 }
 
 /// Row rules and relations of an effect table.
-pub(crate) fn check_rows(file: &str, t: &WideTable, rules: &Rules, report: &mut Report) {
+pub(crate) fn check_rows(
+    file: &str,
+    t: &WideTable,
+    rules: &Rules,
+    min_effect_n: Option<u64>,
+    report: &mut Report,
+) {
     let min = rules.min_count as f64;
     let base = rules.rounding_base as f64;
     let has_status = t.column("status").is_some();
@@ -207,6 +213,19 @@ pub(crate) fn check_rows(file: &str, t: &WideTable, rules: &Rules, report: &mut 
                 continue;
             }
             _ => {}
+        }
+        // An estimate needs `min_effect_n` treated (published rounded:
+        // within the rounding slack below it).
+        if let (EffectKind::Effects, false, Some(least), Some(n)) =
+            (t.kind, suppressed, min_effect_n, t.number("treated_n", i))
+        {
+            if n < least as f64 - rules.rounding_slack() {
+                report.add(
+                    file,
+                    Rule::Threshold,
+                    format!("row {line}: an estimate published with treated n {n}, below min_effect_n {least}"),
+                );
+            }
         }
         for c in COUNT_COLUMNS {
             let Some(v) = t.number(c, i) else { continue };

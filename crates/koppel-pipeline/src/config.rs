@@ -377,15 +377,44 @@ fn read_pipeline_file(path: &Path) -> Result<(String, PipelineFileText), Pipelin
     Ok((text, parsed))
 }
 
-/// Only the disclosure rules of a pipeline file (`config_dir/disclosure.toml`
-/// with the file's `[disclosure]` section), checked as [`load_pipeline`]
-/// checks them; its inputs and key need not exist (for `koppel check` on a
-/// machine that holds the package but not the data).
-pub fn load_pipeline_rules(path: &Path) -> Result<Rules, PipelineError> {
+/// The publication rules a pipeline file sets for its researcher package.
+#[derive(Debug, Clone)]
+pub struct PackageRules {
+    /// The disclosure rules (`config_dir/disclosure.toml` with the file's
+    /// `[disclosure]` section).
+    pub rules: Rules,
+    /// The least treated n of a published effect estimate (`[effect]`
+    /// `min_effect_n`; none without an `[effect]` section).
+    pub min_effect_n: Option<u64>,
+}
+
+/// Only the publication rules of a pipeline file, checked as
+/// [`load_pipeline`] checks them; its inputs and key need not exist (for
+/// `koppel check` on a machine that holds the package but not the data).
+pub fn load_pipeline_rules(path: &Path) -> Result<PackageRules, PipelineError> {
     let (text, parsed) = read_pipeline_file(path)?;
     let ctx = Ctx::new(path, &text);
     let config_dir = ctx.config_dir(&parsed)?;
-    ctx.disclosure_rules(&config_dir, &parsed.disclosure)
+    let rules = ctx.disclosure_rules(&config_dir, &parsed.disclosure)?;
+    let min_effect_n = match &parsed.effect {
+        Some(section) => {
+            let config: koppel_effect::EffectConfig = toml::Value::Table(section.clone())
+                .try_into()
+                .map_err(|e: toml::de::Error| {
+                    ctx.file_error(
+                        ctx.line_starting("[effect]"),
+                        format!("[effect]: {}", e.message()),
+                        "see pipelines/demo.toml for the [effect] keys".into(),
+                    )
+                })?;
+            Some(config.min_effect_n)
+        }
+        None => None,
+    };
+    Ok(PackageRules {
+        rules,
+        min_effect_n,
+    })
 }
 
 /// Loads and checks a pipeline file. Nothing is read besides the pipeline
@@ -812,8 +841,12 @@ measure = "states"
         // No inputs, no key: the pipeline cannot run, its rules still load.
         let path = write(dir.path(), "p.toml", GOOD);
         assert!(load_pipeline(&path).is_err());
-        let rules = load_pipeline_rules(&path).unwrap();
-        assert_eq!(rules.min_count, 15);
+        let loaded = load_pipeline_rules(&path).unwrap();
+        assert_eq!(loaded.rules.min_count, 15);
+        assert_eq!(loaded.min_effect_n, None);
+        let with_effect = format!("{GOOD}\n[effect]\nperiod_from = 2020-01-01\nperiod_to = 2021-12-31\nmin_effect_n = 80\n");
+        let loaded = load_pipeline_rules(&write(dir.path(), "e.toml", &with_effect)).unwrap();
+        assert_eq!(loaded.min_effect_n, Some(80));
         // Loosening without a reason is refused here too.
         let text = GOOD.replace("min_count = 15", "min_count = 5");
         let err = load_pipeline_rules(&write(dir.path(), "p.toml", &text))

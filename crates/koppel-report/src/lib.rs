@@ -465,7 +465,8 @@ fn write_inner(
 
     // Fail closed: `koppel check` (the koppel-check crate) on what was
     // written, with the rules this package was made under, and the scan.
-    let check = koppel_check::check_package(dir, rules)?;
+    let min_effect_n = ctx.effects.as_ref().map(|e| e.min_effect_n);
+    let check = koppel_check::check_package_with(dir, rules, min_effect_n)?;
     let mut problems: Vec<String> = check.findings.iter().map(|f| f.to_string()).collect();
     let (tables, rows, audited, relations) =
         (check.tables, check.rows, check.audited, check.relations);

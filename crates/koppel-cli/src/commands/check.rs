@@ -25,17 +25,19 @@ pub struct Args {
     pub rules: Option<PathBuf>,
 }
 
-/// The operator's rules, and where they came from. Never the package's.
-fn operator_rules(args: &Args) -> anyhow::Result<(Rules, String)> {
+/// The operator's rules (with the effect tables' `min_effect_n` when the
+/// pipeline sets one), and where they came from. Never the package's.
+fn operator_rules(args: &Args) -> anyhow::Result<(Rules, Option<u64>, String)> {
     if let Some(pipeline) = &args.pipeline {
         // Only the rules: the package may be checked where the inputs are not.
-        let rules = koppel_pipeline::config::load_pipeline_rules(pipeline)
+        let loaded = koppel_pipeline::config::load_pipeline_rules(pipeline)
             .with_context(|| format!("reading the pipeline {}", pipeline.display()))?;
-        return Ok((rules, format!("pipeline {}", pipeline.display())));
+        let source = format!("pipeline {}", pipeline.display());
+        return Ok((loaded.rules, loaded.min_effect_n, source));
     }
     if let Some(path) = &args.rules {
         let rules = Rules::load(path).with_context(|| format!("reading {}", path.display()))?;
-        return Ok((rules, path.display().to_string()));
+        return Ok((rules, None, path.display().to_string()));
     }
     let dir = args
         .config
@@ -49,18 +51,18 @@ fn operator_rules(args: &Args) -> anyhow::Result<(Rules, String)> {
             }
             let rules =
                 Rules::load(&path).with_context(|| format!("reading {}", path.display()))?;
-            Ok((rules, path.display().to_string()))
+            Ok((rules, None, path.display().to_string()))
         }
-        None => Ok((Rules::default(), "the compiled defaults".to_string())),
+        None => Ok((Rules::default(), None, "the compiled defaults".to_string())),
     }
 }
 
 /// Runs the check: exit 0 when clean, 1 with every finding listed, 2 (via
 /// the error path) when the package cannot be read.
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
-    let (rules, source) = operator_rules(args)?;
+    let (rules, min_effect_n, source) = operator_rules(args)?;
     let dir = &args.package_dir;
-    let report = koppel_check::check_package(dir, &rules)?;
+    let report = koppel_check::check_package_with(dir, &rules, min_effect_n)?;
     let findings: Vec<String> = report.findings.iter().map(|f| f.to_string()).collect();
     for f in &findings {
         outln!("violation: {f}");
