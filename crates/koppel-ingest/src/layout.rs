@@ -57,6 +57,11 @@ const TOTAL_WORDS: &[&str] = &[
 
 /// True when a cell reads as the label of a totals row.
 pub fn is_total_label(text: &str) -> bool {
+    // Every totals word has letters; most cells asked about (the BSN cell
+    // of every row) have none, so answer those without allocating.
+    if !text.chars().any(char::is_alphabetic) {
+        return false;
+    }
     let first = text
         .split(|c: char| !c.is_alphanumeric())
         .find(|w| !w.is_empty())

@@ -60,16 +60,22 @@ pub fn looks_like_identifier(value: &str) -> bool {
 /// digits are skipped (`123.456.782`, `1234 56 782`); any other character
 /// ends a run, so `T123456782-01` holds the BSN `123456782`.
 pub fn contains_bsn(value: &str) -> bool {
-    // The last nine digits of the current run (a rolling window) and its length.
-    let mut window = [0u8; 9];
+    // The last nine digits of the current run (a rolling window of bytes in
+    // the low 72 bits of an integer, the newest last) and its length.
+    const NINE_BYTES: u128 = (1 << 72) - 1;
+    let digits = |window: u128| -> [u8; 9] {
+        let mut d = [0u8; 9];
+        d.copy_from_slice(&window.to_be_bytes()[7..]);
+        d
+    };
+    let mut window: u128 = 0;
     let mut run = 0usize;
     let bytes = value.as_bytes();
     for (i, &b) in bytes.iter().enumerate() {
         if b.is_ascii_digit() {
-            window.copy_within(1.., 0);
-            window[8] = b;
+            window = ((window << 8) | u128::from(b)) & NINE_BYTES;
             run += 1;
-            if run >= 9 && valid_bsn(&window) {
+            if run >= 9 && valid_bsn(&digits(window)) {
                 return true;
             }
         } else if matches!(b, b' ' | b'.')
@@ -78,13 +84,13 @@ pub fn contains_bsn(value: &str) -> bool {
         {
             continue;
         } else {
-            if run == 8 && eight_digit_bsn(&window) {
+            if run == 8 && eight_digit_bsn(&digits(window)) {
                 return true;
             }
             run = 0;
         }
     }
-    run == 8 && eight_digit_bsn(&window)
+    run == 8 && eight_digit_bsn(&digits(window))
 }
 
 /// The run's eight digits (the last eight of `window`) with the dropped
