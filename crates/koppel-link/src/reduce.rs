@@ -32,6 +32,51 @@ use crate::config::{Cohort, LinkConfig};
 use crate::plan::{invalid_rows, LinkFrames, KINDS, OPEN, PSEUDONYM};
 use crate::LinkError;
 
+/// polars' switch that makes it read local files the way it reads remote
+/// ones: byte ranges into buffers instead of a memory map of the file.
+const POSITIONED_READS: &str = "POLARS_FORCE_ASYNC";
+
+/// While alive, polars reads local Parquet files with positioned reads of
+/// the row groups it decodes (buffers freed after decoding) instead of
+/// memory-mapping them. A memory-mapped register's pages count towards the
+/// process's resident memory once touched: the 1.1 GB pseudonymised
+/// employment register then added ≈ 0.9 GiB to the link stage's peak
+/// (2.8 GiB instead of 2.0 GiB at national scale) without holding any of
+/// its data longer. The output is the same either way. A value the
+/// operator set for the variable is left alone; the previous setting is
+/// restored when the guard is dropped.
+pub struct PositionedReads {
+    previous: Option<Option<std::ffi::OsString>>,
+}
+
+impl PositionedReads {
+    /// Switch polars to positioned reads (unless the operator chose).
+    #[allow(clippy::new_without_default)]
+    pub fn new() -> PositionedReads {
+        let previous = std::env::var_os(POSITIONED_READS);
+        if previous.is_some() {
+            return PositionedReads { previous: None };
+        }
+        std::env::set_var(POSITIONED_READS, "1");
+        polars_config::config().reload_env_var(POSITIONED_READS);
+        PositionedReads {
+            previous: Some(previous),
+        }
+    }
+}
+
+impl Drop for PositionedReads {
+    fn drop(&mut self) {
+        if let Some(previous) = self.previous.take() {
+            match previous {
+                Some(value) => std::env::set_var(POSITIONED_READS, value),
+                None => std::env::remove_var(POSITIONED_READS),
+            }
+            polars_config::config().reload_env_var(POSITIONED_READS);
+        }
+    }
+}
+
 /// Name of the helper column that flags rows a stage ignores.
 const INVALID: &str = "__koppel_invalid";
 
@@ -401,6 +446,7 @@ pub fn read_for_persons(
     frames: &LinkFrames,
     keep: impl Fn(&str) -> Keep,
 ) -> Result<Reduced, LinkError> {
+    let _reads = PositionedReads::new();
     let mut counts = BTreeMap::new();
     let mut out = Vec::new();
     for kind in KINDS {

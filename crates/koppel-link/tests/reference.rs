@@ -436,6 +436,9 @@ fn compare(data: &Data, inputs: &LinkInputs, config: &LinkConfig, min_rows: usiz
         data.trajectories.len() as u64
     );
     let polars_time = started.elapsed();
+    if matches!(config.cohort, Cohort::Outflow { .. }) {
+        check_linkage_quality(data, config, &summary);
+    }
     let df = LazyFrame::scan_parquet(
         PlRefPath::new(out.to_str().unwrap()),
         ScanArgsParquet::default(),
@@ -498,6 +501,40 @@ fn compare(data: &Data, inputs: &LinkInputs, config: &LinkConfig, min_rows: usiz
         "{}: rows differing",
         config.cohort.describe()
     );
+}
+
+/// The linkage quality the stage counts over the rows it read equals the
+/// polars plan of the same definition on the whole inputs.
+fn check_linkage_quality(data: &Data, config: &LinkConfig, summary: &koppel_link::LinkSummary) {
+    let q = koppel_link::linkage_quality_plan(&data.frames(), config)
+        .collect()
+        .unwrap();
+    let column = |name: &str| -> Vec<String> {
+        let c = q.column(name).unwrap();
+        (0..q.height())
+            .map(|i| c.get(i).unwrap().to_string().trim_matches('"').to_string())
+            .collect()
+    };
+    let mut rows = summary.linkage.clone();
+    rows.push(summary.linkage_total.clone());
+    assert!(rows.len() >= 2, "an upload municipality and the total");
+    let got = |f: fn(&koppel_link::LinkageRow) -> String| rows.iter().map(f).collect::<Vec<_>>();
+    assert_eq!(got(|r| r.municipality.clone()), column("municipality"));
+    assert_eq!(
+        got(|r| r.persons_in_uploads.to_string()),
+        column("persons_in_uploads")
+    );
+    assert_eq!(
+        got(|r| r.found_in_persons_register.to_string()),
+        column("found_in_persons_register")
+    );
+    assert_eq!(
+        got(|r| r.with_assistance_around_trajectories.to_string()),
+        column("with_assistance_around_trajectories")
+    );
+    assert_eq!(got(|r| r.not_found.to_string()), column("not_found"));
+    let total = &summary.linkage_total;
+    assert!(total.with_assistance_around_trajectories > 0);
 }
 
 fn synth_100k() -> Data {
