@@ -126,8 +126,10 @@ pub fn linkage_quality(
     for &(i, _, _) in &spells {
         first[i as usize + 1] += 1;
     }
-    for i in 0..n {
-        first[i + 1] += first[i];
+    let mut running = 0;
+    for f in first.iter_mut() {
+        running += *f;
+        *f = running;
     }
     let around = |person: u32, from: i32, until: i32| {
         let i = person as usize;
@@ -139,7 +141,6 @@ pub fn linkage_quality(
     // Distinct (municipality, person) pairs, assisted when any of their
     // trajectories has a spell around it.
     windows.sort_unstable_by_key(|w| (w.0, w.1));
-    let mut rows: Vec<LinkageRow> = Vec::new();
     let mut assisted_any = vec![false; n];
     let mut counts = vec![(0u64, 0u64, 0u64); municipalities.len()];
     let mut k = 0;
@@ -163,10 +164,9 @@ pub fn linkage_quality(
         with_assistance_around_trajectories: c,
         not_found: a - b,
     };
-    for (m, &c) in municipalities.iter().zip(&counts) {
-        rows.push(row(m, c));
-    }
-    rows.sort_by(|a, b| a.municipality.cmp(&b.municipality));
+    let by_code: std::collections::BTreeMap<&str, (u64, u64, u64)> =
+        municipalities.iter().copied().zip(counts).collect();
+    let rows = by_code.into_iter().map(|(m, c)| row(m, c)).collect();
     let total = (
         n as u64,
         found.iter().filter(|&&f| f).count() as u64,
