@@ -1795,7 +1795,7 @@ mod tests {
     /// still mark a totals row.
     #[test]
     fn parquet_duplicates_compare_typed_values() {
-        let bsn = |n: u64| koppel_pseudonym::synthetic_bsn(n).as_str().to_string();
+        let bsn = |n: u64| koppel_pseudonym::bsn::synthetic_bsn(n).as_str().to_string();
         let b = [bsn(1), bsn(1), bsn(1), bsn(1), bsn(1), bsn(1), bsn(2)];
         let start = [100, 100, 101, 100, 100, 100, 100];
         let end = [
