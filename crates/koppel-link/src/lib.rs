@@ -364,8 +364,12 @@ pub fn scan_inputs(inputs: &LinkInputs) -> Result<LinkFrames, LinkError> {
         let mut parts = Vec::new();
         for file in files {
             let name = file.display().to_string();
+            // The canonical path: polars' positioned reads (see
+            // `PositionedReads`) refuse `.` segments such as `run/./ingest`.
+            let path = std::fs::canonicalize(file)
+                .map_or_else(|_| name.clone(), |p| p.display().to_string());
             let lf =
-                LazyFrame::scan_parquet(PlRefPath::new(name.as_str()), ScanArgsParquet::default())
+                LazyFrame::scan_parquet(PlRefPath::new(path.as_str()), ScanArgsParquet::default())
                     .map_err(|e| LinkError::Input {
                         file: name.clone(),
                         reason: e.to_string(),
@@ -429,7 +433,12 @@ pub fn link(
 ) -> Result<LinkSummary, LinkError> {
     let started = Instant::now();
     config.validate().map_err(LinkError::Config)?;
-    let _reads = reduce::PositionedReads::new();
+    let _reads = reduce::PositionedReads::for_files(
+        KINDS
+            .iter()
+            .flat_map(|kind| inputs.of(kind))
+            .map(PathBuf::as_path),
+    );
     let (key_id, spec) = check_key_ids(inputs)?;
     let frames = scan_inputs(inputs)?;
     tracing::info!(cohort = %config.cohort.describe(), key_id = %key_id, "link: inputs checked");

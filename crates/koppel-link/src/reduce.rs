@@ -45,16 +45,42 @@ const POSITIONED_READS: &str = "POLARS_FORCE_ASYNC";
 /// its data longer. The output is the same either way. A value the
 /// operator set for the variable is left alone; the previous setting is
 /// restored when the guard is dropped.
+///
+/// polars then parses each file's path as an object-store path, which
+/// refuses `.` and `..` segments and treats `%` specially: [`for_files`]
+/// switches only when every path is plain (as [`crate::scan_inputs`] gives
+/// them: canonical, of ASCII letters, digits, `/`, `_`, `-` and `.`), and
+/// leaves polars' memory maps otherwise.
+///
+/// [`for_files`]: PositionedReads::for_files
 pub struct PositionedReads {
     previous: Option<Option<std::ffi::OsString>>,
 }
 
+/// Whether polars can read `path` through its object-store path parser.
+fn plain_path(path: &std::path::Path) -> bool {
+    let Some(text) = path.to_str() else {
+        return false;
+    };
+    path.is_absolute()
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'_' | b'-' | b'.'))
+        && text
+            .split('/')
+            .skip(1)
+            .all(|segment| !matches!(segment, "" | "." | ".."))
+}
+
 impl PositionedReads {
-    /// Switch polars to positioned reads (unless the operator chose).
-    #[allow(clippy::new_without_default)]
-    pub fn new() -> PositionedReads {
+    /// Switch polars to positioned reads for reading `files` (unless the
+    /// operator chose, or a path is not plain).
+    pub fn for_files<'a>(files: impl IntoIterator<Item = &'a std::path::Path>) -> PositionedReads {
         let previous = std::env::var_os(POSITIONED_READS);
-        if previous.is_some() {
+        let plain = files
+            .into_iter()
+            .all(|f| std::fs::canonicalize(f).is_ok_and(|c| plain_path(&c)));
+        if previous.is_some() || !plain {
             return PositionedReads { previous: None };
         }
         std::env::set_var(POSITIONED_READS, "1");
@@ -446,7 +472,6 @@ pub fn read_for_persons(
     frames: &LinkFrames,
     keep: impl Fn(&str) -> Keep,
 ) -> Result<Reduced, LinkError> {
-    let _reads = PositionedReads::new();
     let mut counts = BTreeMap::new();
     let mut out = Vec::new();
     for kind in KINDS {
@@ -553,6 +578,26 @@ pub fn cohort_candidates(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_plain_absolute_paths_are_read_through_polars_object_store() {
+        use std::path::Path;
+        assert!(plain_path(Path::new(
+            "/work/run-1/ingest/000_persons.parquet"
+        )));
+        assert!(plain_path(Path::new("/tmp/.tmpaHl/run/x.parquet")));
+        for not in [
+            "/tmp/./run/x.parquet",
+            "/tmp/../x.parquet",
+            "/tmp//x.parquet",
+            "/tmp/a b.parquet",
+            "/tmp/a%20b.parquet",
+            "/tmp/é.parquet",
+            "run/x.parquet",
+        ] {
+            assert!(!plain_path(Path::new(not)), "{not}");
+        }
+    }
 
     #[test]
     fn person_set_is_exact_for_hex_and_other_pseudonyms() {
