@@ -41,6 +41,48 @@ impl Row {
     }
 }
 
+/// A published count (`what`, in row `line`): a non-negative whole number,
+/// at least `min_count` (zero only where zeros are not disclosive), a
+/// multiple of the rounding base.
+pub(crate) fn check_published_count(
+    file: &str,
+    line: usize,
+    what: &str,
+    v: f64,
+    rules: &Rules,
+    report: &mut Report,
+) {
+    if v < 0.0 || v.fract() != 0.0 || !v.is_finite() {
+        report.add(
+            file,
+            Rule::Format,
+            format!("row {line}: {what} {v} is not a non-negative whole number"),
+        );
+    } else if (v > 0.0 && v < rules.min_count as f64) || (v == 0.0 && rules.zeros_are_disclosive) {
+        report.add(
+            file,
+            Rule::Threshold,
+            format!(
+                "row {line}: published {what} {v} is below min_count {}",
+                rules.min_count
+            ),
+        );
+    }
+    if rules.rounding != RoundingMethod::None
+        && v.is_finite()
+        && v % rules.rounding_base as f64 != 0.0
+    {
+        report.add(
+            file,
+            Rule::Rounding,
+            format!(
+                "row {line}: published {what} {v} is not a multiple of {}",
+                rules.rounding_base
+            ),
+        );
+    }
+}
+
 /// A table as read.
 pub(crate) struct Table {
     pub columns: Vec<String>,
@@ -148,8 +190,6 @@ type GroupKey<'a> = (&'a [String], Option<&'a str>);
 /// as non-negative integers at or above the threshold and rounded,
 /// percentages from published counts.
 pub(crate) fn check_rows(file: &str, table: &Table, rules: &Rules, report: &mut Report) {
-    let min = rules.min_count as f64;
-    let base = rules.rounding_base as f64;
     let mut totals: HashMap<GroupKey<'_>, Option<f64>> = HashMap::new();
     // The package format's denominator: the group's (levels, horizon) row
     // with the state `Total` that comes last in the table (in a job table,
@@ -196,32 +236,7 @@ pub(crate) fn check_rows(file: &str, table: &Table, rules: &Rules, report: &mut 
             continue;
         }
         if let Some(v) = r.value {
-            if v < 0.0 || v.fract() != 0.0 || !v.is_finite() {
-                report.add(
-                    file,
-                    Rule::Format,
-                    format!("row {line}: count {v} is not a non-negative whole number"),
-                );
-            } else if (v > 0.0 && v < min) || (v == 0.0 && rules.zeros_are_disclosive) {
-                report.add(
-                    file,
-                    Rule::Threshold,
-                    format!(
-                        "row {line}: published count {v} is below min_count {}",
-                        rules.min_count
-                    ),
-                );
-            }
-            if rules.rounding != RoundingMethod::None && v.is_finite() && v % base != 0.0 {
-                report.add(
-                    file,
-                    Rule::Rounding,
-                    format!(
-                        "row {line}: published count {v} is not a multiple of {}",
-                        rules.rounding_base
-                    ),
-                );
-            }
+            check_published_count(file, line, "count", v, rules, report);
         }
         if let Some(p) = r.percent {
             let total = totals

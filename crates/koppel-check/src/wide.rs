@@ -20,7 +20,6 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use koppel_disclosure::rules::RoundingMethod;
 use polars::prelude::*;
 
 use crate::{Report, Rule, Rules};
@@ -166,8 +165,6 @@ pub(crate) fn check_rows(
     min_effect_n: Option<u64>,
     report: &mut Report,
 ) {
-    let min = rules.min_count as f64;
-    let base = rules.rounding_base as f64;
     let has_status = t.column("status").is_some();
     for i in 0..t.height {
         let line = i + 1;
@@ -229,32 +226,7 @@ pub(crate) fn check_rows(
         }
         for c in COUNT_COLUMNS {
             let Some(v) = t.number(c, i) else { continue };
-            if v < 0.0 || v.fract() != 0.0 || !v.is_finite() {
-                report.add(
-                    file,
-                    Rule::Format,
-                    format!("row {line}: {c} {v} is not a non-negative whole number"),
-                );
-            } else if (v > 0.0 && v < min) || (v == 0.0 && rules.zeros_are_disclosive) {
-                report.add(
-                    file,
-                    Rule::Threshold,
-                    format!(
-                        "row {line}: published {c} {v} is below min_count {}",
-                        rules.min_count
-                    ),
-                );
-            }
-            if rules.rounding != RoundingMethod::None && v.is_finite() && v % base != 0.0 {
-                report.add(
-                    file,
-                    Rule::Rounding,
-                    format!(
-                        "row {line}: published {c} {v} is not a multiple of {}",
-                        rules.rounding_base
-                    ),
-                );
-            }
+            crate::tables::check_published_count(file, line, c, v, rules, report);
         }
         for c in SHARE_COLUMNS {
             let Some(v) = t.number(c, i) else { continue };
