@@ -29,6 +29,7 @@ use maud::{html, Markup, PreEscaped};
 use polars::prelude::*;
 
 use crate::labels::{Labels, Lang};
+use crate::model::fmt_int;
 use crate::ReportError;
 
 /// The published effect tables handed to the package writer.
@@ -193,7 +194,10 @@ fn outcome_label(labels: &Labels, lang: Lang, o: &str) -> String {
     }
 }
 
+/// A difference in percentage points with its sign; a value that rounds to
+/// zero is shown as `+0.0`, never `-0.0`.
 fn pp(lang: Lang, v: f64) -> String {
+    let v = if (v * 10.0).round() == 0.0 { 0.0 } else { v };
     let s = format!("{v:+.1}");
     match lang {
         Lang::En => s,
@@ -203,12 +207,23 @@ fn pp(lang: Lang, v: f64) -> String {
 
 struct Plot<'a> {
     rows: Vec<(String, &'a Est)>,
+    /// Width of the label column in SVG units (see [`label_column_width`]).
+    label_w: f64,
+}
+
+/// The label column a forest plot needs for its longest label at 12 px
+/// (about 6.6 px per character), at least 150: long English labels such as
+/// "Social activation / participation placement · Under 27" are never cut
+/// at the left edge. The SVG scales to the page width.
+fn label_column_width(labels: impl Iterator<Item = String>) -> f64 {
+    let longest = labels.map(|l| l.chars().count()).max().unwrap_or(0);
+    (longest as f64 * 6.6 + 16.0).max(150.0)
 }
 
 /// A forest plot: one line per row, the interval as a bar, the estimate as
 /// a dot, the naive difference as an open diamond; zero marked.
 fn forest(lang: Lang, plot: &Plot<'_>) -> Markup {
-    let (label_w, plot_w, row_h) = (230.0, 360.0, 22.0);
+    let (label_w, plot_w, row_h) = (plot.label_w, 360.0, 22.0);
     let mut lo = 0.0f64;
     let mut hi = 0.0f64;
     for (_, e) in &plot.rows {
@@ -321,7 +336,7 @@ fn est_table(lang: Lang, labels: &Labels, rows: &[(String, &Est)]) -> Markup {
                 @for (label, e) in rows {
                     tr {
                         td { (label) }
-                        td.num { span.efig data-t="tables/effects" data-r=(e.row) data-c="treated_n" { (e.treated_n.map_or(".".into(), |v| format!("{v:.0}"))) } }
+                        td.num { span.efig data-t="tables/effects" data-r=(e.row) data-c="treated_n" { (e.treated_n.map_or(".".into(), |v| fmt_int(lang, v))) } }
                         td.num { span.efig data-t="tables/effects" data-r=(e.row) data-c="treated_share" { (pct(e.treated_share)) } }
                         td.num { span.efig data-t="tables/effects" data-r=(e.row) data-c="control_share" { (pct(e.control_share)) } }
                         td.num { span.efig data-t="tables/effects" data-r=(e.row) data-c="effect_pp" { (f(e.effect)) } }
@@ -362,21 +377,24 @@ pub fn section(t: &EffectTables, labels: &Labels, lang: Lang) -> Result<Markup, 
     } else {
         horizons.first().copied().unwrap_or(12)
     };
+    let label_of = |e: &Est| -> String {
+        if e.dimension == "Total" {
+            inst(&e.instrument)
+        } else {
+            format!(
+                "{} · {}",
+                inst(&e.instrument),
+                labels.level(lang, &e.dimension, &e.level)
+            )
+        }
+    };
+    // One label column width for every forest plot of the section, so the
+    // plots share a scale and line up on the page.
+    let label_w = label_column_width(ests.iter().map(label_of));
     let pick = |dim: &str, h: i64, o: &str| -> Vec<(String, &Est)> {
         ests.iter()
             .filter(|e| e.dimension == dim && e.horizon == h && e.outcome == o)
-            .map(|e| {
-                let label = if dim == "Total" {
-                    inst(&e.instrument)
-                } else {
-                    format!(
-                        "{} · {}",
-                        inst(&e.instrument),
-                        labels.level(lang, dim, &e.level)
-                    )
-                };
-                (label, e)
-            })
+            .map(|e| (label_of(e), e))
             .collect()
     };
     let mut dims: Vec<String> = ests
@@ -386,7 +404,7 @@ pub fn section(t: &EffectTables, labels: &Labels, lang: Lang) -> Result<Markup, 
         .collect();
     dims.sort();
     dims.dedup();
-    let support = support_rows(&t.support)?;
+    let support = support_rows(&t.support, lang)?;
     let balance = balance_summary(&t.balance)?;
     Ok(html! {
         section #effects {
@@ -399,7 +417,7 @@ pub fn section(t: &EffectTables, labels: &Labels, lang: Lang) -> Result<Markup, 
                         h3 { (format!("{} — {} {}", outcome_label(labels, lang, o),
                             h, labels.ui(lang, "effects_months_after"))) }
                         (legend(labels, lang))
-                        (forest(lang, &Plot { rows: rows.clone() }))
+                        (forest(lang, &Plot { rows: rows.clone(), label_w }))
                         (est_table(lang, labels, &rows))
                     }
                 }
@@ -408,7 +426,7 @@ pub fn section(t: &EffectTables, labels: &Labels, lang: Lang) -> Result<Markup, 
             @if !placebo.is_empty() {
                 h3 { (outcome_label(labels, lang, "werk_placebo")) }
                 p { (labels.ui(lang, "effects_placebo_text")) }
-                (forest(lang, &Plot { rows: placebo.clone() }))
+                (forest(lang, &Plot { rows: placebo.clone(), label_w }))
                 (est_table(lang, labels, &placebo))
             }
             @if !dims.is_empty() {
@@ -419,7 +437,7 @@ pub fn section(t: &EffectTables, labels: &Labels, lang: Lang) -> Result<Markup, 
                     @let rows = pick(d, main_h, "werk");
                     @if !rows.is_empty() {
                         h4 { (labels.dim(lang, d)) }
-                        (forest(lang, &Plot { rows: rows.clone() }))
+                        (forest(lang, &Plot { rows: rows.clone(), label_w }))
                     }
                 }
             }
@@ -471,12 +489,12 @@ fn guide(labels: &Labels, lang: Lang, min_n: u64) -> Markup {
 
 type SupportRow = (usize, String, String, String, String);
 
-fn support_rows(df: &DataFrame) -> Result<Vec<SupportRow>, ReportError> {
+fn support_rows(df: &DataFrame, lang: Lang) -> Result<Vec<SupportRow>, ReportError> {
     let names = strs(df, "instrument")?;
     let f = |name: &str| -> Result<Vec<String>, ReportError> {
         Ok(nums(df, name)?
             .into_iter()
-            .map(|v| v.map_or(".".into(), |v| format!("{v:.0}")))
+            .map(|v| v.map_or(".".into(), |v| fmt_int(lang, v)))
             .collect())
     };
     let (t, m, u) = (f("treated")?, f("matched")?, f("unmatched")?);
@@ -577,6 +595,70 @@ mod tests {
             let row: usize = part[..part.find('"').unwrap()].parse().unwrap();
             assert!([0, 2, 3].contains(&row));
         }
+    }
+
+    /// Every forest plot of the section gives its labels the room they
+    /// need: the label column (the x of the right-aligned label text) is at
+    /// least ~6.6 px per character of the longest label, and every plot of
+    /// the section uses the same column, so the English "Social activation /
+    /// participation placement · Female" is not cut at the left edge.
+    #[test]
+    fn forest_labels_fit_and_every_plot_shares_one_label_column() {
+        let mut t = tables();
+        let instrument = Series::new(
+            "instrument".into(),
+            [
+                "sociale_activering",
+                "sociale_activering",
+                "training",
+                "sociale_activering",
+            ],
+        );
+        t.effects.replace("instrument", instrument.into()).unwrap();
+        t.effects
+            .replace(
+                "status",
+                Series::new("status".into(), ["published"; 4]).into(),
+            )
+            .unwrap();
+        let labels = Labels::default();
+        let en = section(&t, &labels, Lang::En).unwrap().into_string();
+        let longest = "Social activation / participation placement · Female";
+        assert!(
+            en.contains(longest),
+            "the subgroup plot names the long label"
+        );
+        let mut label_xs = Vec::new();
+        for svg in en.split("<svg class=\"chart forest\"").skip(1) {
+            let svg = &svg[..svg.find("</svg>").unwrap()];
+            for text in svg.split("<text x=\"").skip(1) {
+                if text.contains("text-anchor=\"end\"") {
+                    let x: f64 = text[..text.find('"').unwrap()].parse().unwrap();
+                    label_xs.push(x);
+                }
+            }
+        }
+        assert!(
+            label_xs.len() >= 4,
+            "labels of the total, placebo and subgroup plots"
+        );
+        let x = label_xs[0];
+        assert!(
+            label_xs.iter().all(|&v| v == x),
+            "one label column: {label_xs:?}"
+        );
+        assert!(
+            x >= longest.chars().count() as f64 * 6.5,
+            "label column {x} too narrow for {longest:?}"
+        );
+    }
+
+    #[test]
+    fn differences_keep_their_sign_except_a_rounded_zero() {
+        assert_eq!(pp(Lang::Nl, -0.04), "+0,0");
+        assert_eq!(pp(Lang::En, -0.0), "+0.0");
+        assert_eq!(pp(Lang::En, -0.06), "-0.1");
+        assert_eq!(pp(Lang::Nl, 17.25), "+17,2");
     }
 
     #[test]
