@@ -68,7 +68,7 @@
 //! the same job. Since those figures linkage quality is counted over the
 //! rows read (10.9 s of a 39.7 s stage before, 2.7 s of 27.5 s after, load
 //! ≈ 7) and the registers are read with positioned reads instead of memory
-//! maps ([`PositionedReads`]), which takes the mapped file's pages out of
+//! maps ([`positioned_read_path`]), which takes the mapped file's pages out of
 //! the peak: 2.0–2.1 GiB instead of 2.8 GiB, same output.
 //!
 //! # Decisions (beyond docs/definitions.md)
@@ -122,8 +122,8 @@ pub use plan::{
 };
 pub use quality::linkage_quality;
 pub use reduce::{
-    cohort_candidates, persons_matching, read_for_persons, Keep, PassCounts, PersonSet,
-    PositionedReads, Reduced,
+    cohort_candidates, persons_matching, positioned_read_path, read_for_persons, Keep, PassCounts,
+    PersonSet, Reduced,
 };
 
 /// Parquet key-value metadata key of the cohort description (analysis file).
@@ -364,10 +364,7 @@ pub fn scan_inputs(inputs: &LinkInputs) -> Result<LinkFrames, LinkError> {
         let mut parts = Vec::new();
         for file in files {
             let name = file.display().to_string();
-            // The canonical path: polars' positioned reads (see
-            // `PositionedReads`) refuse `.` segments such as `run/./ingest`.
-            let path = std::fs::canonicalize(file)
-                .map_or_else(|_| name.clone(), |p| p.display().to_string());
+            let path = reduce::positioned_read_path(file);
             let lf =
                 LazyFrame::scan_parquet(PlRefPath::new(path.as_str()), ScanArgsParquet::default())
                     .map_err(|e| LinkError::Input {
@@ -433,12 +430,6 @@ pub fn link(
 ) -> Result<LinkSummary, LinkError> {
     let started = Instant::now();
     config.validate().map_err(LinkError::Config)?;
-    let _reads = reduce::PositionedReads::for_files(
-        KINDS
-            .iter()
-            .flat_map(|kind| inputs.of(kind))
-            .map(PathBuf::as_path),
-    );
     let (key_id, spec) = check_key_ids(inputs)?;
     let frames = scan_inputs(inputs)?;
     tracing::info!(cohort = %config.cohort.describe(), key_id = %key_id, "link: inputs checked");

@@ -32,29 +32,30 @@ use crate::config::{Cohort, LinkConfig};
 use crate::plan::{invalid_rows, LinkFrames, KINDS, OPEN, PSEUDONYM};
 use crate::LinkError;
 
-/// polars' switch that makes it read local files the way it reads remote
-/// ones: byte ranges into buffers instead of a memory map of the file.
-const POSITIONED_READS: &str = "POLARS_FORCE_ASYNC";
-
-/// While alive, polars reads local Parquet files with positioned reads of
-/// the row groups it decodes (buffers freed after decoding) instead of
-/// memory-mapping them. A memory-mapped register's pages count towards the
-/// process's resident memory once touched: the 1.1 GB pseudonymised
-/// employment register then added ≈ 0.9 GiB to the link stage's peak
-/// (2.8 GiB instead of 2.0 GiB at national scale) without holding any of
-/// its data longer. The output is the same either way. A value the
-/// operator set for the variable is left alone; the previous setting is
-/// restored when the guard is dropped.
+/// The path to hand polars for scanning `file` so that it reads the file
+/// with positioned reads of the row groups it decodes (buffers freed after
+/// decoding) instead of memory-mapping it.
 ///
-/// polars then parses each file's path as an object-store path, which
-/// refuses `.` and `..` segments and treats `%` specially: [`for_files`]
-/// switches only when every path is plain (as [`crate::scan_inputs`] gives
-/// them: canonical, of ASCII letters, digits, `/`, `_`, `-` and `.`), and
-/// leaves polars' memory maps otherwise.
+/// A memory-mapped register's pages count towards the process's resident
+/// memory once touched: the 1.1 GB pseudonymised employment register then
+/// added ≈ 0.9 GiB to the link stage's peak (2.8 GiB instead of 2.0 GiB at
+/// national scale) without holding any of its data longer. polars reads a
+/// `file://` URI through its object-store reader, which uses positioned
+/// reads; the output is the same either way. This is decided per scan: no
+/// process-wide switch (polars' `POLARS_FORCE_ASYNC` would need the
+/// environment changed while polars' threads run, which is not sound).
 ///
-/// [`for_files`]: PositionedReads::for_files
-pub struct PositionedReads {
-    previous: Option<Option<std::ffi::OsString>>,
+/// polars parses such a URI as an object-store path, which refuses `.` and
+/// `..` segments and treats `%` specially, so the URI is used only for a
+/// plain canonical path (absolute, of ASCII letters, digits, `/`, `_`, `-`
+/// and `.`); any other path is returned as its canonical form (or as given
+/// when it cannot be resolved) and read through polars' memory map.
+pub fn positioned_read_path(file: &std::path::Path) -> String {
+    match std::fs::canonicalize(file) {
+        Ok(canonical) if plain_path(&canonical) => format!("file://{}", canonical.display()),
+        Ok(canonical) => canonical.display().to_string(),
+        Err(_) => file.display().to_string(),
+    }
 }
 
 /// Whether polars can read `path` through its object-store path parser.
@@ -70,37 +71,6 @@ fn plain_path(path: &std::path::Path) -> bool {
             .split('/')
             .skip(1)
             .all(|segment| !matches!(segment, "" | "." | ".."))
-}
-
-impl PositionedReads {
-    /// Switch polars to positioned reads for reading `files` (unless the
-    /// operator chose, or a path is not plain).
-    pub fn for_files<'a>(files: impl IntoIterator<Item = &'a std::path::Path>) -> PositionedReads {
-        let previous = std::env::var_os(POSITIONED_READS);
-        let plain = files
-            .into_iter()
-            .all(|f| std::fs::canonicalize(f).is_ok_and(|c| plain_path(&c)));
-        if previous.is_some() || !plain {
-            return PositionedReads { previous: None };
-        }
-        std::env::set_var(POSITIONED_READS, "1");
-        polars_config::config().reload_env_var(POSITIONED_READS);
-        PositionedReads {
-            previous: Some(previous),
-        }
-    }
-}
-
-impl Drop for PositionedReads {
-    fn drop(&mut self) {
-        if let Some(previous) = self.previous.take() {
-            match previous {
-                Some(value) => std::env::set_var(POSITIONED_READS, value),
-                None => std::env::remove_var(POSITIONED_READS),
-            }
-            polars_config::config().reload_env_var(POSITIONED_READS);
-        }
-    }
 }
 
 /// Name of the helper column that flags rows a stage ignores.
@@ -597,6 +567,41 @@ mod tests {
         ] {
             assert!(!plain_path(Path::new(not)), "{not}");
         }
+    }
+
+    /// A plain path is scanned through a `file://` URI (positioned reads),
+    /// any other path through polars' memory map; both read the same rows.
+    #[test]
+    fn scans_read_the_same_rows_through_either_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut df = df! { "x" => [1i32, 2, 3], "y" => ["a", "b", "c"] }.unwrap();
+        let plain = dir.path().join("plain.parquet");
+        let spaced_dir = dir.path().join("with space");
+        std::fs::create_dir(&spaced_dir).unwrap();
+        let spaced = spaced_dir.join("x.parquet");
+        for file in [&plain, &spaced] {
+            let mut f = std::fs::File::create(file).unwrap();
+            ParquetWriter::new(&mut f).finish(&mut df).unwrap();
+        }
+        let dotted = dir.path().join(".").join("plain.parquet");
+        let plain_uri = positioned_read_path(&dotted);
+        assert!(plain_uri.starts_with("file:///"), "{plain_uri}");
+        assert!(!plain_uri.contains("/./"), "{plain_uri}");
+        let spaced_path = positioned_read_path(&spaced);
+        assert!(!spaced_path.starts_with("file:"), "{spaced_path}");
+        for path in [plain_uri, spaced_path] {
+            let read =
+                LazyFrame::scan_parquet(PlRefPath::new(path.as_str()), ScanArgsParquet::default())
+                    .unwrap()
+                    .collect()
+                    .unwrap();
+            assert!(read.equals(&df), "{path}");
+        }
+        let missing = dir.path().join("missing.parquet");
+        assert_eq!(
+            positioned_read_path(&missing),
+            missing.display().to_string()
+        );
     }
 
     #[test]
