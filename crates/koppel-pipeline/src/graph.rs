@@ -12,7 +12,8 @@
 //! - `config`: the configuration it depends on (pipeline sections and the
 //!   text of the `config_dir` files it reads), hashed into `config_hash`;
 //! - `external_inputs`: the files from outside the run directory it reads,
-//!   hashed into its fingerprint;
+//!   hashed into its fingerprint (the engine hashes them, see
+//!   [`FileHashes`]);
 //! - `run`: the body, which writes into the temporary directory it is given.
 //!
 //! The engine ([`execute`]) is generic over the context `C` the descriptors
@@ -26,6 +27,10 @@
 //! only when the stage completed; a crash leaves at most a `.tmp` (or
 //! `.old`) directory, which the next run removes before resuming after the
 //! last complete stage.
+//!
+//! Hashes of unchanged files are remembered between runs in
+//! `RUN/.file-hashes.json` ([`crate::file_hashes`]), so that deciding what
+//! is up to date does not read gigabytes of registers on every run.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -37,9 +42,9 @@ use serde_json::json;
 use tracing::{info, warn};
 
 use crate::error::PipelineError;
+use crate::file_hashes::FileHashes;
 use crate::manifest::{
-    files_under, now_rfc3339, record, sha256_file, sha256_hex, FileRecord, StageManifest,
-    SOFTWARE_VERSION,
+    files_under, now_rfc3339, sha256_hex, FileRecord, StageManifest, SOFTWARE_VERSION,
 };
 use crate::memory;
 
@@ -54,9 +59,18 @@ pub struct StageDef<C> {
     /// Everything in the configuration this stage's result depends on.
     pub config: fn(&C) -> Result<serde_json::Value, PipelineError>,
     /// The files outside the run directory this stage reads.
-    pub external_inputs: fn(&C) -> Result<Vec<FileRecord>, PipelineError>,
+    pub external_inputs: fn(&C) -> Result<Vec<ExternalFile>, PipelineError>,
     /// The stage's body: reads its inputs, writes into `out`.
     pub run: fn(&C, &StageInputs, &Path, &Progress) -> Result<StageOutcome, PipelineError>,
+}
+
+/// A file from outside the run directory that a stage reads.
+#[derive(Debug, Clone)]
+pub struct ExternalFile {
+    /// Where it is.
+    pub path: PathBuf,
+    /// How the manifest names it.
+    pub shown_as: String,
 }
 
 /// A pipeline's stages in running order, and how to name the code they run.
@@ -293,7 +307,12 @@ fn fingerprint(
 }
 
 /// Why a completed stage must rerun (`None`: up to date).
-fn stale_reason(run_dir: &Path, stage: &str, fingerprint: &str) -> Option<String> {
+fn stale_reason(
+    run_dir: &Path,
+    stage: &str,
+    fingerprint: &str,
+    hashes: &FileHashes,
+) -> Option<String> {
     let dir = run_dir.join(stage);
     if !dir.is_dir() {
         return Some("not run yet".into());
@@ -307,7 +326,7 @@ fn stale_reason(run_dir: &Path, stage: &str, fingerprint: &str) -> Option<String
     }
     for output in &manifest.outputs {
         let path = run_dir.join(&output.path);
-        match sha256_file(&path) {
+        match hashes.sha256(&path) {
             Ok((sha, _)) if sha == output.sha256 => {}
             Ok(_) => return Some(format!("{} changed since the stage wrote it", output.path)),
             Err(_) => return Some(format!("{} is missing", output.path)),
@@ -385,6 +404,22 @@ pub fn execute<C>(
         .map(|n| graph.position(n))
         .transpose()?;
     remove_leftovers(graph, run_dir)?;
+    let hashes = FileHashes::load(run_dir);
+    let result = execute_stages(graph, ctx, run_dir, options, &hashes, (from, until));
+    hashes.save();
+    result
+}
+
+/// The body of [`execute`]: every stage in order, `from`/`until` resolved
+/// to positions.
+fn execute_stages<C>(
+    graph: &Graph<C>,
+    ctx: &C,
+    run_dir: &Path,
+    options: &ExecOptions,
+    hashes: &FileHashes,
+    (from, until): (Option<usize>, Option<usize>),
+) -> Result<Executed, PipelineError> {
     let mut done = Executed {
         reports: Vec::new(),
         manifests: BTreeMap::new(),
@@ -393,7 +428,10 @@ pub fn execute<C>(
         if until.is_some_and(|until| index > until) {
             break;
         }
-        let mut inputs = (stage.external_inputs)(ctx)?;
+        let mut inputs = (stage.external_inputs)(ctx)?
+            .into_iter()
+            .map(|f| hashes.record(&f.path, f.shown_as))
+            .collect::<Result<Vec<_>, _>>()?;
         let mut upstream = BTreeMap::new();
         for name in stage.upstream {
             let manifest = done.manifests.get(name).ok_or_else(|| {
@@ -416,7 +454,7 @@ pub fn execute<C>(
         } else if from.is_some_and(|from| index >= from) {
             Some(format!("--from {}", options.from.as_deref().unwrap_or("")))
         } else {
-            stale_reason(run_dir, stage.name, &fp)
+            stale_reason(run_dir, stage.name, &fp, hashes)
         };
         let Some(reason) = reason else {
             let manifest = StageManifest::read(&run_dir.join(stage.name))?;
@@ -438,7 +476,7 @@ pub fn execute<C>(
             inputs,
             stage_inputs: StageInputs::new(run_dir, upstream, config_hash),
         };
-        let (report, manifest) = run_one(stage, ctx, run_dir, options, planned, reason)?;
+        let (report, manifest) = run_one(stage, ctx, run_dir, options, planned, reason, hashes)?;
         done.reports.push(report);
         done.manifests.insert(stage.name, manifest);
         crash_hook("KOPPEL_CRASH_AFTER", stage.name);
@@ -463,6 +501,7 @@ fn run_one<C>(
     options: &ExecOptions,
     planned: Planned,
     reason: String,
+    hashes: &FileHashes,
 ) -> Result<(StageReport, StageManifest), PipelineError> {
     info!(stage = stage.name, reason = %reason, "running");
     let tmp = run_dir.join(format!(".{}.tmp", stage.name));
@@ -485,7 +524,7 @@ fn run_one<C>(
     let peak_rss_mib = memory::peak_mib();
     let mut outputs = Vec::new();
     for (path, rel) in files_under(&tmp, &tmp)? {
-        outputs.push(record(&path, format!("{}/{rel}", stage.name))?);
+        outputs.push(hashes.record(&path, format!("{}/{rel}", stage.name))?);
     }
     let manifest = StageManifest {
         stage: stage.name.into(),
@@ -594,7 +633,10 @@ mod tests {
                     code: &["a-code"],
                     config: |t| Ok(json!(t.config["a"])),
                     external_inputs: |t| {
-                        Ok(vec![record(&t.external, t.external.display().to_string())?])
+                        Ok(vec![ExternalFile {
+                            path: t.external.clone(),
+                            shown_as: t.external.display().to_string(),
+                        }])
                     },
                     run: |t, _, out, _| Ok(t.body("a", read(t.external.clone()), out)),
                 },

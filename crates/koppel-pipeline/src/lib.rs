@@ -19,6 +19,7 @@
 pub mod config;
 mod effect_stage;
 pub mod error;
+pub mod file_hashes;
 pub mod graph;
 mod identity;
 pub mod lock;

@@ -102,16 +102,6 @@ pub fn sha256_file(path: &Path) -> Result<(String, u64), PipelineError> {
     Ok((hex::encode(hasher.finalize()), total))
 }
 
-/// A record of a file, its path shown as given.
-pub fn record(path: &Path, shown_as: String) -> Result<FileRecord, PipelineError> {
-    let (sha256, bytes) = sha256_file(path)?;
-    Ok(FileRecord {
-        path: shown_as,
-        sha256,
-        bytes,
-    })
-}
-
 /// SHA-256 of a byte string, hex.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))

@@ -30,8 +30,8 @@ use serde_json::json;
 
 use crate::config::{Pipeline, INPUT_KINDS};
 use crate::error::PipelineError;
+use crate::graph::ExternalFile;
 use crate::graph::{create_private_dir, Graph, Progress, StageDef, StageInputs, StageOutcome};
-use crate::manifest::{record, FileRecord};
 use crate::prepare::{Prepared, INGEST_CONFIG_FILES};
 use crate::report_context::{provenance, read_quality, report_context, report_lang};
 use koppel_schema::kind;
@@ -111,32 +111,37 @@ pub fn graph() -> Graph<Context> {
     }
 }
 
-fn no_external_inputs(_: &Context) -> Result<Vec<FileRecord>, PipelineError> {
+fn no_external_inputs(_: &Context) -> Result<Vec<ExternalFile>, PipelineError> {
     Ok(Vec::new())
 }
 
-/// The external input files of one group with their hashes, in kind order.
-fn input_records(
-    group: &str,
-    map: &BTreeMap<String, Vec<std::path::PathBuf>>,
-) -> Result<Vec<FileRecord>, PipelineError> {
-    let mut out = Vec::new();
-    for kind in INPUT_KINDS {
-        for file in map.get(kind).into_iter().flatten() {
-            out.push(record(file, format!("{group}:{kind}:{}", file.display()))?);
-        }
-    }
-    Ok(out)
+/// The external input files of one group, in kind order.
+fn input_files(group: &str, map: &BTreeMap<String, Vec<std::path::PathBuf>>) -> Vec<ExternalFile> {
+    INPUT_KINDS
+        .iter()
+        .flat_map(|kind| {
+            map.get(*kind)
+                .into_iter()
+                .flatten()
+                .map(move |file| ExternalFile {
+                    path: file.clone(),
+                    shown_as: format!("{group}:{kind}:{}", file.display()),
+                })
+        })
+        .collect()
 }
 
 /// The files holding BSNs (read by ingest).
-fn raw_inputs(ctx: &Context) -> Result<Vec<FileRecord>, PipelineError> {
-    input_records("raw", &ctx.pipeline.raw_inputs)
+fn raw_inputs(ctx: &Context) -> Result<Vec<ExternalFile>, PipelineError> {
+    Ok(input_files("raw", &ctx.pipeline.raw_inputs))
 }
 
 /// The pre-pseudonymised files (read by link).
-fn pseudonymised_inputs(ctx: &Context) -> Result<Vec<FileRecord>, PipelineError> {
-    input_records("pseudonymised", &ctx.pipeline.pseudonymised_inputs)
+fn pseudonymised_inputs(ctx: &Context) -> Result<Vec<ExternalFile>, PipelineError> {
+    Ok(input_files(
+        "pseudonymised",
+        &ctx.pipeline.pseudonymised_inputs,
+    ))
 }
 
 fn read_config_file(pipeline: &Pipeline, name: &str) -> String {
