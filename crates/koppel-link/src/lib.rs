@@ -439,9 +439,89 @@ pub fn link(
         cohort: config.cohort.describe(),
         ..LinkSummary::default()
     };
-    // One streaming pass per input, reduced to the persons that matter:
-    // the uploads whole (the trajectory cohort and linkage quality need
-    // them), the registers to the cohort candidates and upload persons.
+    let read = read_inputs(frames, config, started)?;
+    for kind in KINDS {
+        let c = &read.counts[kind];
+        summary.input_rows.insert(kind.to_string(), c.rows);
+        summary.ignored_rows.insert(kind.to_string(), c.ignored);
+        if c.ignored > 0 {
+            tracing::warn!(
+                kind,
+                rows = c.ignored,
+                "link: rows without pseudonym or valid dates ignored"
+            );
+        }
+    }
+    let frames = &read.frames;
+
+    // Stage 1: the cohort (small), collected once.
+    let cohort = collect(cohort_plan(frames, config), "cohort")?;
+    summary.cohort_candidates = cohort.height() as u64;
+    tracing::info!(
+        candidates = cohort.height(),
+        seconds = started.elapsed().as_secs_f64(),
+        peak_mib = peak_mib(),
+        "link: cohort selected"
+    );
+
+    // Stage 2: outcomes of the cohort persons.
+    let analysis = outcomes_plan(frames, cohort.clone().lazy(), config, bands)?;
+    let mut df = collect(analysis, "outcomes")?;
+    df.rechunk_mut();
+    summary.cohort_persons = df.height() as u64;
+    tracing::info!(
+        persons = df.height(),
+        seconds = started.elapsed().as_secs_f64(),
+        peak_mib = peak_mib(),
+        "link: outcomes derived"
+    );
+    summary.without_person_record = summary.cohort_candidates - summary.cohort_persons;
+    summary.duplicate_person_records = duplicate_person_records(frames, cohort)?;
+    count_censored_horizons(&df, config, &read.counts, &mut summary)?;
+
+    // Linkage quality: counted over the upload persons' rows already read.
+    (summary.linkage, summary.linkage_total) =
+        quality::linkage_quality(&read.persons, &read.benefits, &read.trajectories, config)?;
+    tracing::info!(
+        seconds = started.elapsed().as_secs_f64(),
+        peak_mib = peak_mib(),
+        "link: linkage quality counted"
+    );
+
+    write_analysis_file(out, &df, config, key_id, spec)?;
+    summary.seconds = started.elapsed().as_secs_f64();
+    tracing::info!(
+        persons = summary.cohort_persons,
+        seconds = summary.seconds,
+        "link: analysis file written"
+    );
+    Ok(summary)
+}
+
+/// The inputs as the link stage uses them: the rows of the persons that
+/// matter, read in one streaming pass per input.
+struct ReadInputs {
+    /// The cohort candidates' rows (what the cohort and outcomes read).
+    frames: LinkFrames,
+    /// The persons register's rows of the candidates and upload persons.
+    persons: DataFrame,
+    /// The benefits register's rows of the candidates and upload persons.
+    benefits: DataFrame,
+    /// Every upload row.
+    trajectories: DataFrame,
+    /// What each pass counted, by input kind.
+    counts: BTreeMap<&'static str, PassCounts>,
+}
+
+/// Reads every input once, reduced to the persons that matter: the
+/// uploads whole (the trajectory cohort and linkage quality need them), the
+/// registers to the cohort candidates and upload persons (module
+/// [`reduce`]).
+fn read_inputs(
+    frames: LinkFrames,
+    config: &LinkConfig,
+    started: Instant,
+) -> Result<ReadInputs, LinkError> {
     let (traj, traj_counts) =
         reduce::reduce_frame("trajectories", frames.trajectories, &Keep::All)?;
     let candidates =
@@ -478,7 +558,7 @@ pub fn link(
         Keep::Persons(candidates.clone()),
     )?;
     // The cohort and its outcomes need the candidates' rows only; linkage
-    // quality needs the upload persons' rows as well (`quality_frames`).
+    // quality needs the upload persons' rows as well.
     let of_candidates = |df: &DataFrame| -> Result<LazyFrame, LinkError> {
         let mask = candidates.mask(
             df.column(PSEUDONYM)
@@ -498,42 +578,18 @@ pub fn link(
         peak_mib = peak_mib(),
         "link: inputs read"
     );
-    for kind in KINDS {
-        let c = &counts[kind];
-        summary.input_rows.insert(kind.to_string(), c.rows);
-        summary.ignored_rows.insert(kind.to_string(), c.ignored);
-        if c.ignored > 0 {
-            tracing::warn!(
-                kind,
-                rows = c.ignored,
-                "link: rows without pseudonym or valid dates ignored"
-            );
-        }
-    }
+    Ok(ReadInputs {
+        frames,
+        persons,
+        benefits,
+        trajectories: traj,
+        counts,
+    })
+}
 
-    // Stage 1: the cohort (small), collected once.
-    let cohort = collect(cohort_plan(&frames, config), "cohort")?;
-    summary.cohort_candidates = cohort.height() as u64;
-    tracing::info!(
-        candidates = cohort.height(),
-        seconds = started.elapsed().as_secs_f64(),
-        peak_mib = peak_mib(),
-        "link: cohort selected"
-    );
-
-    // Stage 2: outcomes of the cohort persons.
-    let analysis = outcomes_plan(&frames, cohort.clone().lazy(), config, bands)?;
-    let mut df = collect(analysis, "outcomes")?;
-    df.rechunk_mut();
-    summary.cohort_persons = df.height() as u64;
-    tracing::info!(
-        persons = df.height(),
-        seconds = started.elapsed().as_secs_f64(),
-        peak_mib = peak_mib(),
-        "link: outcomes derived"
-    );
-    summary.without_person_record = summary.cohort_candidates - summary.cohort_persons;
-
+/// Persons register records of cohort persons beyond the first (the first
+/// by birth date is used).
+fn duplicate_person_records(frames: &LinkFrames, cohort: DataFrame) -> Result<u64, LinkError> {
     let dups = collect(
         frames
             .persons
@@ -550,9 +606,18 @@ pub fn link(
             .alias("dups")]),
         "duplicate persons",
     )?;
-    summary.duplicate_person_records = scalar_u64(&dups, "dups");
+    Ok(scalar_u64(&dups, "dups"))
+}
 
-    // Censoring: horizons after the last day the registers cover.
+/// Censoring: per horizon, the persons whose horizon date lies after the
+/// last day the registers cover (`data_until`, else the latest start or end
+/// date read); warns for each horizon with any.
+fn count_censored_horizons(
+    df: &DataFrame,
+    config: &LinkConfig,
+    counts: &BTreeMap<&'static str, PassCounts>,
+    summary: &mut LinkSummary,
+) -> Result<(), LinkError> {
     let until = match config.data_until {
         Some(d) => Some(d.0),
         None => ["benefits", "employment"]
@@ -561,45 +626,47 @@ pub fn link(
             .max()
             .flatten(),
     };
-    if let Some(until) = until {
-        summary.data_until = CivilDate(until).to_string();
-        let exprs: Vec<Expr> = config
-            .horizons
-            .iter()
-            .map(|&k| {
-                plan::add_months(col("reference_date").cast(DataType::Int32), k as i64)
-                    .gt(lit(until))
-                    .sum()
-                    .cast(DataType::UInt64)
-                    .alias(format!("{k}m"))
-            })
-            .collect();
-        let censored = df
-            .clone()
-            .lazy()
-            .select(exprs)
-            .collect()
-            .map_err(perr("censoring"))?;
-        for &k in &config.horizons {
-            let n = scalar_u64(&censored, &format!("{k}m"));
-            if n > 0 {
-                tracing::warn!(horizon = k, persons = n, data_until = %summary.data_until,
-                    "link: horizon after the end of the register data; state not observed");
-            }
-            summary.censored_horizons.insert(format!("{k}m"), n);
+    let Some(until) = until else {
+        return Ok(());
+    };
+    summary.data_until = CivilDate(until).to_string();
+    let exprs: Vec<Expr> = config
+        .horizons
+        .iter()
+        .map(|&k| {
+            plan::add_months(col("reference_date").cast(DataType::Int32), k as i64)
+                .gt(lit(until))
+                .sum()
+                .cast(DataType::UInt64)
+                .alias(format!("{k}m"))
+        })
+        .collect();
+    let censored = df
+        .clone()
+        .lazy()
+        .select(exprs)
+        .collect()
+        .map_err(perr("censoring"))?;
+    for &k in &config.horizons {
+        let n = scalar_u64(&censored, &format!("{k}m"));
+        if n > 0 {
+            tracing::warn!(horizon = k, persons = n, data_until = %summary.data_until,
+                "link: horizon after the end of the register data; state not observed");
         }
+        summary.censored_horizons.insert(format!("{k}m"), n);
     }
+    Ok(())
+}
 
-    // Linkage quality: counted over the upload persons' rows already read.
-    (summary.linkage, summary.linkage_total) =
-        quality::linkage_quality(&persons, &benefits, &traj, config)?;
-    tracing::info!(
-        seconds = started.elapsed().as_secs_f64(),
-        peak_mib = peak_mib(),
-        "link: linkage quality counted"
-    );
-
-    // Write atomically.
+/// Writes the analysis file atomically, with its metadata (key id,
+/// pseudonym spec, kind `analysis`, cohort, link configuration).
+fn write_analysis_file(
+    out: &Path,
+    df: &DataFrame,
+    config: &LinkConfig,
+    key_id: String,
+    spec: String,
+) -> Result<(), LinkError> {
     if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).map_err(|source| {
             LinkError::Write(koppel_io::WriteError::Io {
@@ -620,13 +687,7 @@ pub fn link(
         (CONFIG_METADATA.to_string(), config_json),
     ];
     let mut writer = koppel_io::TableWriter::create(out, df.schema(), &metadata)?;
-    writer.write(&df)?;
+    writer.write(df)?;
     writer.finish()?;
-    summary.seconds = started.elapsed().as_secs_f64();
-    tracing::info!(
-        persons = summary.cohort_persons,
-        seconds = summary.seconds,
-        "link: analysis file written"
-    );
-    Ok(summary)
+    Ok(())
 }
