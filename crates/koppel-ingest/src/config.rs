@@ -8,9 +8,10 @@
 //! binary works from any directory; [`IngestConfig::load`] reads another
 //! directory and [`IngestConfig::from_env`] honours `KOPPEL_CONFIG_DIR`.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
+use koppel_schema::instruments::{name_key, name_key_into, Catalogue};
 use serde::Deserialize;
 
 use crate::schema::{header_key, ColumnSpec, InputKind, ValueType};
@@ -21,7 +22,7 @@ pub const BUILTIN_COLUMNS: &str = include_str!("../../../config/columns.toml");
 /// `config/municipalities.toml` as compiled in.
 pub const BUILTIN_MUNICIPALITIES: &str = include_str!("../../../config/municipalities.toml");
 /// `config/instruments.toml` as compiled in.
-pub const BUILTIN_INSTRUMENTS: &str = include_str!("../../../config/instruments.toml");
+pub use koppel_schema::instruments::BUILTIN as BUILTIN_INSTRUMENTS;
 /// `config/values.toml` as compiled in.
 pub const BUILTIN_VALUES: &str = include_str!("../../../config/values.toml");
 
@@ -208,73 +209,42 @@ impl Municipalities {
 }
 
 /// The instrument catalogue as a lookup from any spelling to the code.
+///
+/// The file is parsed and checked by the one catalogue parser
+/// ([`koppel_schema::instruments::Catalogue`]) the report and the
+/// generator use too; this adds the index ingest looks values up in.
 #[derive(Clone, Debug, Default)]
 pub struct Instruments {
     codes: Vec<String>,
     /// Dutch label per code.
     labels_nl: Vec<String>,
+    /// Name key ([`name_key`]) → index into `codes`.
     by_name: HashMap<String, u16>,
-}
-
-#[derive(Deserialize)]
-struct InstrumentFile {
-    instrument: Vec<InstrumentEntry>,
-}
-
-#[derive(Deserialize)]
-struct InstrumentEntry {
-    code: String,
-    label_nl: String,
-    #[serde(default)]
-    label_en: Option<String>,
-    #[serde(default)]
-    aliases: Vec<String>,
 }
 
 impl Instruments {
     /// Parse `instruments.toml` text; `source` names it in errors.
     pub fn parse(text: &str, source: &Path) -> Result<Instruments, IngestError> {
-        let file: InstrumentFile = toml::from_str(text).map_err(|e| config_error(source, e))?;
+        let catalogue = Catalogue::parse(text).map_err(|e| IngestError::Instruments {
+            path: source.to_path_buf(),
+            source: e,
+        })?;
+        Instruments::from_catalogue(catalogue, source)
+    }
+
+    /// The lookup of a checked catalogue; `source` names it in errors.
+    fn from_catalogue(catalogue: Catalogue, source: &Path) -> Result<Instruments, IngestError> {
         let mut this = Instruments::default();
-        for (i, entry) in file.instrument.into_iter().enumerate() {
+        for (i, instrument) in catalogue.instruments.into_iter().enumerate() {
             let index = u16::try_from(i)
                 .map_err(|_| config_error(source, "too many instruments".to_string()))?;
-            let mut own = HashSet::new();
-            this.labels_nl.push(entry.label_nl.clone());
-            let names = [
-                Some(entry.code.clone()),
-                Some(entry.label_nl),
-                entry.label_en,
-            ]
-            .into_iter()
-            .flatten()
-            .chain(entry.aliases);
-            for name in names {
-                let key = instrument_key(&name);
-                if !own.insert(key.clone()) {
-                    continue;
-                }
-                if let Some(&other) = this.by_name.get(&key) {
-                    if other != index {
-                        return Err(config_error(
-                            source,
-                            format!(
-                                "'{name}' names both '{}' and '{}'",
-                                this.codes[usize::from(other)],
-                                entry.code
-                            ),
-                        ));
-                    }
-                }
-                this.by_name.insert(key, index);
+            // The catalogue refuses a name of two instruments, so no key
+            // is taken yet by another index.
+            for name in instrument.names() {
+                this.by_name.entry(name_key(name)).or_insert(index);
             }
-            this.codes.push(entry.code);
-        }
-        if this.codes.is_empty() {
-            return Err(config_error(
-                source,
-                "no [[instrument]] entries".to_string(),
-            ));
+            this.labels_nl.push(instrument.label_nl);
+            this.codes.push(instrument.code);
         }
         Ok(this)
     }
@@ -284,7 +254,7 @@ impl Instruments {
     /// ignored). `scratch` is reused to avoid allocating per value.
     pub fn lookup(&self, name: &str, scratch: &mut String) -> Option<&str> {
         scratch.clear();
-        key_into(name, scratch);
+        name_key_into(name, scratch);
         self.by_name
             .get(scratch.as_str())
             .map(|&i| self.codes[usize::from(i)].as_str())
@@ -298,24 +268,6 @@ impl Instruments {
     /// The Dutch label of every code, in catalogue order.
     pub fn dutch_labels(&self) -> Vec<String> {
         self.labels_nl.clone()
-    }
-}
-
-fn instrument_key(name: &str) -> String {
-    let mut key = String::new();
-    key_into(name, &mut key);
-    key
-}
-
-/// Lowercase, trimmed, inner whitespace collapsed to one space.
-fn key_into(name: &str, out: &mut String) {
-    for word in name.split_whitespace() {
-        if !out.is_empty() {
-            out.push(' ');
-        }
-        for c in word.chars() {
-            out.extend(c.to_lowercase());
-        }
     }
 }
 
@@ -529,6 +481,24 @@ mod tests {
             Some("sociale_activering")
         );
         assert_eq!(i.lookup("Budgetcoaching", &mut s), None);
+    }
+
+    #[test]
+    fn bad_instrument_catalogues_are_refused_naming_the_file() {
+        let text = "[[instrument]]\ncode = \"a\"\nlabel_nl = \"A\"\nlabel_en = \"A en\"\n\
+                    group = \"training\"\n[[instrument]]\ncode = \"b\"\nlabel_nl = \" a \"\n\
+                    label_en = \"B en\"\ngroup = \"coaching\"\n";
+        let err = Instruments::parse(text, Path::new("conf/instruments.toml")).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "configuration conf/instruments.toml: ' a ' names both 'a' and 'b'"
+        );
+        assert!(std::error::Error::source(&err).is_some());
+        let err = Instruments::parse("instrument = []", Path::new("i.toml")).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "configuration i.toml: no [[instrument]] entries"
+        );
     }
 
     #[test]

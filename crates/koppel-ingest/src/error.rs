@@ -61,6 +61,16 @@ pub enum IngestError {
         /// What is wrong.
         reason: String,
     },
+    /// The instrument catalogue is refused (not TOML of the expected
+    /// shape, an unknown group, an empty name, a name of two instruments).
+    #[error("configuration {path}: {source}")]
+    Instruments {
+        /// The catalogue file.
+        path: PathBuf,
+        /// Why it was refused.
+        #[source]
+        source: koppel_schema::instruments::CatalogueError,
+    },
     /// Required columns are absent.
     #[error("{path}: missing required column{}: {}{hint}", if missing.len() > 1 { "s" } else { "" },
         missing.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]

@@ -45,6 +45,7 @@ use koppel_io::{
     TableWriter, TextEncoding,
 };
 use koppel_pseudonym::{normalise_bsn, Bsn, Pseudonymiser};
+use koppel_schema::calendar;
 use polars::prelude::*;
 use rayon::prelude::*;
 
@@ -55,10 +56,10 @@ use crate::layout::{header_chooser, is_total_label};
 use crate::pseudonymise::{RejectsWriter, KEY_ID_METADATA, PSEUDONYM_COLUMN, SPEC_METADATA};
 use crate::redact::{contains_bsn, looks_like_identifier, quote};
 use crate::report::{ColumnMapping, Problem, ValidationReport};
-use crate::schema::{header_key, InputKind, ValueType, ASSISTANCE_TYPES};
+use crate::schema::{header_key, ColumnSpec, InputKind, ValueType, ASSISTANCE_TYPES};
 
 /// Parquet key-value metadata key holding the input kind.
-pub const KIND_METADATA: &str = "koppel.kind";
+pub use koppel_schema::metadata::KIND as KIND_METADATA;
 
 /// Rows per parallel unit of work.
 const CHUNK_ROWS: usize = 16 * 1024;
@@ -660,6 +661,112 @@ struct ChunkResult {
     zeros_restored: Vec<u32>,
 }
 
+/// The output columns of a chunk's valid rows as they are built (ingest
+/// only): text in builders, dates and numbers as plain vectors, per
+/// canonical column.
+struct OutputColumns {
+    text: Vec<Option<StringChunkedBuilder>>,
+    dates: Vec<Vec<Option<i32>>>,
+    numbers: Vec<Vec<Option<f64>>>,
+    /// Registers list a person's rows together: the pseudonym of the
+    /// previous row's BSN is reused instead of hashed again.
+    last_pseudonym: Option<(Bsn, [u8; 32])>,
+}
+
+impl OutputColumns {
+    /// Empty columns for up to `rows` rows of `specs`.
+    fn new(specs: &[ColumnSpec], rows: usize) -> OutputColumns {
+        OutputColumns {
+            text: specs
+                .iter()
+                .map(|s| {
+                    (s.written && !s.ty.is_date() && !s.ty.is_number())
+                        .then(|| StringChunkedBuilder::new(s.name.into(), rows))
+                })
+                .collect(),
+            dates: specs.iter().map(|_| Vec::new()).collect(),
+            numbers: specs.iter().map(|_| Vec::new()).collect(),
+            last_pseudonym: None,
+        }
+    }
+
+    /// Append a valid row's values: the BSN as its pseudonym, a local
+    /// identifier as its keyed hash, everything else as checked.
+    fn push(&mut self, specs: &[ColumnSpec], values: &[Value<'_>], pseudonymiser: &Pseudonymiser) {
+        for (s, value) in values.iter().enumerate() {
+            match value {
+                Value::Bsn(bsn) => {
+                    let hex = match self.last_pseudonym {
+                        Some((last, hex)) if last == *bsn => hex,
+                        _ => {
+                            let hex = pseudonymiser.bsn(bsn).to_hex();
+                            self.last_pseudonym = Some((*bsn, hex));
+                            hex
+                        }
+                    };
+                    if let (Some(b), Ok(text)) = (self.text[s].as_mut(), std::str::from_utf8(&hex))
+                    {
+                        b.append_value(text);
+                    }
+                }
+                Value::Date(d) => self.dates[s].push(Some(*d)),
+                Value::Number(x) => self.numbers[s].push(Some(*x)),
+                Value::Null if specs[s].ty.is_date() => self.dates[s].push(None),
+                Value::Null if specs[s].ty.is_number() => self.numbers[s].push(None),
+                Value::Null => {
+                    if let Some(b) = self.text[s].as_mut() {
+                        b.append_null();
+                    }
+                }
+                Value::Text(t) => {
+                    if let Some(b) = self.text[s].as_mut() {
+                        match specs[s].ty {
+                            ValueType::LocalId(kind) => {
+                                let hex = pseudonymiser.of_kind(kind, t).to_hex();
+                                b.append_value(std::str::from_utf8(&hex).unwrap_or(""));
+                            }
+                            _ => b.append_value(t.as_ref()),
+                        }
+                    }
+                }
+                Value::Static(t) => {
+                    if let Some(b) = self.text[s].as_mut() {
+                        b.append_value(t);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The written columns, in output order (the BSN column renamed to
+    /// the pseudonym column); `rows` is the number of rows pushed.
+    fn finish(mut self, specs: &[ColumnSpec], rows: usize) -> Vec<Column> {
+        let mut columns = Vec::with_capacity(specs.len());
+        for (s, spec) in specs.iter().enumerate().filter(|(_, s)| s.written) {
+            let name = if s == 0 { PSEUDONYM_COLUMN } else { spec.name };
+            let column = if spec.ty.is_date() {
+                Int32Chunked::from_iter_options(name.into(), self.dates[s].iter().copied())
+                    .into_date()
+                    .into_column()
+            } else if spec.ty.is_number() {
+                Float64Chunked::from_iter_options(name.into(), self.numbers[s].iter().copied())
+                    .into_column()
+            } else {
+                match self.text[s].take() {
+                    Some(b) => {
+                        let mut ca = b.finish();
+                        ca.rename(name.into());
+                        ca.into_column()
+                    }
+                    None => Column::full_null(name.into(), rows, &DataType::String),
+                }
+            };
+            columns.push(column);
+        }
+        columns
+    }
+}
+
 struct Validator<'a> {
     kind: InputKind,
     mapping: &'a Mapping,
@@ -677,19 +784,13 @@ struct Validator<'a> {
 }
 
 impl Validator<'_> {
+    /// Check rows `rows` of a batch: footers set aside, each other row's
+    /// cells checked, valid rows hashed for duplicate detection and (when
+    /// ingesting) their output values built.
     fn chunk(&self, source: &Source, rows: std::ops::Range<usize>) -> ChunkResult {
         let specs = self.kind.columns();
         let n = rows.len();
-        let build = self.pseudonymiser.is_some();
-        let mut text_builders: Vec<Option<StringChunkedBuilder>> = specs
-            .iter()
-            .map(|s| {
-                (build && s.written && !s.ty.is_date() && !s.ty.is_number())
-                    .then(|| StringChunkedBuilder::new(s.name.into(), n))
-            })
-            .collect();
-        let mut dates: Vec<Vec<Option<i32>>> = specs.iter().map(|_| Vec::new()).collect();
-        let mut numbers: Vec<Vec<Option<f64>>> = specs.iter().map(|_| Vec::new()).collect();
+        let mut output = self.pseudonymiser.map(|_| OutputColumns::new(specs, n));
         let mut result = ChunkResult {
             valid: Vec::with_capacity(n),
             hashes: Vec::with_capacity(n),
@@ -703,46 +804,20 @@ impl Validator<'_> {
         let mut problems: Vec<RowProblem> = Vec::new();
         let mut scratch = Scratch::new(specs.len());
         let mut key = Vec::new();
-        // Registers list a person's rows together: the pseudonym of the
-        // previous row's BSN is reused instead of hashed again.
-        let mut last_pseudonym: Option<(Bsn, [u8; 32])> = None;
         for row in rows {
             if self.is_footer(source, row) {
                 result.footers.push(row as u32);
                 continue;
             }
             values.clear();
-            for (s, spec) in specs.iter().enumerate() {
-                let cell = source.cell(self.mapping, s, row);
-                let short_number = self.sheet
-                    && spec.ty == ValueType::Bsn
-                    && matches!(&cell, Cell::Text(t) if t.len() < 9 && t.bytes().all(|b| b.is_ascii_digit()));
-                let value = match self.check(s, spec.ty, spec.value_required, cell, &mut scratch) {
-                    Ok(v @ Value::Bsn(_)) if short_number => {
-                        result.zeros_restored.push(row as u32);
-                        v
-                    }
-                    Ok(Value::Text(text)) => {
-                        // Free text only: codes (municipality, instrument)
-                        // are checked against their lists.
-                        let free = matches!(spec.ty, ValueType::Text | ValueType::LocalId(_));
-                        if free && contains_bsn(&text) {
-                            result.bsn_values[s] += 1;
-                        }
-                        Value::Text(text)
-                    }
-                    Ok(v) => v,
-                    Err((code, reason)) => {
-                        problems.push(RowProblem {
-                            spec: Some(s),
-                            code,
-                            reason,
-                        });
-                        Value::Null
-                    }
-                };
-                values.push(value);
-            }
+            self.check_cells(
+                source,
+                row,
+                &mut values,
+                &mut problems,
+                &mut scratch,
+                &mut result,
+            );
             self.cross_checks(&values, &mut problems);
             if !problems.is_empty() {
                 result
@@ -754,81 +829,57 @@ impl Validator<'_> {
             let h = xxhash_rust::xxh3::xxh3_128(&key);
             result.hashes.push((h as u64, (h >> 64) as u64));
             result.valid.push(row as u32);
-            if let Some(pseudonymiser) = self.pseudonymiser {
-                for (s, value) in values.iter().enumerate() {
-                    match value {
-                        Value::Bsn(bsn) => {
-                            let hex = match last_pseudonym {
-                                Some((last, hex)) if last == *bsn => hex,
-                                _ => {
-                                    let hex = pseudonymiser.bsn(bsn).to_hex();
-                                    last_pseudonym = Some((*bsn, hex));
-                                    hex
-                                }
-                            };
-                            if let (Some(b), Ok(text)) =
-                                (text_builders[s].as_mut(), std::str::from_utf8(&hex))
-                            {
-                                b.append_value(text);
-                            }
-                        }
-                        Value::Date(d) => dates[s].push(Some(*d)),
-                        Value::Number(x) => numbers[s].push(Some(*x)),
-                        Value::Null if specs[s].ty.is_date() => dates[s].push(None),
-                        Value::Null if specs[s].ty.is_number() => numbers[s].push(None),
-                        Value::Null => {
-                            if let Some(b) = text_builders[s].as_mut() {
-                                b.append_null();
-                            }
-                        }
-                        Value::Text(t) => {
-                            if let Some(b) = text_builders[s].as_mut() {
-                                match specs[s].ty {
-                                    ValueType::LocalId(kind) => {
-                                        let hex = pseudonymiser.of_kind(kind, t).to_hex();
-                                        b.append_value(std::str::from_utf8(&hex).unwrap_or(""));
-                                    }
-                                    _ => b.append_value(t.as_ref()),
-                                }
-                            }
-                        }
-                        Value::Static(t) => {
-                            if let Some(b) = text_builders[s].as_mut() {
-                                b.append_value(t);
-                            }
-                        }
-                    }
-                }
+            if let (Some(pseudonymiser), Some(output)) = (self.pseudonymiser, output.as_mut()) {
+                output.push(specs, &values, pseudonymiser);
             }
         }
-        if build {
-            let mut columns = Vec::with_capacity(specs.len());
-            for (s, spec) in specs.iter().enumerate().filter(|(_, s)| s.written) {
-                let name = if s == 0 { PSEUDONYM_COLUMN } else { spec.name };
-                let column = if spec.ty.is_date() {
-                    Int32Chunked::from_iter_options(name.into(), dates[s].iter().copied())
-                        .into_date()
-                        .into_column()
-                } else if spec.ty.is_number() {
-                    Float64Chunked::from_iter_options(name.into(), numbers[s].iter().copied())
-                        .into_column()
-                } else {
-                    match text_builders[s].take() {
-                        Some(b) => {
-                            let mut ca = b.finish();
-                            ca.rename(name.into());
-                            ca.into_column()
-                        }
-                        None => {
-                            Column::full_null(name.into(), result.valid.len(), &DataType::String)
-                        }
-                    }
-                };
-                columns.push(column);
-            }
-            result.columns = Some(columns);
-        }
+        result.columns = output.map(|o| o.finish(specs, result.valid.len()));
         result
+    }
+
+    /// Check every cell of `row` into `values` (one per canonical column,
+    /// `Null` for a bad cell), its problems into `problems`; counts BSNs in
+    /// free text and restored leading zeros in `result`.
+    fn check_cells<'s>(
+        &self,
+        source: &'s Source,
+        row: usize,
+        values: &mut Vec<Value<'s>>,
+        problems: &mut Vec<RowProblem>,
+        scratch: &mut Scratch,
+        result: &mut ChunkResult,
+    ) {
+        for (s, spec) in self.kind.columns().iter().enumerate() {
+            let cell = source.cell(self.mapping, s, row);
+            let short_number = self.sheet
+                && spec.ty == ValueType::Bsn
+                && matches!(&cell, Cell::Text(t) if t.len() < 9 && t.bytes().all(|b| b.is_ascii_digit()));
+            let value = match self.check(s, spec.ty, spec.value_required, cell, scratch) {
+                Ok(v @ Value::Bsn(_)) if short_number => {
+                    result.zeros_restored.push(row as u32);
+                    v
+                }
+                Ok(Value::Text(text)) => {
+                    // Free text only: codes (municipality, instrument)
+                    // are checked against their lists.
+                    let free = matches!(spec.ty, ValueType::Text | ValueType::LocalId(_));
+                    if free && contains_bsn(&text) {
+                        result.bsn_values[s] += 1;
+                    }
+                    Value::Text(text)
+                }
+                Ok(v) => v,
+                Err((code, reason)) => {
+                    problems.push(RowProblem {
+                        spec: Some(s),
+                        code,
+                        reason,
+                    });
+                    Value::Null
+                }
+            };
+            values.push(value);
+        }
     }
 
     /// A totals row below the data: no BSN (or a totals label in its place)
@@ -875,7 +926,7 @@ impl Validator<'_> {
                     ValueType::Date { min_year } => {
                         self.check_year(days, min_year).map(|_| Value::Date(days))
                     }
-                    _ => Ok(Value::Text(Cow::Owned(format_date(days)))),
+                    _ => Ok(Value::Text(Cow::Owned(calendar::format_iso(days)))),
                 }
             }
             Cell::Number(x) => {
@@ -993,13 +1044,13 @@ impl Validator<'_> {
     }
 
     fn check_year(&self, days: i32, min_year: i32) -> Result<(), (&'static str, String)> {
-        let year = civil_from_days(days).0;
+        let year = calendar::civil_from_days(days).0;
         if year < min_year || year > self.max_year {
             return Err((
                 "date_out_of_range",
                 format!(
                     "date {} lies outside {min_year}..{}",
-                    format_date(days),
+                    calendar::format_iso(days),
                     self.max_year
                 ),
             ));
@@ -1016,8 +1067,8 @@ impl Validator<'_> {
                         code: "end_before_start",
                         reason: format!(
                             "end date {} is before start date {}",
-                            format_date(*end),
-                            format_date(*start)
+                            calendar::format_iso(*end),
+                            calendar::format_iso(*start)
                         ),
                     });
                 }
@@ -1077,7 +1128,7 @@ pub fn parse_date(text: &str) -> Option<i32> {
     if parts.next().is_some() {
         return None;
     }
-    let num = |s: &str, min: usize, max: usize| -> Option<i32> {
+    let num = |s: &str, min: usize, max: usize| -> Option<u32> {
         if s.len() < min || s.len() > max || !s.bytes().all(|b| b.is_ascii_digit()) {
             return None;
         }
@@ -1088,56 +1139,14 @@ pub fn parse_date(text: &str) -> Option<i32> {
     } else {
         (num(c, 4, 4)?, num(b, 1, 2)?, num(a, 1, 2)?)
     };
-    if !(1..=12).contains(&m) || d < 1 || d > days_in_month(y, m) {
-        return None;
-    }
-    Some(days_from_civil(y, m, d))
-}
-
-fn days_in_month(y: i32, m: i32) -> i32 {
-    match m {
-        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant).
-fn days_from_civil(y: i32, m: i32, d: i32) -> i32 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = if y >= 0 { y } else { y - 399 } / 400;
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// (year, month, day) of days since 1970-01-01.
-fn civil_from_days(z: i32) -> (i32, i32, i32) {
-    let z = i64::from(z) + 719_468;
-    let era = if z >= 0 { z } else { z - 146_096 } / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    ((if m <= 2 { y + 1 } else { y }) as i32, m as i32, d as i32)
-}
-
-fn format_date(days: i32) -> String {
-    let (y, m, d) = civil_from_days(days);
-    format!("{y:04}-{m:02}-{d:02}")
+    calendar::date(y as i32, m, d)
 }
 
 fn current_year() -> i32 {
     let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    civil_from_days((secs / 86_400) as i32).0
+    calendar::civil_from_days((secs / 86_400) as i32).0
 }
 
 /// A number with a decimal point or a decimal comma (`12,5`).
@@ -1639,7 +1648,10 @@ fn run(
                 KEY_ID_METADATA.to_string(),
                 o.pseudonymiser.key_id().to_string(),
             ),
-            (SPEC_METADATA.to_string(), "v1".to_string()),
+            (
+                SPEC_METADATA.to_string(),
+                koppel_schema::metadata::SPEC_V1.to_string(),
+            ),
             (KIND_METADATA.to_string(), kind.as_str().to_string()),
         ];
         writer = Some(TableWriter::create(
@@ -1774,8 +1786,8 @@ mod tests {
             assert_eq!(parse_date(bad), None, "{bad}");
         }
         for days in [-1, 0, 59, 18_000, 20_000, -25_000] {
-            let (y, m, d) = civil_from_days(days);
-            assert_eq!(days_from_civil(y, m, d), days);
+            let (y, m, d) = calendar::civil_from_days(days);
+            assert_eq!(parse_date(&format!("{d}-{m}-{y:04}")), Some(days));
         }
     }
 

@@ -347,17 +347,17 @@ pub fn generate_with_progress(
     let empty: Vec<History> = Vec::new();
     let reg = |name: &str| out.join("registers").join(format!("{name}.{ext}"));
     let mut w_persons = RegisterWriter::create(
-        &reg("persons"),
+        &reg(koppel_schema::kind::PERSONS),
         config.format,
         &persons_frame(&empty, munis)?.schema().clone(),
     )?;
     let mut w_benefits = RegisterWriter::create(
-        &reg("benefits"),
+        &reg(koppel_schema::kind::BENEFITS),
         config.format,
         &benefits_frame(&empty, munis)?.schema().clone(),
     )?;
     let mut w_jobs = RegisterWriter::create(
-        &reg("employment"),
+        &reg(koppel_schema::kind::EMPLOYMENT),
         config.format,
         &employment_frame(&empty)?.schema().clone(),
     )?;
