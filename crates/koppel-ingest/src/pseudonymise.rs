@@ -167,153 +167,218 @@ fn pseudonymise_file_with(
         key_id: Some(pseudonymiser.key_id().clone()),
         ..Default::default()
     };
+    let run = Run {
+        pseudonymiser,
+        input,
+        output,
+        options,
+        metadata: &metadata,
+    };
     if raw_csv_path && TableFormat::from_path(input) == Some(TableFormat::Csv) {
-        let reader = RawCsvReader::open(input, options.batch_rows)?;
-        let id = identifier_column(input, reader.columns(), options)?;
-        let mut rejects = match &options.rejects {
+        run.raw_csv(&mut summary)?;
+    } else {
+        run.frames(&mut summary)?;
+    }
+    log_summary(pseudonymiser, input, output, &summary);
+    Ok(summary)
+}
+
+/// One call of [`pseudonymise_file`]: what every path needs.
+struct Run<'a> {
+    pseudonymiser: &'a Pseudonymiser,
+    input: &'a Path,
+    output: &'a Path,
+    options: &'a PseudonymiseOptions,
+    /// The output's key-value metadata.
+    metadata: &'a [(String, String)],
+}
+
+impl Run<'_> {
+    /// The rejects file, when one is asked for.
+    fn rejects(&self) -> Result<Option<RejectsWriter>, PseudonymiseError> {
+        Ok(match &self.options.rejects {
             Some(path) => Some(RejectsWriter::create(path)?),
             None => None,
-        };
+        })
+    }
+
+    /// CSV input, undecoded, row ranges in parallel (see `raw_csv`).
+    fn raw_csv(&self, summary: &mut PseudonymiseSummary) -> Result<(), PseudonymiseError> {
+        let reader = RawCsvReader::open(self.input, self.options.batch_rows)?;
+        let id = identifier_column(self.input, reader.columns(), self.options)?;
+        let mut rejects = self.rejects()?;
         raw_csv::pseudonymise_csv(
-            pseudonymiser,
+            self.pseudonymiser,
             reader,
             id,
-            output,
-            &metadata,
+            self.output,
+            self.metadata,
             &mut rejects,
-            &mut summary,
+            summary,
         )?;
         if let Some(rejects) = rejects {
             rejects.finish()?;
         }
-        log_summary(pseudonymiser, input, output, &summary);
-        return Ok(summary);
+        Ok(())
     }
 
-    // A title row above the header of a sheet: the header is the first row
-    // holding the identifier column's name.
+    /// Any input batch by batch as frames; a reader thread parses batch
+    /// n+1 while batch n is hashed and written.
+    fn frames(&self, summary: &mut PseudonymiseSummary) -> Result<(), PseudonymiseError> {
+        let read = ReadOptions {
+            sheet: self.options.sheet.clone(),
+            header: Some(title_row_chooser(self.options)),
+        };
+        let reader = TableReader::open_with(self.input, self.options.batch_rows, &read)?;
+        let columns = reader.columns().to_vec();
+        let id = IdColumn {
+            name: columns[identifier_column(self.input, &columns, self.options)?].clone(),
+            in_sheet: reader.format() == TableFormat::Sheet,
+            delimiter: reader.delimiter(),
+        };
+        let mut rejects = self.rejects()?;
+        let mut writer: Option<TableWriter> = None;
+
+        let (sender, receiver) = mpsc::sync_channel::<Result<Batch, ReadError>>(1);
+        std::thread::scope(|scope| -> Result<(), PseudonymiseError> {
+            scope.spawn(move || {
+                for batch in reader {
+                    if sender.send(batch).is_err() {
+                        break;
+                    }
+                }
+            });
+            for batch in receiver {
+                let frame = self.batch(batch?, &id, summary, rejects.as_mut())?;
+                if writer.is_none() {
+                    writer = Some(TableWriter::create(
+                        self.output,
+                        frame.schema(),
+                        self.metadata,
+                    )?);
+                }
+                if let Some(writer) = writer.as_mut() {
+                    writer.write(&frame)?;
+                }
+            }
+            Ok(())
+        })?;
+
+        // An input with no data rows still gets an output with the header/schema.
+        let writer = match writer {
+            Some(writer) => writer,
+            None => {
+                let schema: Schema = columns
+                    .iter()
+                    .map(|c| {
+                        let name = if *c == id.name { PSEUDONYM_COLUMN } else { c };
+                        Field::new(name.into(), DataType::String)
+                    })
+                    .collect();
+                TableWriter::create(self.output, &schema, self.metadata)?
+            }
+        };
+        writer.finish()?;
+        if let Some(rejects) = rejects {
+            rejects.finish()?;
+        }
+        Ok(())
+    }
+
+    /// One batch: its unreadable rows and invalid identifiers counted (and
+    /// quarantined), the identifier column replaced by the pseudonyms; the
+    /// frame of the rows kept.
+    fn batch(
+        &self,
+        batch: Batch,
+        id: &IdColumn,
+        summary: &mut PseudonymiseSummary,
+        mut rejects: Option<&mut RejectsWriter>,
+    ) -> Result<DataFrame, PseudonymiseError> {
+        let table_error = |e: PolarsError| PseudonymiseError::Table {
+            path: self.input.to_path_buf(),
+            reason: e.to_string(),
+        };
+        summary.rows_read += batch.rows_read();
+        for row in &batch.malformed {
+            summary.record_reject(row.row, row.code, &row.reason);
+            if let Some(rejects) = rejects.as_deref_mut() {
+                rejects.write(row.row, row.code, &row.reason, &row.original)?;
+            }
+        }
+        let ids = batch
+            .frame
+            .column(&id.name)
+            .and_then(|c| c.cast(&DataType::String))
+            .map_err(table_error)?;
+        let ids = ids.str().map_err(table_error)?;
+        let (restored_ids, short) = if id.in_sheet {
+            restore_leading_zeros(ids)
+        } else {
+            (ids.clone(), Vec::new())
+        };
+        let result = self
+            .pseudonymiser
+            .bsn_column(&restored_ids, PSEUDONYM_COLUMN);
+        if !short.is_empty() {
+            let mut restored = short;
+            for &(index, _) in &result.rejected {
+                restored[index] = false;
+            }
+            summary.bsn_zeros_restored += restored.iter().filter(|&&r| r).count() as u64;
+        }
+        for &(index, problem) in &result.rejected {
+            let row = batch.rows[index];
+            summary.record_reject(row, problem.code(), &problem.to_string());
+            if let Some(rejects) = rejects.as_deref_mut() {
+                let original = batch.original_row(index, id.delimiter);
+                rejects.write(row, problem.code(), &problem.to_string(), &original)?;
+            }
+        }
+        let mut frame = batch.frame;
+        frame
+            .replace(&id.name, result.pseudonyms.into_column())
+            .map_err(table_error)?;
+        frame
+            .rename(&id.name, PSEUDONYM_COLUMN.into())
+            .map_err(table_error)?;
+        let keep = frame
+            .column(PSEUDONYM_COLUMN)
+            .map_err(table_error)?
+            .is_not_null();
+        let frame = frame.filter(&keep).map_err(table_error)?;
+        summary.pseudonymised += frame.height() as u64;
+        Ok(frame)
+    }
+}
+
+/// The identifier column of a frame input.
+struct IdColumn {
+    /// Its header.
+    name: String,
+    /// The input is a workbook (a BSN typed as a number lost its leading
+    /// zeros).
+    in_sheet: bool,
+    /// The delimiter of quarantined original rows.
+    delimiter: u8,
+}
+
+/// A title row above the header of a sheet: the header is the first row
+/// holding the identifier column's name.
+fn title_row_chooser(options: &PseudonymiseOptions) -> HeaderChooser {
     let wanted: Vec<String> = options
         .columns
         .iter()
         .map(|c| c.trim().to_lowercase())
         .collect();
-    let chooser: HeaderChooser = Arc::new(move |rows: &[Vec<String>]| {
+    Arc::new(move |rows: &[Vec<String>]| {
         rows.iter()
             .position(|row| {
                 row.iter()
                     .any(|c| wanted.contains(&c.trim().to_lowercase()))
             })
             .unwrap_or(0)
-    });
-    let read = ReadOptions {
-        sheet: options.sheet.clone(),
-        header: Some(chooser),
-    };
-    let reader = TableReader::open_with(input, options.batch_rows, &read)?;
-    let is_sheet = reader.format() == TableFormat::Sheet;
-    let columns = reader.columns().to_vec();
-    let id_column = columns[identifier_column(input, &columns, options)?].clone();
-    let delimiter = reader.delimiter();
-    let table_error = |e: PolarsError| PseudonymiseError::Table {
-        path: input.to_path_buf(),
-        reason: e.to_string(),
-    };
-
-    let mut rejects = match &options.rejects {
-        Some(path) => Some(RejectsWriter::create(path)?),
-        None => None,
-    };
-    let mut writer: Option<TableWriter> = None;
-
-    // Read ahead on a separate thread: parse batch n+1 while batch n is hashed and written.
-    let (sender, receiver) = mpsc::sync_channel::<Result<Batch, ReadError>>(1);
-    std::thread::scope(|scope| -> Result<(), PseudonymiseError> {
-        scope.spawn(move || {
-            for batch in reader {
-                if sender.send(batch).is_err() {
-                    break;
-                }
-            }
-        });
-        for batch in receiver {
-            let batch = batch?;
-            summary.rows_read += batch.rows_read();
-            for row in &batch.malformed {
-                summary.record_reject(row.row, row.code, &row.reason);
-                if let Some(rejects) = rejects.as_mut() {
-                    rejects.write(row.row, row.code, &row.reason, &row.original)?;
-                }
-            }
-            let ids = batch
-                .frame
-                .column(&id_column)
-                .and_then(|c| c.cast(&DataType::String))
-                .map_err(table_error)?;
-            let ids = ids.str().map_err(table_error)?;
-            let (restored_ids, short) = if is_sheet {
-                restore_leading_zeros(ids)
-            } else {
-                (ids.clone(), Vec::new())
-            };
-            let result = pseudonymiser.bsn_column(&restored_ids, PSEUDONYM_COLUMN);
-            if !short.is_empty() {
-                let mut restored = short;
-                for &(index, _) in &result.rejected {
-                    restored[index] = false;
-                }
-                summary.bsn_zeros_restored += restored.iter().filter(|&&r| r).count() as u64;
-            }
-            for &(index, problem) in &result.rejected {
-                let row = batch.rows[index];
-                summary.record_reject(row, problem.code(), &problem.to_string());
-                if let Some(rejects) = rejects.as_mut() {
-                    let original = batch.original_row(index, delimiter);
-                    rejects.write(row, problem.code(), &problem.to_string(), &original)?;
-                }
-            }
-            let mut frame = batch.frame;
-            frame
-                .replace(&id_column, result.pseudonyms.into_column())
-                .map_err(table_error)?;
-            frame
-                .rename(&id_column, PSEUDONYM_COLUMN.into())
-                .map_err(table_error)?;
-            let keep = frame
-                .column(PSEUDONYM_COLUMN)
-                .map_err(table_error)?
-                .is_not_null();
-            let frame = frame.filter(&keep).map_err(table_error)?;
-            summary.pseudonymised += frame.height() as u64;
-            if writer.is_none() {
-                writer = Some(TableWriter::create(output, frame.schema(), &metadata)?);
-            }
-            if let Some(writer) = writer.as_mut() {
-                writer.write(&frame)?;
-            }
-        }
-        Ok(())
-    })?;
-
-    // An input with no data rows still gets an output with the header/schema.
-    let writer = match writer {
-        Some(writer) => writer,
-        None => {
-            let schema: Schema = columns
-                .iter()
-                .map(|c| {
-                    let name = if *c == id_column { PSEUDONYM_COLUMN } else { c };
-                    Field::new(name.into(), DataType::String)
-                })
-                .collect();
-            TableWriter::create(output, &schema, &metadata)?
-        }
-    };
-    writer.finish()?;
-    if let Some(rejects) = rejects {
-        rejects.finish()?;
-    }
-    log_summary(pseudonymiser, input, output, &summary);
-    Ok(summary)
+    })
 }
 
 /// A workbook's BSN column with the leading zeros a number cell dropped
