@@ -125,19 +125,37 @@ fn strings(df: &DataFrame, name: &str) -> Vec<Option<String>> {
         .collect()
 }
 
-/// Sets `value` and `status` of some rows of a package table.
-fn edit_rows(package: &Path, table: &str, edits: &[(usize, Option<f64>, &str)]) {
-    let path = package.join(format!("tables/{table}.parquet"));
-    let mut df = read_parquet(&path);
-    let mut values: Vec<Option<f64>> = df
-        .column("value")
+/// A column as numbers.
+fn floats(df: &DataFrame, name: &str) -> Vec<Option<f64>> {
+    df.column(name)
         .unwrap()
         .cast(&DataType::Float64)
         .unwrap()
         .f64()
         .unwrap()
         .iter()
-        .collect();
+        .collect()
+}
+
+/// Changes the number in `column` of the first published row of the
+/// package table at `path` by `edit`.
+fn edit_first_published(path: &Path, column: &str, edit: impl FnOnce(Option<f64>) -> Option<f64>) {
+    let mut df = read_parquet(path);
+    let row = strings(&df, "status")
+        .iter()
+        .position(|s| s.as_deref() == Some("published"))
+        .unwrap_or_else(|| panic!("{}: no published row", path.display()));
+    let mut values = floats(&df, column);
+    values[row] = edit(values[row]);
+    df.with_column(Column::new(column.into(), values)).unwrap();
+    write_parquet(path, &mut df);
+}
+
+/// Sets `value` and `status` of some rows of a package table.
+fn edit_rows(package: &Path, table: &str, edits: &[(usize, Option<f64>, &str)]) {
+    let path = package.join(format!("tables/{table}.parquet"));
+    let mut df = read_parquet(&path);
+    let mut values = floats(&df, "value");
     let mut status = strings(&df, "status");
     for &(row, value, st) in edits {
         values[row] = value;
@@ -385,25 +403,7 @@ fn every_tampering_is_refused_naming_file_and_rule() {
     // count table is tested in koppel-check's own tests.
     let p = run.copy("raised_by_50");
     let path = p.join("tables/effect_support.parquet");
-    let mut df = read_parquet(&path);
-    let status = strings(&df, "status");
-    let row = status
-        .iter()
-        .position(|s| s.as_deref() == Some("published"))
-        .expect("a published support row");
-    let mut matched: Vec<Option<f64>> = df
-        .column("matched")
-        .unwrap()
-        .cast(&DataType::Float64)
-        .unwrap()
-        .f64()
-        .unwrap()
-        .iter()
-        .collect();
-    matched[row] = matched[row].map(|v| v + 50.0);
-    df.with_column(Column::new("matched".into(), matched))
-        .unwrap();
-    write_parquet(&path, &mut df);
+    edit_first_published(&path, "matched", |v| v.map(|v| v + 50.0));
     rehash(&p);
     assert_refused(&p, &["tables/effect_support.parquet [margins]"]);
 
@@ -412,24 +412,7 @@ fn every_tampering_is_refused_naming_file_and_rule() {
     // manifest states, and by the operator's pipeline.
     let p = run.copy("effect_below_min_n");
     let path = p.join("tables/effects.parquet");
-    let mut df = read_parquet(&path);
-    let row = strings(&df, "status")
-        .iter()
-        .position(|s| s.as_deref() == Some("published"))
-        .expect("a published estimate");
-    let mut treated: Vec<Option<f64>> = df
-        .column("treated_n")
-        .unwrap()
-        .cast(&DataType::Float64)
-        .unwrap()
-        .f64()
-        .unwrap()
-        .iter()
-        .collect();
-    treated[row] = Some(20.0);
-    df.with_column(Column::new("treated_n".into(), treated))
-        .unwrap();
-    write_parquet(&path, &mut df);
+    edit_first_published(&path, "treated_n", |_| Some(20.0));
     rehash(&p);
     assert_refused(
         &p,

@@ -3,22 +3,8 @@
 //! the operating system's reason once, and without colour escapes off a
 //! terminal.
 
-use std::process::{Command, Output};
-
-const KOPPEL: &str = env!("CARGO_BIN_EXE_koppel");
-
-fn koppel(args: &[&str]) -> Output {
-    Command::new(KOPPEL)
-        .args(args)
-        .env_remove("RUST_LOG")
-        .env_remove("KOPPEL_CONFIG_DIR")
-        .output()
-        .expect("koppel runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+mod support;
+use support::{koppel, text};
 
 #[test]
 fn a_missing_file_is_reported_once_with_the_os_reason_once() {

@@ -3,31 +3,13 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Output;
 
 use koppel_pseudonym::bsn::{complete_with_check_digit, synthetic_bsn};
 
-const KOPPEL: &str = env!("CARGO_BIN_EXE_koppel");
-
-fn koppel(args: &[&str]) -> Output {
-    Command::new(KOPPEL)
-        .args(args)
-        .env_remove("RUST_LOG")
-        .output()
-        .expect("koppel runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn new_key(dir: &Path) -> PathBuf {
-    let path = dir.join("test.key");
-    let out = koppel(&["key", "new", "--out", path.to_str().unwrap()]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    path
-}
+mod support;
+use support::{koppel, new_key, text};
 
 /// A generated upload: the CSV bytes, every identifier written in it (to scan
 /// outputs for), and the expected reject code per data row number.

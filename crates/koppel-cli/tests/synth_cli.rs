@@ -2,17 +2,10 @@
 //! through the CLI, and clear errors (exit code 2, no panic) on bad arguments.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
-const KOPPEL: &str = env!("CARGO_BIN_EXE_koppel");
-
-fn koppel(args: &[&str]) -> Output {
-    Command::new(KOPPEL)
-        .args(args)
-        .env_remove("RUST_LOG")
-        .output()
-        .expect("koppel runs")
-}
+mod support;
+use support::koppel;
 
 fn synth(out: &Path, extra: &[&str]) -> Output {
     let mut args = vec![

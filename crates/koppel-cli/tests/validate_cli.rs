@@ -6,27 +6,22 @@
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
-const KOPPEL: &str = env!("CARGO_BIN_EXE_koppel");
+mod support;
+use support::{koppel_command, text};
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/ingest")
 }
 
 fn validate(kind: &str, file: &Path, extra: &[&str]) -> Output {
-    Command::new(KOPPEL)
+    koppel_command()
         .args(["--log-format", "json", "-v", "validate", "--kind", kind])
         .arg(file)
         .args(extra)
-        .env_remove("RUST_LOG")
-        .env_remove("KOPPEL_CONFIG_DIR")
         .output()
         .expect("koppel runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 /// Every BSN of the fixtures, also as the 8-digit and dotted forms.
@@ -173,7 +168,7 @@ fn a_100_mb_single_line_is_refused_without_panic_or_memory_blow_up() {
 #[test]
 fn synth_uploads_validate_with_exit_1_and_no_bsn_in_any_output() {
     let dir = tempfile::tempdir().unwrap();
-    let out = Command::new(KOPPEL)
+    let out = koppel_command()
         .args([
             "synth",
             "--persons",
@@ -247,9 +242,8 @@ fn a_closed_stdout_is_not_a_panic() {
     fs::write(&file, upload).unwrap();
     {
         let args = ["validate", "--kind", "trajectories", file.to_str().unwrap()];
-        let mut child = Command::new(KOPPEL)
+        let mut child = koppel_command()
             .args(args)
-            .env_remove("RUST_LOG")
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .spawn()

@@ -3,11 +3,11 @@
 //! and a plain reason), sheet row numbers, and no BSN on screen.
 
 use std::path::Path;
-use std::process::{Command, Output};
 
 use rust_xlsxwriter::{ExcelDateTime, Format, Workbook};
 
-const KOPPEL: &str = env!("CARGO_BIN_EXE_koppel");
+mod support;
+use support::{koppel, new_key, text};
 
 /// The BSNs of the workbook: 012345672 (typed as a number, so it reads
 /// 12345672) and 111222333, both passing the eleven-test.
@@ -15,19 +15,6 @@ const BSNS: [(f64, &str, &str); 2] = [
     (12_345_672.0, "012345672", "12345672"),
     (111_222_333.0, "111222333", "111222333"),
 ];
-
-fn koppel(args: &[&str]) -> Output {
-    Command::new(KOPPEL)
-        .args(args)
-        .env_remove("RUST_LOG")
-        .env_remove("KOPPEL_CONFIG_DIR")
-        .output()
-        .expect("koppel runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
 
 /// A trajectory workbook in Dutch with a title row (header on row 2) in a
 /// sheet named `Trajecten` after an empty first sheet; `end_reason` of the
@@ -139,28 +126,30 @@ fn workbooks_validate_with_the_expected_exit_codes() {
 #[test]
 fn workbooks_are_pseudonymised_with_and_without_kind() {
     let dir = tempfile::tempdir().unwrap();
-    let key = dir.path().join("test.key");
-    let out = koppel(&["key", "new", "--out", key.to_str().unwrap()]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    let key = new_key(dir.path());
     let input = dir.path().join("trajecten.xlsx");
     workbook(&input, "Loopt nog");
     let key = key.to_str().unwrap();
     let input = input.to_str().unwrap();
+    let pseudonymise = |extra: &[&str], out: &Path| {
+        let mut args = vec![
+            "pseudonymise",
+            "--key",
+            key,
+            "--in",
+            input,
+            "--sheet",
+            "Trajecten",
+        ];
+        args.extend_from_slice(extra);
+        args.extend(["--out", out.to_str().unwrap()]);
+        koppel(&args)
+    };
 
     // Without --kind: the header found below the title row, the BSN column
     // replaced, the lost leading zero restored.
     let plain = dir.path().join("plain.parquet");
-    let out = koppel(&[
-        "pseudonymise",
-        "--key",
-        key,
-        "--in",
-        input,
-        "--sheet",
-        "Trajecten",
-        "--out",
-        plain.to_str().unwrap(),
-    ]);
+    let out = pseudonymise(&[], &plain);
     let stdout = text(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
     assert!(
@@ -174,19 +163,7 @@ fn workbooks_are_pseudonymised_with_and_without_kind() {
 
     // With --kind: validated and typed as ingest does; a pipeline input.
     let typed = dir.path().join("typed.parquet");
-    let out = koppel(&[
-        "pseudonymise",
-        "--key",
-        key,
-        "--in",
-        input,
-        "--sheet",
-        "Trajecten",
-        "--kind",
-        "trajectories",
-        "--out",
-        typed.to_str().unwrap(),
-    ]);
+    let out = pseudonymise(&["--kind", "trajectories"], &typed);
     let stdout = text(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
     assert!(stdout.contains("accepted: 2"), "{stdout}");

@@ -10,14 +10,15 @@ use std::path::Path;
 
 use koppel_ingest::{ingest_file, validate_file, IngestOptions, InputKind};
 use koppel_pseudonym::bsn::{complete_with_check_digit, synthetic_bsn};
-use koppel_pseudonym::{IdKind, Key, Pseudonymiser};
+use koppel_pseudonym::IdKind;
 use polars::prelude::*;
+
+mod support;
+use support::{ingest_trajectories, pseudonymiser, read_parquet};
 
 /// Every string form of every value in every column of a Parquet file.
 fn parquet_texts(path: &Path) -> Vec<String> {
-    let df = ParquetReader::new(std::fs::File::open(path).unwrap())
-        .finish()
-        .unwrap();
+    let df = read_parquet(path);
     let mut out = Vec::new();
     for column in df.columns() {
         out.push(column.name().to_string());
@@ -91,19 +92,10 @@ fn bsns_in_free_text_columns_stay_in_the_quarantine() {
     }
     std::fs::write(&input, csv).unwrap();
 
-    let key = Key::from_bytes([7u8; 32]);
-    let pseudonymiser = Pseudonymiser::new(&key);
+    let pseudonymiser = pseudonymiser(7);
     let out = dir.path().join("out.parquet");
     let quarantine = dir.path().join("quarantine.csv");
-    let report = ingest_file(
-        InputKind::Trajectories,
-        &input,
-        &pseudonymiser,
-        &out,
-        &quarantine,
-        &IngestOptions::default(),
-    )
-    .unwrap();
+    let report = ingest_trajectories(&input, &pseudonymiser, &out, &quarantine);
     assert_eq!(report.rows_read, 60);
     assert_eq!(report.rejected, 6);
 
@@ -112,9 +104,7 @@ fn bsns_in_free_text_columns_stay_in_the_quarantine() {
     let leaked: Vec<String> = texts.iter().flat_map(|t| planted_in(t, &planted)).collect();
     assert!(leaked.is_empty(), "BSNs in the ingest output: {leaked:?}");
     // The provider is not written; the trajectory number is its `tid:` hash.
-    let df = ParquetReader::new(std::fs::File::open(&out).unwrap())
-        .finish()
-        .unwrap();
+    let df = read_parquet(&out);
     assert!(df.column("provider").is_err(), "provider is not written");
     let tids: Vec<&str> = df
         .column("trajectory_id")
@@ -173,7 +163,7 @@ fn job_numbers_are_keyed_hashes() {
         ),
     )
     .unwrap();
-    let pseudonymiser = Pseudonymiser::new(&Key::from_bytes([9u8; 32]));
+    let pseudonymiser = pseudonymiser(9);
     let out = dir.path().join("out.parquet");
     let report = ingest_file(
         InputKind::Employment,
@@ -185,9 +175,7 @@ fn job_numbers_are_keyed_hashes() {
     )
     .unwrap();
     assert_eq!(report.bsn_in_columns.get("job_id"), Some(&1));
-    let df = ParquetReader::new(std::fs::File::open(&out).unwrap())
-        .finish()
-        .unwrap();
+    let df = read_parquet(&out);
     let job = df
         .column("job_id")
         .unwrap()

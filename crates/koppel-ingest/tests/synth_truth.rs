@@ -13,7 +13,9 @@ use koppel_ingest::{
 };
 use koppel_pseudonym::{Key, Pseudonymiser};
 use koppel_synth::{generate, RegisterFormat, SynthConfig};
-use polars::prelude::*;
+
+mod support;
+use support::{ingest_trajectories, pseudonymiser, read_parquet};
 
 fn synth(dir: &Path, format: RegisterFormat) {
     let config = SynthConfig {
@@ -120,9 +122,7 @@ fn registers_validate_cleanly_in_both_formats_and_ingest_writes_the_contract() {
             let ingested =
                 ingest_file(kind, &input, &pseudonymiser, &out, &quarantine, &options).unwrap();
             assert_eq!(ingested.accepted, report.rows_read);
-            let frame = ParquetReader::new(std::fs::File::open(&out).unwrap())
-                .finish()
-                .unwrap();
+            let frame = read_parquet(&out);
             assert_eq!(frame.height() as u64, report.rows_read);
             assert_eq!(frame.schema().as_ref(), &output_schema(kind));
             let metadata = koppel_io::read_parquet_metadata(&out).unwrap();
@@ -136,8 +136,7 @@ fn registers_validate_cleanly_in_both_formats_and_ingest_writes_the_contract() {
 fn ingested_uploads_are_pseudonymised_and_canonical() {
     let dir = tempfile::tempdir().unwrap();
     synth(dir.path(), RegisterFormat::Parquet);
-    let key = Key::from_bytes([9u8; 32]);
-    let pseudonymiser = Pseudonymiser::new(&key);
+    let pseudonymiser = pseudonymiser(9);
     let catalogue = koppel_synth::Catalogue::builtin();
     let codes: BTreeSet<String> = catalogue
         .instruments
@@ -148,18 +147,8 @@ fn ingested_uploads_are_pseudonymised_and_canonical() {
         let path = entry.unwrap().path();
         let out = dir.path().join("out.parquet");
         let quarantine = dir.path().join("quarantine.csv");
-        let report = ingest_file(
-            InputKind::Trajectories,
-            &path,
-            &pseudonymiser,
-            &out,
-            &quarantine,
-            &ValidateOptions::default(),
-        )
-        .unwrap();
-        let frame = ParquetReader::new(std::fs::File::open(&out).unwrap())
-            .finish()
-            .unwrap();
+        let report = ingest_trajectories(&path, &pseudonymiser, &out, &quarantine);
+        let frame = read_parquet(&out);
         assert_eq!(frame.height() as u64, report.accepted);
         let pseudonyms = frame.column("pseudonym").unwrap().str().unwrap().clone();
         assert!(pseudonyms.iter().all(|p| p.is_some_and(|p| p.len() == 32
