@@ -337,12 +337,7 @@ pub fn generate_with_progress(
         from: config.from,
         to: config.to,
         municipalities: munis,
-        instruments: config
-            .catalogue
-            .instruments
-            .iter()
-            .map(|i| InstrumentKind::from_code(&i.code))
-            .collect(),
+        instruments: InstrumentKind::of_catalogue(&config.catalogue),
     };
     let empty: Vec<History> = Vec::new();
     let reg = |name: &str| out.join("registers").join(format!("{name}.{ext}"));

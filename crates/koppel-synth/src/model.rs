@@ -111,6 +111,16 @@ impl InstrumentKind {
         }
     }
 
+    /// The kind of every instrument of `catalogue`, in catalogue order
+    /// (what [`ModelParams::instruments`] holds).
+    pub fn of_catalogue(catalogue: &crate::Catalogue) -> Vec<InstrumentKind> {
+        catalogue
+            .instruments
+            .iter()
+            .map(|i| InstrumentKind::from_code(&i.code))
+            .collect()
+    }
+
     /// Selection weight by the segment on the client's file (werk,
     /// perspectief, meedoen, niet ingedeeld, none recorded): see
     /// [`episode`] for what the file holds.

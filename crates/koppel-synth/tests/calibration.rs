@@ -483,12 +483,7 @@ fn most_of_the_stock_follows_trajectories() {
         from: config.from,
         to: config.to,
         municipalities: koppel_synth::municipalities::select(10),
-        instruments: config
-            .catalogue
-            .instruments
-            .iter()
-            .map(|i| InstrumentKind::from_code(&i.code))
-            .collect(),
+        instruments: InstrumentKind::of_catalogue(&config.catalogue),
     };
     let d = from_ymd(2021, 1, 1);
     let year_before = add_months(d, -12);
@@ -536,12 +531,7 @@ fn instruments_differ_in_outflow_to_work() {
     use koppel_synth::model::{generate_person, InstrumentKind, ModelParams};
     use koppel_synth::types::{BenefitEnd, Segment};
     let config = SynthConfig::default();
-    let kinds: Vec<InstrumentKind> = config
-        .catalogue
-        .instruments
-        .iter()
-        .map(|i| InstrumentKind::from_code(&i.code))
-        .collect();
+    let kinds = InstrumentKind::of_catalogue(&config.catalogue);
     let params = ModelParams {
         seed: 11,
         from: config.from,

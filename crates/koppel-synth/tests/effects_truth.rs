@@ -156,12 +156,7 @@ fn in_work_only(h: &History, d: Day) -> bool {
 #[test]
 fn naive_comparison_overstates_the_wage_subsidy_effect() {
     let config = SynthConfig::default();
-    let kinds: Vec<InstrumentKind> = config
-        .catalogue
-        .instruments
-        .iter()
-        .map(|i| InstrumentKind::from_code(&i.code))
-        .collect();
+    let kinds = InstrumentKind::of_catalogue(&config.catalogue);
     let lks = kinds
         .iter()
         .position(|k| *k == InstrumentKind::WageSubsidy)

@@ -243,11 +243,7 @@ mod tests {
             from: from_ymd(2015, 1, 1),
             to: from_ymd(2024, 12, 31),
             municipalities: crate::municipalities::select(5),
-            instruments: crate::Catalogue::builtin()
-                .instruments
-                .iter()
-                .map(|i| InstrumentKind::from_code(&i.code))
-                .collect(),
+            instruments: InstrumentKind::of_catalogue(&crate::Catalogue::builtin()),
         }
     }
 
