@@ -153,16 +153,7 @@ fn pseudonymise_file_with(
         return Err(PseudonymiseError::SameFile(output.to_path_buf()));
     }
     koppel_io::output_format(output)?;
-    let metadata = vec![
-        (
-            KEY_ID_METADATA.to_string(),
-            pseudonymiser.key_id().to_string(),
-        ),
-        (
-            SPEC_METADATA.to_string(),
-            koppel_schema::metadata::SPEC_V1.to_string(),
-        ),
-    ];
+    let metadata = pseudonym_metadata(pseudonymiser);
     let mut summary = PseudonymiseSummary {
         key_id: Some(pseudonymiser.key_id().clone()),
         ..Default::default()
@@ -181,6 +172,21 @@ fn pseudonymise_file_with(
     }
     log_summary(pseudonymiser, input, output, &summary);
     Ok(summary)
+}
+
+/// The key-value metadata of a file of pseudonyms: the key id and the
+/// pseudonym spec they were made with.
+pub(crate) fn pseudonym_metadata(pseudonymiser: &Pseudonymiser) -> Vec<(String, String)> {
+    vec![
+        (
+            KEY_ID_METADATA.to_string(),
+            pseudonymiser.key_id().to_string(),
+        ),
+        (
+            SPEC_METADATA.to_string(),
+            koppel_schema::metadata::SPEC_V1.to_string(),
+        ),
+    ]
 }
 
 /// One call of [`pseudonymise_file`]: what every path needs.

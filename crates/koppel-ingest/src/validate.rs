@@ -53,7 +53,7 @@ use crate::config::IngestConfig;
 use crate::dutch::{dutch_reason, Allowed};
 use crate::error::{IngestError, MissingColumn};
 use crate::layout::{header_chooser, is_total_label};
-use crate::pseudonymise::{RejectsWriter, KEY_ID_METADATA, PSEUDONYM_COLUMN, SPEC_METADATA};
+use crate::pseudonymise::{pseudonym_metadata, RejectsWriter, PSEUDONYM_COLUMN};
 use crate::redact::{contains_bsn, looks_like_identifier, quote};
 use crate::report::{ColumnMapping, Problem, ValidationReport};
 use crate::schema::{header_key, ColumnSpec, InputKind, ValueType, ASSISTANCE_TYPES};
@@ -1643,17 +1643,8 @@ fn run(
     let mut writer = None;
     let mut quarantine = None;
     if let Some(o) = &outputs {
-        let metadata = vec![
-            (
-                KEY_ID_METADATA.to_string(),
-                o.pseudonymiser.key_id().to_string(),
-            ),
-            (
-                SPEC_METADATA.to_string(),
-                koppel_schema::metadata::SPEC_V1.to_string(),
-            ),
-            (KIND_METADATA.to_string(), kind.as_str().to_string()),
-        ];
+        let mut metadata = pseudonym_metadata(o.pseudonymiser);
+        metadata.push((KIND_METADATA.to_string(), kind.as_str().to_string()));
         writer = Some(TableWriter::create(
             o.parquet,
             &output_schema(kind),
@@ -1726,19 +1717,7 @@ fn run(
         q.finish()?;
     }
     let mut report = collector.report;
-    for (spec, &n) in specs.iter().zip(&collector.bsn_values) {
-        if n > 0 {
-            tracing::warn!(
-                file = %path.display(),
-                column = spec.name,
-                values = n,
-                "column {} contains BSNs: {}",
-                spec.name,
-                if spec.written { "written as keyed hashes" } else { "not written" }
-            );
-            report.bsn_in_columns.insert(spec.name.to_string(), n);
-        }
-    }
+    note_bsn_columns(&mut report, kind, &collector.bsn_values, path);
     debug_assert_eq!(report.rows_read, report.accepted + report.rejected);
     tracing::info!(
         file = %path.display(),
@@ -1752,6 +1731,29 @@ fn run(
         if outputs.is_some() { "ingested" } else { "validated" }
     );
     Ok(report)
+}
+
+/// Warn of, and list in the report, the free-text columns in which
+/// `bsn_values` (per canonical column) counted values holding a BSN.
+fn note_bsn_columns(
+    report: &mut ValidationReport,
+    kind: InputKind,
+    bsn_values: &[u64],
+    path: &Path,
+) {
+    for (spec, &n) in kind.columns().iter().zip(bsn_values) {
+        if n > 0 {
+            tracing::warn!(
+                file = %path.display(),
+                column = spec.name,
+                values = n,
+                "column {} contains BSNs: {}",
+                spec.name,
+                if spec.written { "written as keyed hashes" } else { "not written" }
+            );
+            report.bsn_in_columns.insert(spec.name.to_string(), n);
+        }
+    }
 }
 
 fn same_file(a: &Path, b: &Path) -> bool {
