@@ -53,6 +53,17 @@ fn states(name: &str, dims: &[&str]) -> TableSpec {
     }
 }
 
+/// The `status` of every row of a table.
+fn statuses(df: &DataFrame) -> Vec<String> {
+    df.column("status")
+        .unwrap()
+        .str()
+        .unwrap()
+        .iter()
+        .map(|s| s.unwrap().to_string())
+        .collect()
+}
+
 fn exact_rules() -> Rules {
     Rules {
         rounding: RoundingMethod::None,
@@ -169,29 +180,14 @@ fn packages_say_suppressed_and_old_packages_still_check() {
     let p = protect(&tables, &rules).unwrap();
     assert!(p.summary.primary > 0 && p.summary.secondary > 0);
     // The run directory's tables keep primary and secondary ...
-    let run_statuses: Vec<String> = p.tables[0]
-        .1
-        .column("status")
-        .unwrap()
-        .str()
-        .unwrap()
-        .iter()
-        .map(|s| s.unwrap().to_string())
-        .collect();
+    let run_statuses = statuses(&p.tables[0].1);
     assert!(run_statuses.iter().any(|s| s == "primary"));
     // ... the package does not.
     let dir = tempfile::tempdir().unwrap();
     write_package(dir.path(), &p, &rules).unwrap();
     let file = std::fs::File::open(dir.path().join("tables/full.parquet")).unwrap();
     let df = ParquetReader::new(file).finish().unwrap();
-    let mut seen: Vec<String> = df
-        .column("status")
-        .unwrap()
-        .str()
-        .unwrap()
-        .iter()
-        .map(|s| s.unwrap().to_string())
-        .collect();
+    let mut seen = statuses(&df);
     seen.sort();
     seen.dedup();
     assert_eq!(seen, ["published", "suppressed"]);

@@ -37,15 +37,25 @@ fn model(cells: &CellSet, hidden: &[bool], slack: f64) -> (Model, Vec<usize>) {
             });
         }
     }
-    let n = vars.len();
-    (
-        Model {
-            lower: vec![0.0; n],
-            upper: vec![f64::INFINITY; n],
-            rows,
-        },
-        vars,
-    )
+    (nonnegative(vars.len(), rows), vars)
+}
+
+/// `n` variables, each at least 0, under `rows`.
+fn nonnegative(n: usize, rows: Vec<LinearRow>) -> Model {
+    Model {
+        lower: vec![0.0; n],
+        upper: vec![f64::INFINITY; n],
+        rows,
+    }
+}
+
+/// The equation `terms = k`.
+fn row(terms: &[(usize, f64)], k: f64) -> LinearRow {
+    LinearRow {
+        terms: terms.to_vec(),
+        lo: k,
+        hi: k,
+    }
 }
 
 fn plain() -> Options {
@@ -159,20 +169,14 @@ fn dependent_equations_are_dropped_and_checked() {
 fn chains_of_two_member_relations_collapse_without_lp() {
     // x0 + x1 = 10, x1 + x2 = 12, x2 - x3 = 1: one free variable left; its
     // bounds give every interval exactly.
-    let row = |terms: &[(usize, f64)], k: f64| LinearRow {
-        terms: terms.to_vec(),
-        lo: k,
-        hi: k,
-    };
-    let model = Model {
-        lower: vec![0.0; 4],
-        upper: vec![f64::INFINITY; 4],
-        rows: vec![
+    let model = nonnegative(
+        4,
+        vec![
             row(&[(0, 1.0), (1, 1.0)], 10.0),
             row(&[(1, 1.0), (2, 1.0)], 12.0),
             row(&[(2, 1.0), (3, -1.0)], 1.0),
         ],
-    };
+    );
     let out = ranges(&model, &[0, 1, 2, 3], &[0.0; 4], &Options::default()).unwrap();
     assert_eq!(out.lps, 0);
     let got: Vec<(f64, f64)> = out.ranges.iter().map(|r| (r.lower, r.upper)).collect();
@@ -187,22 +191,10 @@ fn chains_of_two_member_relations_collapse_without_lp() {
 
 #[test]
 fn nan_constants_are_refused_not_dropped() {
-    let model = Model {
-        lower: vec![0.0; 2],
-        upper: vec![f64::INFINITY; 2],
-        rows: vec![
-            LinearRow {
-                terms: vec![(0, 1.0), (1, 1.0)],
-                lo: 10.0,
-                hi: 10.0,
-            },
-            LinearRow {
-                terms: vec![(0, 1.0)],
-                lo: f64::NAN,
-                hi: f64::NAN,
-            },
-        ],
-    };
+    let model = nonnegative(
+        2,
+        vec![row(&[(0, 1.0), (1, 1.0)], 10.0), row(&[(0, 1.0)], f64::NAN)],
+    );
     for options in [Options::default(), plain()] {
         assert!(matches!(
             ranges(&model, &[0, 1], &[0.0, 0.0], &options),
@@ -215,20 +207,14 @@ fn nan_constants_are_refused_not_dropped() {
 fn contradictions_away_from_the_targets_are_still_found() {
     // x0 = 3 is settled by presolve; x1 + x2 + x3 = 5 and x1 + x2 - x3 = 7
     // need x3 = -1 < 0: only an LP sees that.
-    let row = |terms: &[(usize, f64)], k: f64| LinearRow {
-        terms: terms.to_vec(),
-        lo: k,
-        hi: k,
-    };
-    let model = Model {
-        lower: vec![0.0; 4],
-        upper: vec![f64::INFINITY; 4],
-        rows: vec![
+    let model = nonnegative(
+        4,
+        vec![
             row(&[(0, 1.0)], 3.0),
             row(&[(1, 1.0), (2, 1.0), (3, 1.0)], 5.0),
             row(&[(1, 1.0), (2, 1.0), (3, -1.0)], 7.0),
         ],
-    };
+    );
     for options in [Options::default(), plain()] {
         assert_eq!(
             ranges(&model, &[0], &[0.0], &options),

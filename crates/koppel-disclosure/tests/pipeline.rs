@@ -3,7 +3,7 @@
 use koppel_check::check_tables;
 use koppel_disclosure::package::write_package;
 use koppel_disclosure::rules::{magnitude_rule, round_count, Contributors, RoundingMethod, Rules};
-use koppel_disclosure::table::{build_tables, protect, Measure, TableSpec, STATES};
+use koppel_disclosure::table::{build_tables, protect, Measure, Protected, TableSpec, STATES};
 use polars::prelude::*;
 
 /// A deterministic cohort of `n` persons (with an extra column to ignore).
@@ -47,6 +47,15 @@ pub fn persons(n: usize) -> LazyFrame {
 }
 
 /// A table spec over horizons 6 and 12.
+/// The package of `protected` passes koppel-check (its own audit included).
+fn package_passes_check(protected: &Protected, rules: &Rules) {
+    let dir = tempfile::tempdir().unwrap();
+    write_package(dir.path(), protected, rules).unwrap();
+    let report = check_tables(dir.path(), rules).unwrap();
+    assert!(report.passed(), "{:?}", report.findings);
+    assert!(report.audited > 0);
+}
+
 fn spec(name: &str, dims: &[&str], measure: Measure) -> TableSpec {
     TableSpec {
         name: name.into(),
@@ -96,11 +105,7 @@ fn protects_linked_tables_and_package_passes_check() {
         assert!(df.column(c).is_ok(), "{c}");
     }
     assert!(df.column("unrounded").is_err());
-    let dir = tempfile::tempdir().unwrap();
-    write_package(dir.path(), &p, &rules).unwrap();
-    let report = check_tables(dir.path(), &rules).unwrap();
-    assert!(report.passed(), "{:?}", report.findings);
-    assert!(report.audited > 0);
+    package_passes_check(&p, &rules);
 }
 
 /// Regression (8b1fae9): a small cohort where the age × sex × household table
@@ -132,11 +137,7 @@ fn linked_tables_with_a_three_way_table_are_protected() {
     let rules = Rules::default();
     let p = protect(&tables, &rules).unwrap();
     assert!(p.summary.primary > 0, "fixture should have small cells");
-    let dir = tempfile::tempdir().unwrap();
-    write_package(dir.path(), &p, &rules).unwrap();
-    let report = check_tables(dir.path(), &rules).unwrap();
-    assert!(report.passed(), "{:?}", report.findings);
-    assert!(report.audited > 0);
+    package_passes_check(&p, &rules);
 }
 
 #[test]
