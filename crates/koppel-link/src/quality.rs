@@ -5,7 +5,8 @@
 //! around one of their trajectories (per municipality). The read pass has
 //! already kept the upload persons' register rows, so this module counts
 //! in one pass over each of those frames with the persons numbered densely
-//! (a hash map from pseudonym to number, built from the uploads), instead
+//! (a hash map from pseudonym to number, built from the uploads:
+//! `reduce::PersonIndex`, hashed like the person sets), instead
 //! of joining five million trajectory rows with the assistance spells by
 //! pseudonym strings (that join took about a third of the link stage's
 //! time at national scale). [`crate::linkage_quality_plan`] is the same
@@ -16,6 +17,7 @@ use polars::prelude::*;
 
 use crate::config::LinkConfig;
 use crate::plan::{OPEN, PSEUDONYM, UNKNOWN};
+use crate::reduce::PersonIndex;
 use crate::{LinkError, LinkageRow};
 
 fn perr(source: PolarsError) -> LinkError {
@@ -69,7 +71,7 @@ pub fn linkage_quality(
         days(trajectories, "start_date")?,
         days(trajectories, "end_date")?,
     );
-    let mut person_ids: PlHashMap<&str, u32> = PlHashMap::new();
+    let mut person_ids = PersonIndex::default();
     let mut municipality_ids: PlHashMap<&str, u32> = PlHashMap::new();
     let mut municipalities: Vec<&str> = Vec::new();
     // (municipality, person, window from, window until)
@@ -83,8 +85,7 @@ pub fn linkage_quality(
         let (Some(p), Some((start, end))) = (p, valid_spell(s, e)) else {
             continue;
         };
-        let next = person_ids.len() as u32;
-        let person = *person_ids.entry(p).or_insert(next);
+        let person = person_ids.number(p);
         let m = m.unwrap_or(UNKNOWN);
         let municipality = *municipality_ids.entry(m).or_insert_with(|| {
             municipalities.push(m);
@@ -98,7 +99,7 @@ pub fn linkage_quality(
 
     let mut found = vec![false; n];
     for p in text(persons, PSEUDONYM)?.iter().flatten() {
-        if let Some(&i) = person_ids.get(p) {
+        if let Some(i) = person_ids.get(p) {
             found[i as usize] = true;
         }
     }
@@ -117,7 +118,7 @@ pub fn linkage_quality(
         let (Some(p), Some(t), Some((start, end))) = (p, t, valid_spell(s, e)) else {
             continue;
         };
-        if let (Some(&i), true) = (person_ids.get(p), is_assistance(t)) {
+        if let (Some(i), true) = (person_ids.get(p), is_assistance(t)) {
             spells.push((i, start, end.unwrap_or(OPEN)));
         }
     }

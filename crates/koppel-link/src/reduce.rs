@@ -246,6 +246,40 @@ impl PersonSet {
     }
 }
 
+/// Dense numbers for pseudonyms (0, 1, 2, … in order of first insertion),
+/// hashed as in [`PersonSet`]: a 32-byte pseudonym as four words with one
+/// multiplication, any other string in a plain map. Linkage quality numbers
+/// the five million upload rows' persons with it at national scale.
+#[derive(Debug, Default)]
+pub(crate) struct PersonIndex<'a> {
+    keys: std::collections::HashMap<Key, u32, std::hash::BuildHasherDefault<KeyHasher>>,
+    other: PlHashMap<&'a str, u32>,
+}
+
+impl<'a> PersonIndex<'a> {
+    /// The number of `pseudonym`, numbering it next when it is new.
+    pub(crate) fn number(&mut self, pseudonym: &'a str) -> u32 {
+        let next = self.len() as u32;
+        match key(pseudonym) {
+            Some(k) => *self.keys.entry(k).or_insert(next),
+            None => *self.other.entry(pseudonym).or_insert(next),
+        }
+    }
+
+    /// The number of `pseudonym`, if it has one.
+    pub(crate) fn get(&self, pseudonym: &str) -> Option<u32> {
+        match key(pseudonym) {
+            Some(k) => self.keys.get(&k).copied(),
+            None => self.other.get(pseudonym).copied(),
+        }
+    }
+
+    /// How many persons are numbered.
+    pub(crate) fn len(&self) -> usize {
+        self.keys.len() + self.other.len()
+    }
+}
+
 /// Which rows a [`reduce_frame`] pass keeps.
 #[derive(Clone, Debug)]
 pub enum Keep {
@@ -602,6 +636,23 @@ mod tests {
             positioned_read_path(&missing),
             missing.display().to_string()
         );
+    }
+
+    #[test]
+    fn person_index_numbers_densely_in_order_of_first_sight() {
+        let a = "0123456789abcdef0123456789abcdef";
+        let b = "fedcba9876543210fedcba9876543210";
+        let mut index = PersonIndex::default();
+        assert_eq!(index.number(a), 0);
+        assert_eq!(index.number("short"), 1);
+        assert_eq!(index.number(a), 0);
+        assert_eq!(index.number(b), 2);
+        assert_eq!(index.number("short"), 1);
+        assert_eq!(index.len(), 3);
+        assert_eq!(index.get(b), Some(2));
+        assert_eq!(index.get("short"), Some(1));
+        assert_eq!(index.get("0123456789ABCDEF0123456789ABCDEF"), None);
+        assert_eq!(index.get(""), None);
     }
 
     #[test]
