@@ -111,4 +111,13 @@ pub enum IngestError {
         /// What failed.
         reason: String,
     },
+    /// polars failed building or converting a table of the input.
+    #[error("{path}: {source}")]
+    Polars {
+        /// The input.
+        path: PathBuf,
+        /// polars' error.
+        #[source]
+        source: polars::prelude::PolarsError,
+    },
 }

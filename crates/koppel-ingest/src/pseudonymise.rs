@@ -122,6 +122,15 @@ pub enum PseudonymiseError {
         /// What failed.
         reason: String,
     },
+    /// polars failed building or converting a table of the input.
+    #[error("{path}: {source}")]
+    Polars {
+        /// The input.
+        path: PathBuf,
+        /// polars' error.
+        #[source]
+        source: polars::prelude::PolarsError,
+    },
 }
 
 /// Pseudonymise `input` into `output` (CSV or Parquet by extension).
@@ -301,9 +310,9 @@ impl Run<'_> {
         summary: &mut PseudonymiseSummary,
         mut rejects: Option<&mut RejectsWriter>,
     ) -> Result<DataFrame, PseudonymiseError> {
-        let table_error = |e: PolarsError| PseudonymiseError::Table {
+        let table_error = |source: PolarsError| PseudonymiseError::Polars {
             path: self.input.to_path_buf(),
-            reason: e.to_string(),
+            source,
         };
         summary.rows_read += batch.rows_read();
         for row in &batch.malformed {

@@ -1338,12 +1338,12 @@ impl Collector {
             }
             if let Some(columns) = result.columns {
                 let height = result.valid.len();
-                frames.push(
-                    DataFrame::new(height, columns).map_err(|e| IngestError::Table {
+                frames.push(DataFrame::new(height, columns).map_err(|source| {
+                    IngestError::Polars {
                         path: self.file.clone().into(),
-                        reason: e.to_string(),
-                    })?,
-                );
+                        source,
+                    }
+                })?);
             }
         }
         rejections.sort_by_key(|r| r.0);
@@ -1533,9 +1533,9 @@ fn spawn_writer<'scope>(
     mpsc::SyncSender<WriteJob>,
     std::thread::ScopedJoinHandle<'scope, Result<(), IngestError>>,
 ) {
-    let table_error = move |e: PolarsError| IngestError::Table {
+    let table_error = move |source: PolarsError| IngestError::Polars {
         path: path.to_path_buf(),
-        reason: e.to_string(),
+        source,
     };
     let (tx, rx) = mpsc::sync_channel::<WriteJob>(1);
     let handle = scope.spawn(move || -> Result<(), IngestError> {
@@ -1586,9 +1586,11 @@ fn spawn_reader<'scope>(
             Input::Table(reader) => {
                 for batch in reader {
                     let item = batch.map_err(IngestError::from).and_then(|b| {
-                        frame_source(b, mapping, kind, columns).map_err(|e| IngestError::Table {
-                            path: path.to_path_buf(),
-                            reason: e.to_string(),
+                        frame_source(b, mapping, kind, columns).map_err(|source| {
+                            IngestError::Polars {
+                                path: path.to_path_buf(),
+                                source,
+                            }
                         })
                     });
                     if !send(item) {

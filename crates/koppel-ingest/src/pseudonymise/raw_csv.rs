@@ -188,9 +188,9 @@ pub(super) fn pseudonymise_csv(
                 if let Some(sender) = &frame_sender {
                     let frame =
                         job.frame(&batch, &parts)
-                            .map_err(|e| PseudonymiseError::Table {
+                            .map_err(|source| PseudonymiseError::Polars {
                                 path: input.clone(),
-                                reason: e.to_string(),
+                                source,
                             })?;
                     if sender.send(frame).is_err() {
                         break;
