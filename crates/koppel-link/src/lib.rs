@@ -466,7 +466,7 @@ pub fn link(
 
     // Stage 2: outcomes of the cohort persons.
     let analysis = outcomes_plan(frames, cohort.clone().lazy(), config, bands)?;
-    let mut df = collect(analysis, "outcomes")?;
+    let mut df = read.ids.named(collect(analysis, "outcomes")?)?;
     df.rechunk_mut();
     summary.cohort_persons = df.height() as u64;
     tracing::info!(
@@ -501,8 +501,11 @@ pub fn link(
 /// The inputs as the link stage uses them: the rows of the persons that
 /// matter, read in one streaming pass per input.
 struct ReadInputs {
-    /// The cohort candidates' rows (what the cohort and outcomes read).
+    /// The cohort candidates' rows (what the cohort and outcomes read),
+    /// their pseudonyms replaced by numbers (see [`PersonIds`]).
     frames: LinkFrames,
+    /// The candidates' pseudonyms by number.
+    ids: PersonIds,
     /// The persons register's rows of the candidates and upload persons.
     persons: DataFrame,
     /// The benefits register's rows of the candidates and upload persons.
@@ -559,19 +562,27 @@ fn read_inputs(
     )?;
     // The cohort and its outcomes need the candidates' rows only; linkage
     // quality needs the upload persons' rows as well.
-    let of_candidates = |df: &DataFrame| -> Result<LazyFrame, LinkError> {
+    let of_candidates = |df: &DataFrame| -> Result<DataFrame, LinkError> {
         let mask = candidates.mask(
             df.column(PSEUDONYM)
                 .and_then(|c| c.str())
                 .map_err(perr("reading inputs"))?,
         );
-        Ok(df.filter(&mask).map_err(perr("reading inputs"))?.lazy())
+        df.filter(&mask).map_err(perr("reading inputs"))
     };
+    let candidate_frames = [
+        of_candidates(&persons)?,
+        of_candidates(&benefits)?,
+        employment,
+        of_candidates(&traj)?,
+    ];
+    let ids = PersonIds::of(&candidate_frames)?;
+    let [persons_c, benefits_c, employment_c, traj_c] = candidate_frames;
     let frames = LinkFrames {
-        persons: of_candidates(&persons)?,
-        benefits: of_candidates(&benefits)?,
-        employment: employment.lazy(),
-        trajectories: of_candidates(&traj)?,
+        persons: ids.numbered(persons_c)?.lazy(),
+        benefits: ids.numbered(benefits_c)?.lazy(),
+        employment: ids.numbered(employment_c)?.lazy(),
+        trajectories: ids.numbered(traj_c)?.lazy(),
     };
     tracing::info!(
         seconds = started.elapsed().as_secs_f64(),
@@ -580,11 +591,81 @@ fn read_inputs(
     );
     Ok(ReadInputs {
         frames,
+        ids,
         persons,
         benefits,
         trajectories: traj,
         counts,
     })
+}
+
+/// The cohort candidates numbered in pseudonym order.
+///
+/// The cohort and outcome plans join the candidates' rows of four inputs
+/// by person about a dozen times. Joining on 32-character pseudonym strings
+/// costs hashing and comparing 32 bytes per row; the plans therefore run on
+/// the candidates' ranks in sorted pseudonym order (`UInt32`) instead,
+/// mapped in one pass per input ([`PersonIds::numbered`]), and the
+/// analysis file gets its pseudonyms back at the end
+/// ([`PersonIds::named`]). Ranks sort as the pseudonyms do, so the file's
+/// order and bytes are those of a run on the strings.
+struct PersonIds {
+    /// The distinct pseudonyms, sorted; a person's number is its index.
+    sorted: Vec<String>,
+    /// Pseudonym to number.
+    index: PlHashMap<String, u32>,
+}
+
+impl PersonIds {
+    /// Numbers every pseudonym of the `frames`' pseudonym columns.
+    fn of(frames: &[DataFrame]) -> Result<PersonIds, LinkError> {
+        let mut sorted: Vec<String> = Vec::new();
+        for df in frames {
+            let column = df
+                .column(PSEUDONYM)
+                .and_then(|c| c.str())
+                .map_err(perr("numbering persons"))?;
+            sorted.extend(column.iter().flatten().map(str::to_owned));
+        }
+        sorted.sort_unstable();
+        sorted.dedup();
+        let index = sorted
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.clone(), i as u32))
+            .collect();
+        Ok(PersonIds { sorted, index })
+    }
+
+    /// `df` with its pseudonyms replaced by their numbers.
+    fn numbered(&self, mut df: DataFrame) -> Result<DataFrame, LinkError> {
+        let column = df
+            .column(PSEUDONYM)
+            .and_then(|c| c.str())
+            .map_err(perr("numbering persons"))?;
+        let numbers: UInt32Chunked = column
+            .iter()
+            .map(|p| p.and_then(|p| self.index.get(p).copied()))
+            .collect();
+        df.with_column(numbers.with_name(PSEUDONYM.into()).into_column())
+            .map_err(perr("numbering persons"))?;
+        Ok(df)
+    }
+
+    /// `df` with its person numbers replaced by their pseudonyms.
+    fn named(&self, mut df: DataFrame) -> Result<DataFrame, LinkError> {
+        let column = df
+            .column(PSEUDONYM)
+            .and_then(|c| c.u32())
+            .map_err(perr("naming persons"))?;
+        let names: StringChunked = column
+            .iter()
+            .map(|n| n.and_then(|n| self.sorted.get(n as usize).map(String::as_str)))
+            .collect();
+        df.with_column(names.with_name(PSEUDONYM.into()).into_column())
+            .map_err(perr("naming persons"))?;
+        Ok(df)
+    }
 }
 
 /// Persons register records of cohort persons beyond the first (the first
