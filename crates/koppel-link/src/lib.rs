@@ -619,16 +619,17 @@ struct PersonIds {
 impl PersonIds {
     /// Numbers every pseudonym of the `frames`' pseudonym columns.
     fn of(frames: &[DataFrame]) -> Result<PersonIds, LinkError> {
-        let mut sorted: Vec<String> = Vec::new();
+        let mut all: Vec<&str> = Vec::new();
         for df in frames {
             let column = df
                 .column(PSEUDONYM)
                 .and_then(|c| c.str())
                 .map_err(perr("numbering persons"))?;
-            sorted.extend(column.iter().flatten().map(str::to_owned));
+            all.extend(column.iter().flatten());
         }
-        sorted.sort_unstable();
-        sorted.dedup();
+        all.sort_unstable();
+        all.dedup();
+        let sorted: Vec<String> = all.into_iter().map(str::to_owned).collect();
         let index = sorted
             .iter()
             .enumerate()
@@ -771,4 +772,33 @@ fn write_analysis_file(
     writer.write(df)?;
     writer.finish()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Numbers follow the sorted pseudonyms across all frames, a row of a
+    /// person outside the frames gets no number, and naming restores the
+    /// strings.
+    #[test]
+    fn person_ids_number_in_pseudonym_order_and_name_back() {
+        let a = df! { PSEUDONYM => [Some("ccc"), None, Some("aaa")], "x" => [1, 2, 3] }.unwrap();
+        let b = df! { PSEUDONYM => ["bbb", "aaa"] }.unwrap();
+        let ids = PersonIds::of(&[a.clone(), b]).unwrap();
+        let numbered = ids.numbered(a.clone()).unwrap();
+        let numbers: Vec<Option<u32>> = numbered
+            .column(PSEUDONYM)
+            .unwrap()
+            .u32()
+            .unwrap()
+            .iter()
+            .collect();
+        assert_eq!(numbers, [Some(2), None, Some(0)]);
+        assert_eq!(numbered.get_column_names(), a.get_column_names());
+        assert!(ids.named(numbered).unwrap().equals_missing(&a));
+        let stranger = df! { PSEUDONYM => ["zzz"] }.unwrap();
+        let numbered = ids.numbered(stranger).unwrap();
+        assert_eq!(numbered.column(PSEUDONYM).unwrap().null_count(), 1);
+    }
 }
