@@ -103,18 +103,27 @@ pub enum IngestError {
     /// An output would overwrite the input.
     #[error("{0}: an output must not be the input file")]
     SameFile(PathBuf),
+    /// A table operation on the input failed.
+    #[error(transparent)]
+    Table(#[from] TableError),
+}
+
+/// A table operation on one file failed. Ingest and pseudonymise both end
+/// in it, so the two commands word such failures alike.
+#[derive(Debug, thiserror::Error)]
+pub enum TableError {
     /// A table operation failed.
     #[error("{path}: {reason}")]
-    Table {
-        /// The input.
+    Failed {
+        /// The file.
         path: PathBuf,
         /// What failed.
         reason: String,
     },
-    /// polars failed building or converting a table of the input.
+    /// polars failed building or converting a table of the file.
     #[error("{path}: {source}")]
     Polars {
-        /// The input.
+        /// The file.
         path: PathBuf,
         /// polars' error.
         #[source]

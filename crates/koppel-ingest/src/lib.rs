@@ -51,7 +51,7 @@ pub use config::{
     ColumnAliases, IngestConfig, Instruments, Municipalities, Municipality, ValueLabels,
     CONFIG_DIR_ENV,
 };
-pub use error::{IngestError, MissingColumn};
+pub use error::{IngestError, MissingColumn, TableError};
 pub use pseudonymise::{
     pseudonymise_file, PseudonymiseError, PseudonymiseOptions, PseudonymiseSummary,
     BSN_HEADER_ALIASES, KEY_ID_METADATA, PSEUDONYM_COLUMN, SPEC_METADATA,

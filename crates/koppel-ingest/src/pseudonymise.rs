@@ -18,6 +18,8 @@ use koppel_pseudonym::pseudonym::PSEUDONYM_LEN;
 use koppel_pseudonym::{KeyId, Pseudonymiser};
 use polars::prelude::*;
 
+use crate::error::TableError;
+
 mod raw_csv;
 
 /// Length of a pseudonym written as hex text.
@@ -114,23 +116,9 @@ pub enum PseudonymiseError {
     /// Input and output are the same file.
     #[error("{0}: the output must not be the input file")]
     SameFile(PathBuf),
-    /// A table operation failed.
-    #[error("{path}: {reason}")]
-    Table {
-        /// The input.
-        path: PathBuf,
-        /// What failed.
-        reason: String,
-    },
-    /// polars failed building or converting a table of the input.
-    #[error("{path}: {source}")]
-    Polars {
-        /// The input.
-        path: PathBuf,
-        /// polars' error.
-        #[source]
-        source: polars::prelude::PolarsError,
-    },
+    /// A table operation on the input failed.
+    #[error(transparent)]
+    Table(#[from] TableError),
 }
 
 /// Pseudonymise `input` into `output` (CSV or Parquet by extension).
@@ -310,9 +298,11 @@ impl Run<'_> {
         summary: &mut PseudonymiseSummary,
         mut rejects: Option<&mut RejectsWriter>,
     ) -> Result<DataFrame, PseudonymiseError> {
-        let table_error = |source: PolarsError| PseudonymiseError::Polars {
-            path: self.input.to_path_buf(),
-            source,
+        let table_error = |source: PolarsError| {
+            PseudonymiseError::Table(TableError::Polars {
+                path: self.input.to_path_buf(),
+                source,
+            })
         };
         summary.rows_read += batch.rows_read();
         for row in &batch.malformed {

@@ -51,7 +51,7 @@ use rayon::prelude::*;
 
 use crate::config::IngestConfig;
 use crate::dutch::{dutch_reason, Allowed};
-use crate::error::{IngestError, MissingColumn};
+use crate::error::{IngestError, MissingColumn, TableError};
 use crate::layout::{header_chooser, is_total_label};
 use crate::pseudonymise::{pseudonym_metadata, RejectsWriter, PSEUDONYM_COLUMN};
 use crate::redact::{contains_bsn, looks_like_identifier, quote};
@@ -1339,10 +1339,10 @@ impl Collector {
             if let Some(columns) = result.columns {
                 let height = result.valid.len();
                 frames.push(DataFrame::new(height, columns).map_err(|source| {
-                    IngestError::Polars {
+                    IngestError::Table(TableError::Polars {
                         path: self.file.clone().into(),
                         source,
-                    }
+                    })
                 })?);
             }
         }
@@ -1533,9 +1533,11 @@ fn spawn_writer<'scope>(
     mpsc::SyncSender<WriteJob>,
     std::thread::ScopedJoinHandle<'scope, Result<(), IngestError>>,
 ) {
-    let table_error = move |source: PolarsError| IngestError::Polars {
-        path: path.to_path_buf(),
-        source,
+    let table_error = move |source: PolarsError| {
+        IngestError::Table(TableError::Polars {
+            path: path.to_path_buf(),
+            source,
+        })
     };
     let (tx, rx) = mpsc::sync_channel::<WriteJob>(1);
     let handle = scope.spawn(move || -> Result<(), IngestError> {
@@ -1587,10 +1589,10 @@ fn spawn_reader<'scope>(
                 for batch in reader {
                     let item = batch.map_err(IngestError::from).and_then(|b| {
                         frame_source(b, mapping, kind, columns).map_err(|source| {
-                            IngestError::Polars {
+                            IngestError::Table(TableError::Polars {
                                 path: path.to_path_buf(),
                                 source,
-                            }
+                            })
                         })
                     });
                     if !send(item) {
@@ -1704,9 +1706,11 @@ fn run(
         }
         drop(write_tx);
         if let Some(handle) = write_handle {
-            handle.join().map_err(|_| IngestError::Table {
-                path: path.to_path_buf(),
-                reason: "the output writer stopped unexpectedly".to_string(),
+            handle.join().map_err(|_| {
+                IngestError::Table(TableError::Failed {
+                    path: path.to_path_buf(),
+                    reason: "the output writer stopped unexpectedly".to_string(),
+                })
             })??;
         }
         Ok(())

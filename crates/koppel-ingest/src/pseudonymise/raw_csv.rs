@@ -23,7 +23,8 @@ use polars::prelude::*;
 use rayon::prelude::*;
 
 use super::{
-    PseudonymiseError, PseudonymiseSummary, RejectsWriter, PSEUDONYM_COLUMN, PSEUDONYM_HEX_LEN,
+    PseudonymiseError, PseudonymiseSummary, RejectsWriter, TableError, PSEUDONYM_COLUMN,
+    PSEUDONYM_HEX_LEN,
 };
 
 /// Rows per unit of parallel work within a batch.
@@ -186,12 +187,12 @@ pub(super) fn pseudonymise_csv(
                     }
                 }
                 if let Some(sender) = &frame_sender {
-                    let frame =
-                        job.frame(&batch, &parts)
-                            .map_err(|source| PseudonymiseError::Polars {
-                                path: input.clone(),
-                                source,
-                            })?;
+                    let frame = job.frame(&batch, &parts).map_err(|source| {
+                        PseudonymiseError::Table(TableError::Polars {
+                            path: input.clone(),
+                            source,
+                        })
+                    })?;
                     if sender.send(frame).is_err() {
                         break;
                     }
@@ -205,9 +206,11 @@ pub(super) fn pseudonymise_csv(
         // Closing the channels ends the writer thread.
         csv_sender.take();
         frame_sender.take();
-        let written = writer_thread.join().map_err(|_| PseudonymiseError::Table {
-            path: output.to_path_buf(),
-            reason: "the writer thread failed".to_string(),
+        let written = writer_thread.join().map_err(|_| {
+            PseudonymiseError::Table(TableError::Failed {
+                path: output.to_path_buf(),
+                reason: "the writer thread failed".to_string(),
+            })
         })?;
         result?;
         complete(written?, output)
