@@ -228,6 +228,18 @@ impl<'a> R<'a> {
     /// Stacked 100% bars: one per group and horizon (see the crate docs for
     /// when a bar is withheld).
     fn stacked(&self, t: &TableView, groups: &[Vec<String>], cats: &[Category]) -> Markup {
+        self.bar_chart(t, groups, |g, h, by, id| self.bar(t, g, h, cats, by, id))
+    }
+
+    /// A chart of one bar per group and horizon, each group's label lines
+    /// (and its total) on the left; `bar(group, horizon, y, hatch id)`
+    /// draws a bar.
+    fn bar_chart(
+        &self,
+        t: &TableView,
+        groups: &[Vec<String>],
+        bar: impl Fn(&[String], Option<&str>, f64, &str) -> Markup,
+    ) -> Markup {
         let id = format!("hatch-{}", self.next_chart());
         let show_h = t.horizons.iter().any(Option::is_some);
         let mut y = 2.0;
@@ -262,7 +274,7 @@ impl<'a> R<'a> {
                                     (h.as_deref().map(|h| self.l.horizon_short(self.lang, h)).unwrap_or_default())
                                 }
                             }
-                            (self.bar(t, g, h.as_deref(), cats, by, &id))
+                            (bar(g, h.as_deref(), by, &id))
                         }
                     }
                 }
@@ -363,67 +375,37 @@ impl<'a> R<'a> {
 
     /// Share "yes" per group on a 0–100% track.
     fn flag_chart(&self, t: &TableView, groups: &[Vec<String>]) -> Markup {
-        let id = format!("hatch-{}", self.next_chart());
-        let show_h = t.horizons.iter().any(Option::is_some);
-        let mut y = 2.0;
-        let mut blocks = Vec::new();
-        for g in groups {
-            let lines = self.group_lines(t, g);
-            let bars_h = t.horizons.len() as f64 * (BAR_H + BAR_GAP) - BAR_GAP;
-            let label_h = (lines.len() + 1) as f64 * LINE_H;
-            blocks.push((g, lines, y));
-            y += bars_h.max(label_h) + GROUP_GAP;
-        }
-        let height = (y - GROUP_GAP + 4.0).max(10.0);
+        self.bar_chart(t, groups, |g, h, by, id| self.flag_bar(t, g, h, by, id))
+    }
+
+    /// One bar of [`Self::flag_chart`]: the share "yes" of a group at a
+    /// horizon, or a withheld placeholder.
+    fn flag_bar(&self, t: &TableView, g: &[String], h: Option<&str>, by: f64, id: &str) -> Markup {
         html! {
-            svg.chart viewBox=(format!("0 0 {W} {}", f1(height))) role="img"
-                aria-label=(defs::table_title(t, self.ctx)) {
-                (self.hatch(&id))
-                @for (g, lines, y0) in &blocks {
-                    g.group data-g=(g.join("|")) {
-                        @for (i, line) in lines.iter().enumerate() {
-                            text.gl x="0" y=(f1(y0 + 11.0 + i as f64 * LINE_H)) { (line) }
+            @let yes = t.get(g, h, Some("yes"));
+            @match yes.and_then(|c| c.percent.map(|p| (c, p))) {
+                Some((cell, p)) => {
+                    @let w = p / 100.0 * BAR_W;
+                    g.bar.flag data-h=(h.unwrap_or("")) {
+                        rect.track x=(f1(BAR_X)) y=(f1(by)) width=(f1(BAR_W)) height=(BAR_H) fill="#ececec" {}
+                        rect.seg data-t=(t.path_id) data-r=(cell.row) x=(f1(BAR_X)) y=(f1(by))
+                            width=(format!("{w:.3}")) height=(BAR_H) fill=(FLAG_COLOR) {
+                            title { (self.fig_text(t, cell, Col::Value)) " (" (self.fig_text(t, cell, Col::Percent)) ")" }
                         }
-                        @if let Some(total) = t.group_total(g) {
-                            text.gn x="0" y=(f1(y0 + 11.0 + lines.len() as f64 * LINE_H)) {
-                                "n = " (self.tspan_fig(t, total, Col::Value))
-                            }
+                        @if w > BAR_W - 70.0 {
+                            (self.svg_fig(t, cell, Col::Percent, BAR_X + w - 4.0, by + 14.0, "end", "#FFFFFF", "seg-label"))
+                        } @else {
+                            (self.svg_fig(t, cell, Col::Percent, BAR_X + w + 5.0, by + 14.0, "start", "#222222", "seg-label"))
                         }
-                        @for (k, h) in t.horizons.iter().enumerate() {
-                            @let by = y0 + k as f64 * (BAR_H + BAR_GAP);
-                            @if show_h {
-                                text.hz x=(f1(BAR_X - 8.0)) y=(f1(by + 14.0)) text-anchor="end" {
-                                    (h.as_deref().map(|h| self.l.horizon_short(self.lang, h)).unwrap_or_default())
-                                }
-                            }
-                            @let yes = t.get(g, h.as_deref(), Some("yes"));
-                            @match yes.and_then(|c| c.percent.map(|p| (c, p))) {
-                                Some((cell, p)) => {
-                                    @let w = p / 100.0 * BAR_W;
-                                    g.bar.flag data-h=(h.as_deref().unwrap_or("")) {
-                                        rect.track x=(f1(BAR_X)) y=(f1(by)) width=(f1(BAR_W)) height=(BAR_H) fill="#ececec" {}
-                                        rect.seg data-t=(t.path_id) data-r=(cell.row) x=(f1(BAR_X)) y=(f1(by))
-                                            width=(format!("{w:.3}")) height=(BAR_H) fill=(FLAG_COLOR) {
-                                            title { (self.fig_text(t, cell, Col::Value)) " (" (self.fig_text(t, cell, Col::Percent)) ")" }
-                                        }
-                                        @if w > BAR_W - 70.0 {
-                                            (self.svg_fig(t, cell, Col::Percent, BAR_X + w - 4.0, by + 14.0, "end", "#FFFFFF", "seg-label"))
-                                        } @else {
-                                            (self.svg_fig(t, cell, Col::Percent, BAR_X + w + 5.0, by + 14.0, "start", "#222222", "seg-label"))
-                                        }
-                                    }
-                                }
-                                None => {
-                                    (self.count_withheld())
-                                    g.bar.withheld data-h=(h.as_deref().unwrap_or("")) {
-                                        rect.placeholder x=(f1(BAR_X)) y=(f1(by)) width=(f1(BAR_W)) height=(BAR_H)
-                                            fill=(format!("url(#{id})")) stroke="#c4c4c4" {}
-                                        text.note x=(f1(BAR_X + BAR_W / 2.0)) y=(f1(by + 14.0)) text-anchor="middle" {
-                                            (self.ui("withheld"))
-                                        }
-                                    }
-                                }
-                            }
+                    }
+                }
+                None => {
+                    (self.count_withheld())
+                    g.bar.withheld data-h=(h.unwrap_or("")) {
+                        rect.placeholder x=(f1(BAR_X)) y=(f1(by)) width=(f1(BAR_W)) height=(BAR_H)
+                            fill=(format!("url(#{id})")) stroke="#c4c4c4" {}
+                        text.note x=(f1(BAR_X + BAR_W / 2.0)) y=(f1(by + 14.0)) text-anchor="middle" {
+                            (self.ui("withheld"))
                         }
                     }
                 }

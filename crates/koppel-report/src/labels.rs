@@ -87,6 +87,21 @@ struct Coded {
     description_en: Option<String>,
 }
 
+impl Coded {
+    /// The Dutch/English label.
+    fn text(&self) -> Text {
+        Text {
+            nl: self.nl.clone(),
+            en: self.en.clone(),
+        }
+    }
+
+    /// The code with its label.
+    fn coded_text(&self) -> (String, Text) {
+        (self.code.clone(), self.text())
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct DimensionText {
@@ -281,10 +296,7 @@ fn category(c: &Coded, i: usize) -> Category {
     let (fc, fi) = FALLBACK_COLORS[i % FALLBACK_COLORS.len()];
     Category {
         code: c.code.clone(),
-        label: Text {
-            nl: c.nl.clone(),
-            en: c.en.clone(),
-        },
+        label: c.text(),
         color: c.color.clone().unwrap_or_else(|| fc.into()),
         ink: c.ink.clone().unwrap_or_else(|| fi.into()),
         description: Text {
@@ -332,18 +344,7 @@ impl Labels {
             ));
             levels.insert(
                 d.code.clone(),
-                d.levels
-                    .iter()
-                    .map(|l| {
-                        (
-                            l.code.clone(),
-                            Text {
-                                nl: l.nl.clone(),
-                                en: l.en.clone(),
-                            },
-                        )
-                    })
-                    .collect(),
+                d.levels.iter().map(Coded::coded_text).collect(),
             );
         }
         if let Some(text) = instruments {
@@ -417,35 +418,11 @@ impl Labels {
             states,
             horizon: file.horizon,
             measures: file.measure,
-            common_levels: file
-                .common_level
-                .iter()
-                .map(|c| {
-                    (
-                        c.code.clone(),
-                        Text {
-                            nl: c.nl.clone(),
-                            en: c.en.clone(),
-                        },
-                    )
-                })
-                .collect(),
+            common_levels: file.common_level.iter().map(Coded::coded_text).collect(),
             dims,
             levels,
             linkage_categories,
-            linkage_units: file
-                .linkage_unit
-                .iter()
-                .map(|c| {
-                    (
-                        c.code.clone(),
-                        Text {
-                            nl: c.nl.clone(),
-                            en: c.en.clone(),
-                        },
-                    )
-                })
-                .collect(),
+            linkage_units: file.linkage_unit.iter().map(Coded::coded_text).collect(),
             ui: file.ui,
         })
     }

@@ -519,39 +519,51 @@ fn write_csv_readme(
     std::fs::write(&path, text).map_err(io_err(&path))
 }
 
-/// Every file under `dir` except `manifest.json` at the top, sorted, with
-/// size and SHA-256.
-fn list_files(dir: &Path) -> Result<Vec<PackageFile>, ReportError> {
-    let mut out = BTreeMap::new();
+/// Calls `visit` with every file under `dir`, depth first.
+pub(crate) fn walk_files(
+    dir: &Path,
+    mut visit: impl FnMut(PathBuf) -> Result<(), ReportError>,
+) -> Result<(), ReportError> {
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
         for e in std::fs::read_dir(&d).map_err(io_err(&d))? {
             let p = e.map_err(io_err(&d))?.path();
             if p.is_dir() {
                 stack.push(p);
-                continue;
+            } else {
+                visit(p)?;
             }
-            let rel = p
-                .strip_prefix(dir)
-                .unwrap_or(&p)
-                .components()
-                .map(|c| c.as_os_str().to_string_lossy().to_string())
-                .collect::<Vec<_>>()
-                .join("/");
-            if rel == "manifest.json" {
-                continue;
-            }
-            let bytes = std::fs::read(&p).map_err(io_err(&p))?;
-            out.insert(
-                rel.clone(),
-                PackageFile {
-                    path: rel,
-                    bytes: bytes.len() as u64,
-                    sha256: hex::encode(Sha256::digest(&bytes)),
-                },
-            );
         }
     }
+    Ok(())
+}
+
+/// Every file under `dir` except `manifest.json` at the top, sorted, with
+/// size and SHA-256.
+fn list_files(dir: &Path) -> Result<Vec<PackageFile>, ReportError> {
+    let mut out = BTreeMap::new();
+    walk_files(dir, |p| {
+        let rel = p
+            .strip_prefix(dir)
+            .unwrap_or(&p)
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy().to_string())
+            .collect::<Vec<_>>()
+            .join("/");
+        if rel == "manifest.json" {
+            return Ok(());
+        }
+        let bytes = std::fs::read(&p).map_err(io_err(&p))?;
+        out.insert(
+            rel.clone(),
+            PackageFile {
+                path: rel,
+                bytes: bytes.len() as u64,
+                sha256: hex::encode(Sha256::digest(&bytes)),
+            },
+        );
+        Ok(())
+    })?;
     Ok(out.into_values().collect())
 }
 

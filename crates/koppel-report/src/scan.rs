@@ -15,7 +15,7 @@ use std::path::Path;
 
 use polars::prelude::*;
 
-use crate::{io_err, ReportError};
+use crate::{io_err, walk_files, ReportError};
 
 /// Whether nine digits pass the BSN eleven-test (docs/pseudonymisation.md).
 pub fn passes_eleven_test(digits: &[u8]) -> bool {
@@ -101,30 +101,23 @@ fn xlsx_strings(path: &Path) -> Result<Vec<String>, ReportError> {
 /// Scans every file of a package; returns the findings.
 pub fn scan_package(dir: &Path) -> Result<Vec<String>, ReportError> {
     let mut findings = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).map_err(io_err(&d))? {
-            let p = e.map_err(io_err(&d))?.path();
-            if p.is_dir() {
-                stack.push(p);
-                continue;
-            }
-            let rel = p.strip_prefix(dir).unwrap_or(&p).display().to_string();
-            let is_manifest = p.file_name().is_some_and(|n| n == "manifest.json");
-            let texts = if p.extension().is_some_and(|e| e == "parquet") {
-                parquet_strings(&p)?
-            } else if p.extension().is_some_and(|e| e == "xlsx") {
-                xlsx_strings(&p)?
-            } else {
-                let bytes = std::fs::read(&p).map_err(io_err(&p))?;
-                vec![String::from_utf8_lossy(&bytes).into_owned()]
-            };
-            for t in texts {
-                for f in find_identifiers(&t, !is_manifest) {
-                    findings.push(format!("{rel}: {f}"));
-                }
+    walk_files(dir, |p| {
+        let rel = p.strip_prefix(dir).unwrap_or(&p).display().to_string();
+        let is_manifest = p.file_name().is_some_and(|n| n == "manifest.json");
+        let texts = if p.extension().is_some_and(|e| e == "parquet") {
+            parquet_strings(&p)?
+        } else if p.extension().is_some_and(|e| e == "xlsx") {
+            xlsx_strings(&p)?
+        } else {
+            let bytes = std::fs::read(&p).map_err(io_err(&p))?;
+            vec![String::from_utf8_lossy(&bytes).into_owned()]
+        };
+        for t in texts {
+            for f in find_identifiers(&t, !is_manifest) {
+                findings.push(format!("{rel}: {f}"));
             }
         }
-    }
+        Ok(())
+    })?;
     Ok(findings)
 }
