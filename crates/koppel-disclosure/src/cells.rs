@@ -272,16 +272,21 @@ impl CellSet {
         let full: Vec<usize> = shape.iter().map(|s| s + 1).collect();
         let total_cells: usize = full.iter().product();
         let index = |coords: &[usize]| coords.iter().zip(&full).fold(0, |acc, (c, f)| acc * f + c);
-        let mut values = vec![0.0; total_cells];
-        let mut keys = Vec::with_capacity(total_cells);
-        let mut coords = vec![0usize; shape.len()];
-        let mut inner_pos = 0;
-        for (i, value) in values.iter_mut().enumerate() {
+        // The inverse of `index`.
+        let coords_of = |i: usize| {
+            let mut c = vec![0usize; full.len()];
             let mut rest = i;
             for d in (0..full.len()).rev() {
-                coords[d] = rest % full[d];
+                c[d] = rest % full[d];
                 rest /= full[d];
             }
+            c
+        };
+        let mut values = vec![0.0; total_cells];
+        let mut keys = Vec::with_capacity(total_cells);
+        let mut inner_pos = 0;
+        for (i, value) in values.iter_mut().enumerate() {
+            let coords = coords_of(i);
             keys.push(
                 coords
                     .iter()
@@ -304,12 +309,7 @@ impl CellSet {
         // Margins: add each inner cell to every total reachable by replacing
         // any subset of its coordinates by the total level.
         for i in 0..total_cells {
-            let mut c = vec![0usize; full.len()];
-            let mut rest = i;
-            for d in (0..full.len()).rev() {
-                c[d] = rest % full[d];
-                rest /= full[d];
-            }
+            let c = coords_of(i);
             if c.iter().zip(shape).any(|(x, s)| x == s) {
                 continue;
             }
@@ -323,12 +323,7 @@ impl CellSet {
         }
         let mut relations = Vec::new();
         for i in 0..total_cells {
-            let mut c = vec![0usize; full.len()];
-            let mut rest = i;
-            for d in (0..full.len()).rev() {
-                c[d] = rest % full[d];
-                rest /= full[d];
-            }
+            let c = coords_of(i);
             for d in 0..shape.len() {
                 if c[d] == shape[d] {
                     let parts = (0..shape[d])

@@ -551,13 +551,7 @@ fn presolve(model: &Model) -> Result<Reduced, LpError> {
     }
     let m = model.rows.len();
     Presolver {
-        link: (0..n)
-            .map(|j| Link::Var {
-                root: j,
-                scale: 1.0,
-                offset: 0.0,
-            })
-            .collect(),
+        link: unlinked(n),
         lower: model.lower.clone(),
         upper: model.upper.clone(),
         rows: model
@@ -572,16 +566,21 @@ fn presolve(model: &Model) -> Result<Reduced, LpError> {
     .run()
 }
 
+/// Every one of `n` variables standing for itself.
+fn unlinked(n: usize) -> Vec<Link> {
+    (0..n)
+        .map(|j| Link::Var {
+            root: j,
+            scale: 1.0,
+            offset: 0.0,
+        })
+        .collect()
+}
+
 /// The model as given, without reductions.
 fn identity(model: &Model) -> Reduced {
     Reduced {
-        link: (0..model.lower.len())
-            .map(|j| Link::Var {
-                root: j,
-                scale: 1.0,
-                offset: 0.0,
-            })
-            .collect(),
+        link: unlinked(model.lower.len()),
         lower: model.lower.clone(),
         upper: model.upper.clone(),
         rows: model.rows.clone(),

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use polars::prelude::*;
 use serde_json::json;
 
-use crate::audit::{audit_component, components, AuditReport, CellInterval};
+use crate::audit::{audit_components, AuditReport, CellInterval};
 use crate::cells::{CellSet, Status};
 use crate::rules::Rules;
 use crate::table::Protected;
@@ -274,34 +274,26 @@ fn audit_constrained(
             reached[b] = true;
         }
     }
-    let mut report = AuditReport::default();
-    for component in components(cells, published) {
-        let targets: Vec<usize> = component
-            .iter()
-            .copied()
-            .filter(|&c| required[c] > 0.0)
-            .collect();
-        if targets.is_empty() {
-            continue;
-        }
-        if !component.iter().any(|&c| reached[c]) {
-            report
-                .intervals
-                .extend(targets.iter().map(|&cell| CellInterval {
-                    cell,
-                    key: cells.keys[cell].clone(),
-                    lower: 0.0,
-                    upper: f64::INFINITY,
-                    required: required[cell],
-                    exact: true,
-                }));
-            continue;
-        }
-        let (intervals, lps) =
-            audit_component(cells, published, required, slack, &component, &targets)?;
-        report.intervals.extend(intervals);
-        report.lps_solved += lps;
-    }
-    report.intervals.sort_by_key(|i| i.cell);
-    Ok(report)
+    audit_components(
+        cells,
+        published,
+        required,
+        slack,
+        |c| required[c] > 0.0,
+        |component, targets| {
+            (!component.iter().any(|&c| reached[c])).then(|| {
+                targets
+                    .iter()
+                    .map(|&cell| CellInterval {
+                        cell,
+                        key: cells.keys[cell].clone(),
+                        lower: 0.0,
+                        upper: f64::INFINITY,
+                        required: required[cell],
+                        exact: true,
+                    })
+                    .collect()
+            })
+        },
+    )
 }

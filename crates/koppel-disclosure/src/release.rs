@@ -362,6 +362,8 @@ fn propagation_rejects(
 /// nesting `sub <= sup` tightens its members' bounds from the others', for
 /// a few rounds. The bounds enclose every feasible value.
 fn propagate(cells: &CellSet, published: &[Option<f64>], rest: &[usize]) -> (Vec<f64>, Vec<f64>) {
+    // Gathers relations as the audit's LP does, on purpose written apart:
+    // the suppression side shares no model building with the audit.
     let local = |m: usize| rest.binary_search(&m).ok();
     let mut lower = vec![0.0f64; rest.len()];
     let mut upper = vec![f64::INFINITY; rest.len()];

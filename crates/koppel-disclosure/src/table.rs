@@ -182,17 +182,28 @@ pub enum DisclosureError {
     Violations(usize),
 }
 
-fn strings(df: &DataFrame, name: &str, table: &str) -> Result<Vec<String>, DisclosureError> {
-    let err = |source| DisclosureError::Polars {
+/// The error of a polars operation on `table`.
+fn polars_error(table: &str) -> impl Fn(PolarsError) -> DisclosureError + '_ {
+    move |source| DisclosureError::Polars {
         table: table.to_string(),
         source,
-    };
-    let col = df
-        .column(name)
-        .map_err(err)?
-        .cast(&DataType::String)
-        .map_err(err)?;
-    let ca = col.str().map_err(err)?;
+    }
+}
+
+/// Column `name` of `table`, cast to `dtype`.
+fn column_as(
+    df: &DataFrame,
+    name: &str,
+    table: &str,
+    dtype: &DataType,
+) -> Result<Column, DisclosureError> {
+    let err = polars_error(table);
+    df.column(name).map_err(&err)?.cast(dtype).map_err(err)
+}
+
+fn strings(df: &DataFrame, name: &str, table: &str) -> Result<Vec<String>, DisclosureError> {
+    let col = column_as(df, name, table, &DataType::String)?;
+    let ca = col.str().map_err(polars_error(table))?;
     Ok(ca
         .iter()
         .map(|v| v.unwrap_or(UNKNOWN).to_string())
@@ -200,16 +211,8 @@ fn strings(df: &DataFrame, name: &str, table: &str) -> Result<Vec<String>, Discl
 }
 
 fn floats(df: &DataFrame, name: &str, table: &str) -> Result<Vec<Option<f64>>, DisclosureError> {
-    let err = |source| DisclosureError::Polars {
-        table: table.to_string(),
-        source,
-    };
-    let col = df
-        .column(name)
-        .map_err(err)?
-        .cast(&DataType::Float64)
-        .map_err(err)?;
-    Ok(col.f64().map_err(err)?.iter().collect())
+    let col = column_as(df, name, table, &DataType::Float64)?;
+    Ok(col.f64().map_err(polars_error(table))?.iter().collect())
 }
 
 /// Every combination of levels (each dimension: observed levels, then `Total`).
@@ -334,10 +337,7 @@ fn group_counts(
     splits: Vec<Expr>,
 ) -> Result<Groups, DisclosureError> {
     let name = spec.name.as_str();
-    let perr = |source| DisclosureError::Polars {
-        table: name.to_string(),
-        source,
-    };
+    let perr = polars_error(name);
     let n_splits = splits.len();
     let mut exprs: Vec<Expr> = spec
         .dims
@@ -609,10 +609,7 @@ fn build_magnitude(
     field: Option<&str>,
 ) -> Result<Vec<Row>, DisclosureError> {
     let name = spec.name.as_str();
-    let perr = |source| DisclosureError::Polars {
-        table: name.to_string(),
-        source,
-    };
+    let perr = polars_error(name);
     let mean = matches!(spec.measure, Measure::Mean(_) | Measure::JobMean(_));
     let measure = match field {
         None => format!("{}_{prefix}", if mean { "mean" } else { "median" }),
@@ -646,7 +643,7 @@ fn build_magnitude(
             .select(exprs)
             .filter(filter)
             .collect()
-            .map_err(perr)?;
+            .map_err(&perr)?;
         let dim_values: Vec<Vec<String>> = spec
             .dims
             .iter()
@@ -1156,10 +1153,7 @@ pub fn protect(tables: &[Table], rules: &Rules) -> Result<Protected, DisclosureE
         columns.push(Column::new("value".into(), values));
         columns.push(Column::new("status".into(), statuses));
         columns.push(Column::new("percent".into(), percent));
-        let df = DataFrame::new(n, columns).map_err(|source| DisclosureError::Polars {
-            table: t.spec.name.clone(),
-            source,
-        })?;
+        let df = DataFrame::new(n, columns).map_err(polars_error(&t.spec.name))?;
         out.push((t.spec.name.clone(), df));
     }
     Ok(Protected {
