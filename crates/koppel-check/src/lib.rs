@@ -171,6 +171,15 @@ impl Report {
             message: message.into(),
         });
     }
+
+    /// A row whose `status` is neither published nor suppressed.
+    fn unknown_status(&mut self, file: &str, line: usize, status: impl std::fmt::Debug) {
+        self.add(
+            file,
+            Rule::Format,
+            format!("row {line}: status {status:?} is not published or suppressed"),
+        );
+    }
 }
 
 /// The package could not be checked at all (exit code 2, not a finding).

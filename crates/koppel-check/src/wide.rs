@@ -173,11 +173,7 @@ pub(crate) fn check_rows(
             Some("published") => false,
             Some("suppressed") => true,
             other => {
-                report.add(
-                    file,
-                    Rule::Format,
-                    format!("row {line}: status {other:?} is not published or suppressed"),
-                );
+                report.unknown_status(file, line, other);
                 continue;
             }
         };
