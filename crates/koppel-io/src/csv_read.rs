@@ -710,15 +710,11 @@ impl RawCsvReader {
             }
             None => 0,
         };
+        let mut parser = open_parser(path, &dialect)?;
         let io = |source| ReadError::Io {
             path: path.to_path_buf(),
             source,
         };
-        let mut file = File::open(path).map_err(io)?;
-        if dialect.bom {
-            file.seek(SeekFrom::Start(3)).map_err(io)?;
-        }
-        let mut parser = Parser::new(file, dialect.delimiter);
         let bad_header = |reason: String| ReadError::BadHeader {
             path: path.to_path_buf(),
             reason,
@@ -940,11 +936,8 @@ impl RawCsvReader {
     }
 }
 
-/// True when a record's field bytes are only whitespace (a blank line, or a
-/// line of delimiters only, as spreadsheets write after the data).
-/// The first [`HEADER_CANDIDATES`] non-blank records of a CSV file, as
-/// trimmed text, for choosing the header.
-fn peek_records(path: &Path, dialect: &CsvDialect) -> Result<Vec<Vec<String>>, ReadError> {
+/// A record parser over `path`, past its byte order mark.
+fn open_parser(path: &Path, dialect: &CsvDialect) -> Result<Parser, ReadError> {
     let io = |source| ReadError::Io {
         path: path.to_path_buf(),
         source,
@@ -953,7 +946,17 @@ fn peek_records(path: &Path, dialect: &CsvDialect) -> Result<Vec<Vec<String>>, R
     if dialect.bom {
         file.seek(SeekFrom::Start(3)).map_err(io)?;
     }
-    let mut parser = Parser::new(file, dialect.delimiter);
+    Ok(Parser::new(file, dialect.delimiter))
+}
+
+/// The first [`HEADER_CANDIDATES`] non-blank records of a CSV file, as
+/// trimmed text, for choosing the header.
+fn peek_records(path: &Path, dialect: &CsvDialect) -> Result<Vec<Vec<String>>, ReadError> {
+    let io = |source| ReadError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut parser = open_parser(path, dialect)?;
     let mut data = Vec::new();
     let mut bounds = vec![0u32];
     let mut out = Vec::new();
@@ -980,6 +983,8 @@ fn peek_records(path: &Path, dialect: &CsvDialect) -> Result<Vec<Vec<String>>, R
     Ok(out)
 }
 
+/// True when a record's field bytes are only whitespace (a blank line, or a
+/// line of delimiters only, as spreadsheets write after the data).
 fn is_blank(record: &[u8]) -> bool {
     record.iter().all(u8::is_ascii_whitespace)
 }
