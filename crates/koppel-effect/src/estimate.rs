@@ -94,6 +94,83 @@ impl Group {
     }
 }
 
+/// The treated units' sums and the pooled within-cell variances of a set
+/// of cells.
+struct Pooled {
+    /// Treated units.
+    nt: u64,
+    /// Sum of the treated units' outcomes.
+    sum_t: f64,
+    /// Sum over treated units of their cell's control mean.
+    sum_c: f64,
+    /// Within-cell variance of the controls (0) and the treated (1), pooled
+    /// over cells with two or more units in the group; else the group's
+    /// variance over all cells; else 0.25.
+    sigma2: [f64; 2],
+}
+
+impl Pooled {
+    /// Pools `cells` in order, skipping cells with no units; `None` without
+    /// treated units.
+    fn over<'a>(cells: impl IntoIterator<Item = &'a [Group; 2]>) -> Option<Pooled> {
+        let mut nt = 0u64;
+        let (mut sum_t, mut sum_c) = (0.0, 0.0);
+        let mut overall = [Group::default(); 2];
+        let (mut pooled_ss, mut pooled_df) = ([0.0f64; 2], [0u64; 2]);
+        for g in cells {
+            if g[0].n == 0 && g[1].n == 0 {
+                continue; // the cell is not observed
+            }
+            nt += g[1].n;
+            sum_t += g[1].sum;
+            sum_c += g[1].n as f64 * g[0].mean();
+            for k in 0..2 {
+                overall[k].n += g[k].n;
+                overall[k].sum += g[k].sum;
+                overall[k].sumsq += g[k].sumsq;
+                if g[k].n >= 2 {
+                    pooled_ss[k] += g[k].ss();
+                    pooled_df[k] += g[k].n - 1;
+                }
+            }
+        }
+        if nt == 0 {
+            return None;
+        }
+        let sigma2: [f64; 2] = std::array::from_fn(|k| {
+            if pooled_df[k] > 0 {
+                pooled_ss[k] / pooled_df[k] as f64
+            } else if overall[k].n >= 2 {
+                overall[k].ss() / (overall[k].n - 1) as f64
+            } else {
+                0.25
+            }
+        });
+        Some(Pooled {
+            nt,
+            sum_t,
+            sum_c,
+            sigma2,
+        })
+    }
+
+    /// The estimate, given the control persons counted and the sum of the
+    /// squared cluster residuals and the singles' variances.
+    fn estimate(&self, control_n: u64, squares: f64) -> Estimate {
+        let v = squares / (self.nt as f64).powi(2);
+        let n = self.nt as f64;
+        Estimate {
+            treated_n: self.nt,
+            control_n,
+            treated_sum: self.sum_t,
+            treated_mean: self.sum_t / n,
+            control_mean: self.sum_c / n,
+            effect: (self.sum_t - self.sum_c) / n,
+            se: v.sqrt(),
+        }
+    }
+}
+
 /// Estimate from units (sorted or not); `None` without treated units.
 /// Every cell must hold at least one treated and one control unit, with
 /// the controls' weights summing to the cell's treated count.
@@ -207,39 +284,8 @@ impl Design {
                 s.last[c][k] = (self.source[i], self.weight[i]);
             }
         }
-        let mut nt = 0u64;
-        let (mut sum_t, mut sum_c) = (0.0, 0.0);
-        let mut overall = [Group::default(); 2];
-        let (mut pooled_ss, mut pooled_df) = ([0.0f64; 2], [0u64; 2]);
-        for g in &s.groups {
-            if g[0].n == 0 && g[1].n == 0 {
-                continue; // the cell is not observed
-            }
-            nt += g[1].n;
-            sum_t += g[1].sum;
-            sum_c += g[1].n as f64 * g[0].mean();
-            for k in 0..2 {
-                overall[k].n += g[k].n;
-                overall[k].sum += g[k].sum;
-                overall[k].sumsq += g[k].sumsq;
-                if g[k].n >= 2 {
-                    pooled_ss[k] += g[k].ss();
-                    pooled_df[k] += g[k].n - 1;
-                }
-            }
-        }
-        if nt == 0 {
-            return None;
-        }
-        let sigma2: [f64; 2] = std::array::from_fn(|k| {
-            if pooled_df[k] > 0 {
-                pooled_ss[k] / pooled_df[k] as f64
-            } else if overall[k].n >= 2 {
-                overall[k].ss() / (overall[k].n - 1) as f64
-            } else {
-                0.25
-            }
-        });
+        let pooled = Pooled::over(&s.groups)?;
+        let sigma2 = pooled.sigma2;
         // A unit alone in its group of its cell adds the pooled variance, in
         // unit order: cells ascending, within a cell by input position.
         let mut singles = 0.0;
@@ -297,17 +343,8 @@ impl Design {
         if in_cluster {
             s.clusters.push(z);
         }
-        let v = (s.clusters.iter().map(|z| z * z).sum::<f64>() + singles) / (nt as f64).powi(2);
-        let n = nt as f64;
-        Some(Estimate {
-            treated_n: nt,
-            control_n,
-            treated_sum: sum_t,
-            treated_mean: sum_t / n,
-            control_mean: sum_c / n,
-            effect: (sum_t - sum_c) / n,
-            se: v.sqrt(),
-        })
+        let squares = s.clusters.iter().map(|z| z * z).sum::<f64>() + singles;
+        Some(pooled.estimate(control_n, squares))
     }
 }
 
@@ -490,36 +527,10 @@ mod tests {
         for u in units {
             cells.entry(u.cell).or_default()[usize::from(u.treated)].add(u.y);
         }
-        let mut nt = 0u64;
-        let (mut sum_t, mut sum_c) = (0.0, 0.0);
-        let mut overall = [Group::default(); 2];
-        let (mut pooled_ss, mut pooled_df) = ([0.0f64; 2], [0u64; 2]);
-        for g in cells.values() {
-            nt += g[1].n;
-            sum_t += g[1].sum;
-            sum_c += g[1].n as f64 * g[0].mean();
-            for k in 0..2 {
-                overall[k].n += g[k].n;
-                overall[k].sum += g[k].sum;
-                overall[k].sumsq += g[k].sumsq;
-                if g[k].n >= 2 {
-                    pooled_ss[k] += g[k].ss();
-                    pooled_df[k] += g[k].n - 1;
-                }
-            }
-        }
-        if nt == 0 {
-            return None;
-        }
-        let sigma2: [f64; 2] = std::array::from_fn(|k| {
-            if pooled_df[k] > 0 {
-                pooled_ss[k] / pooled_df[k] as f64
-            } else if overall[k].n >= 2 {
-                overall[k].ss() / (overall[k].n - 1) as f64
-            } else {
-                0.25
-            }
-        });
+        // The pooling over cells is shared with the code under test; what
+        // this reference restates is the per-unit and per-person passes.
+        let pooled = Pooled::over(cells.values())?;
+        let sigma2 = pooled.sigma2;
         let mut clusters: BTreeMap<u32, f64> = BTreeMap::new();
         let mut singles = 0.0;
         let mut controls = BTreeSet::new();
@@ -538,17 +549,8 @@ mod tests {
                 singles += a * a * sigma2[k];
             }
         }
-        let v = (clusters.values().map(|z| z * z).sum::<f64>() + singles) / (nt as f64).powi(2);
-        let n = nt as f64;
-        Some(Estimate {
-            treated_n: nt,
-            control_n: controls.len() as u64,
-            treated_sum: sum_t,
-            treated_mean: sum_t / n,
-            control_mean: sum_c / n,
-            effect: (sum_t - sum_c) / n,
-            se: v.sqrt(),
-        })
+        let squares = clusters.values().map(|z| z * z).sum::<f64>() + singles;
+        Some(pooled.estimate(controls.len() as u64, squares))
     }
 
     #[test]
