@@ -65,6 +65,26 @@ pub(super) struct Recorder<'a> {
 }
 
 impl<'a> Recorder<'a> {
+    /// Records the snapshots of starts in `period` (inclusive).
+    fn new(period: (Day, Day)) -> Recorder<'a> {
+        Recorder {
+            period,
+            snapshots: Vec::new(),
+        }
+    }
+
+    /// The run of `sim` (the factual run recorded) with its trajectory `i`
+    /// switched off, until 24 months after the trajectory's start; `None`
+    /// without a snapshot of the trajectory's episode.
+    fn without(&self, sim: &Sim<'a>, i: usize) -> Option<Sim<'a>> {
+        let tr = &sim.trajectories[i];
+        let snap = self
+            .snapshots
+            .iter()
+            .find(|s| s.episode == sim.traj_episode[i])?;
+        Some(counterfactual(snap, tr.seq, add_months(tr.start, 24)))
+    }
+
     /// Keep a copy of `sim` if the stretch starting on `t` can hold a start
     /// in the evaluation period.
     pub(super) fn offer(&mut self, t: Day, state: State, career_end: Day, sim: &Sim<'a>) {
@@ -92,10 +112,7 @@ pub fn generate_person_with_truth(
     let mut rng = stream(params.seed, index, Stream::Person);
     let person = demographics(params, index, &mut rng);
     let mut sim = Sim::new(params, person, rng);
-    let mut recorder = Recorder {
-        period,
-        snapshots: Vec::new(),
-    };
+    let mut recorder = Recorder::new(period);
     sim.run(Some(&mut recorder));
     let episodes = assistance_episodes(&sim.benefits);
     let mut treated = Vec::new();
@@ -116,14 +133,9 @@ pub fn generate_person_with_truth(
         if repeat {
             continue;
         }
-        let Some(snap) = recorder
-            .snapshots
-            .iter()
-            .find(|s| s.episode == sim.traj_episode[i])
-        else {
+        let Some(cf) = recorder.without(&sim, i) else {
             continue;
         };
-        let cf = counterfactual(snap, tr.seq, add_months(tr.start, 24));
         let mut outcomes = [None; 4];
         for (k, months) in TRUTH_HORIZONS.iter().enumerate() {
             let h = add_months(tr.start, *months);
@@ -259,10 +271,7 @@ mod tests {
             let mut rng = stream(p.seed, index, Stream::Person);
             let person = demographics(&p, index, &mut rng);
             let mut sim = Sim::new(&p, person, rng);
-            let mut rec = Recorder {
-                period: (p.from, p.to),
-                snapshots: Vec::new(),
-            };
+            let mut rec = Recorder::new((p.from, p.to));
             sim.run(Some(&mut rec));
             let not_aow = |b: &&BenefitSpell| b.kind != BenefitType::Aow;
             for snap in &rec.snapshots {
@@ -280,14 +289,9 @@ mod tests {
                 resumed += 1;
             }
             for (i, tr) in sim.trajectories.iter().enumerate() {
-                let Some(snap) = rec
-                    .snapshots
-                    .iter()
-                    .find(|s| s.episode == sim.traj_episode[i])
-                else {
+                let Some(cf) = rec.without(&sim, i) else {
                     continue;
                 };
-                let cf = counterfactual(snap, tr.seq, add_months(tr.start, 24));
                 assert!(cf.trajectories.iter().all(|t| t.seq != tr.seq));
                 let before = |b: &&BenefitSpell| b.end.is_some_and(|e| e < tr.start);
                 assert!(
