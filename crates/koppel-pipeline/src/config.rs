@@ -772,11 +772,21 @@ mod tests {
         p
     }
 
-    fn fixture(dir: &Path) {
+    /// A directory holding the inputs and key file `GOOD` names.
+    fn fixture() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
         for f in ["p.parquet", "b.parquet", "e.parquet", "t1.csv", "t2.csv"] {
-            write(dir, f, "x");
+            write(dir.path(), f, "x");
         }
-        write(dir, "k.key", "00");
+        write(dir.path(), "k.key", "00");
+        dir
+    }
+
+    /// Why the pipeline `text`, written as `p.toml` in `dir`, is refused.
+    fn load_error(dir: &Path, text: &str) -> String {
+        load_pipeline(&write(dir, "p.toml", text))
+            .unwrap_err()
+            .to_string()
     }
 
     const GOOD: &str = r#"
@@ -800,8 +810,7 @@ measure = "states"
 
     #[test]
     fn a_good_file_resolves_paths_and_globs() {
-        let dir = tempfile::tempdir().unwrap();
-        fixture(dir.path());
+        let dir = fixture();
         let p = load_pipeline(&write(dir.path(), "p.toml", GOOD)).unwrap();
         assert_eq!(p.raw_inputs["trajectories"].len(), 2);
         assert!(p.raw_inputs["persons"][0].starts_with(dir.path()));
@@ -811,24 +820,18 @@ measure = "states"
 
     #[test]
     fn unknown_keys_are_refused_with_line_and_expected_keys() {
-        let dir = tempfile::tempdir().unwrap();
-        fixture(dir.path());
+        let dir = fixture();
         let text = GOOD.replace("name = \"t\"", "name = \"t\"\ncolour = \"red\"");
-        let err = load_pipeline(&write(dir.path(), "p.toml", &text))
-            .unwrap_err()
-            .to_string();
+        let err = load_error(dir.path(), &text);
         assert!(err.contains("p.toml:3:"), "{err}");
         assert!(err.contains("colour"), "{err}");
     }
 
     #[test]
     fn missing_inputs_name_the_pattern_and_line() {
-        let dir = tempfile::tempdir().unwrap();
-        fixture(dir.path());
+        let dir = fixture();
         let text = GOOD.replace("t*.csv", "uploads/*.csv");
-        let err = load_pipeline(&write(dir.path(), "p.toml", &text))
-            .unwrap_err()
-            .to_string();
+        let err = load_error(dir.path(), &text);
         assert!(
             err.contains("uploads/*.csv") && err.contains("p.toml:8:"),
             "{err}"
@@ -857,12 +860,9 @@ measure = "states"
 
     #[test]
     fn loosening_needs_a_reason() {
-        let dir = tempfile::tempdir().unwrap();
-        fixture(dir.path());
+        let dir = fixture();
         let text = GOOD.replace("min_count = 15", "min_count = 5");
-        let err = load_pipeline(&write(dir.path(), "p.toml", &text))
-            .unwrap_err()
-            .to_string();
+        let err = load_error(dir.path(), &text);
         assert!(err.contains("override_reason"), "{err}");
         let text = GOOD.replace(
             "min_count = 15",
@@ -875,16 +875,13 @@ measure = "states"
 
     #[test]
     fn loosening_is_measured_against_the_operators_disclosure_toml() {
-        let dir = tempfile::tempdir().unwrap();
-        fixture(dir.path());
+        let dir = fixture();
         std::fs::create_dir(dir.path().join("conf")).unwrap();
         write(dir.path(), "conf/disclosure.toml", "min_count = 15\n");
         let text = GOOD
             .replace("name = \"t\"", "name = \"t\"\nconfig_dir = \"conf\"")
             .replace("min_count = 15", "min_count = 12");
-        let err = load_pipeline(&write(dir.path(), "p.toml", &text))
-            .unwrap_err()
-            .to_string();
+        let err = load_error(dir.path(), &text);
         assert!(err.contains("min_count 12 < 15"), "{err}");
         let text = text.replace(
             "min_count = 12",
@@ -899,25 +896,19 @@ measure = "states"
 
     #[test]
     fn a_key_path_that_is_a_directory_is_named_as_one() {
-        let dir = tempfile::tempdir().unwrap();
-        fixture(dir.path());
+        let dir = fixture();
         std::fs::create_dir(dir.path().join("keys")).unwrap();
         let text = GOOD.replace("key_file = \"k.key\"", "key_file = \"keys\"");
-        let err = load_pipeline(&write(dir.path(), "p.toml", &text))
-            .unwrap_err()
-            .to_string();
+        let err = load_error(dir.path(), &text);
         assert!(err.contains("is a directory"), "{err}");
         assert!(!err.contains("does not exist"), "{err}");
     }
 
     #[test]
     fn unknown_dimensions_and_duplicate_tables_are_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        fixture(dir.path());
+        let dir = fixture();
         let text = GOOD.replace("dims = [\"sex\"]", "dims = [\"shoe_size\"]");
-        let err = load_pipeline(&write(dir.path(), "p.toml", &text))
-            .unwrap_err()
-            .to_string();
+        let err = load_error(dir.path(), &text);
         assert!(
             err.contains("shoe_size") && err.contains("known dimensions"),
             "{err}"
@@ -925,9 +916,7 @@ measure = "states"
         let text = format!(
             "{GOOD}\n[[tables]]\nname = \"states_by_sex\"\ndims = []\nmeasure = \"states\"\n"
         );
-        let err = load_pipeline(&write(dir.path(), "p.toml", &text))
-            .unwrap_err()
-            .to_string();
+        let err = load_error(dir.path(), &text);
         assert!(err.contains("two tables"), "{err}");
     }
 
@@ -944,12 +933,9 @@ measure = "states"
 
     #[test]
     fn a_missing_key_file_is_named() {
-        let dir = tempfile::tempdir().unwrap();
-        fixture(dir.path());
+        let dir = fixture();
         let text = GOOD.replace("k.key", "secrets/none.key");
-        let err = load_pipeline(&write(dir.path(), "p.toml", &text))
-            .unwrap_err()
-            .to_string();
+        let err = load_error(dir.path(), &text);
         assert!(
             err.contains("none.key") && err.contains("koppel key new"),
             "{err}"
