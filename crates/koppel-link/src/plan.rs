@@ -4,7 +4,7 @@
 //! interval conditions as filters on small per-person join results, window
 //! functions over sorted spells, and group-bys.
 
-use koppel_schema::analysis::state;
+use koppel_schema::analysis::{at_horizon, state, HORIZON_COLUMNS};
 use koppel_schema::calendar;
 use polars::prelude::*;
 
@@ -869,14 +869,7 @@ fn output_columns(config: &LinkConfig) -> Vec<Expr> {
         col("trajectory_mix").fill_null(lit(NONE)),
     ];
     for &k in &config.horizons {
-        select.extend([
-            col(format!("state_{k}m")),
-            col(format!("sector_{k}m")),
-            col(format!("contract_{k}m")),
-            col(format!("hours_band_{k}m")),
-            col(format!("wage_{k}m")),
-            col(format!("wage_band_{k}m")),
-        ]);
+        select.extend(HORIZON_COLUMNS.map(|name| col(at_horizon(name, k))));
     }
     let w = config.reentry_months;
     let durable = col("assisted_12").fill_null(false).not();

@@ -5,6 +5,7 @@
 mod support;
 
 use koppel_link::{link, Bands, Cohort, LinkConfig, LinkError, LinkInputs};
+use koppel_schema::analysis;
 use polars::prelude::*;
 use support::*;
 
@@ -83,36 +84,24 @@ fn link_writes_the_analysis_file_with_metadata_and_summary() {
         .iter()
         .map(|n| n.to_string())
         .collect();
-    let mut expected = vec![
-        "pseudonym",
-        "reference_date",
-        "municipality",
-        "sex",
-        "age_band",
-        "household_type",
-        "origin",
-        "education_level",
-        "duration_band",
-        "segment",
-        "trajectory_last",
-        "trajectory_mix",
-    ]
-    .into_iter()
-    .map(String::from)
-    .collect::<Vec<_>>();
+    // The file leads with the pseudonym, the reference date and the
+    // municipality, then the other dimensions in their contract order.
+    let mut expected: Vec<String> = [analysis::PSEUDONYM, "reference_date", "municipality"]
+        .into_iter()
+        .chain(
+            analysis::DIMENSIONS
+                .into_iter()
+                .filter(|d| *d != "municipality"),
+        )
+        .map(String::from)
+        .collect();
     for k in [3, 6, 12, 18] {
-        for f in [
-            "state",
-            "sector",
-            "contract",
-            "hours_band",
-            "wage",
-            "wage_band",
-        ] {
-            expected.push(format!("{f}_{k}m"));
+        for f in analysis::HORIZON_COLUMNS {
+            expected.push(analysis::at_horizon(f, k));
         }
     }
-    expected.extend(["reentry_6m", "durable_outflow", "durable_outflow_work"].map(String::from));
+    expected.push(analysis::reentry_flag(6));
+    expected.extend(analysis::FLAGS.map(String::from));
     assert_eq!(names, expected);
     assert_eq!(
         df.column("reference_date").unwrap().dtype(),

@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use koppel_link::{Band, Bands, CivilDate, Cohort, LinkConfig, LinkInputs};
 use koppel_pseudonym::Pseudonymiser;
+use koppel_schema::analysis;
 use polars::prelude::*;
 use support::*;
 
@@ -338,32 +339,21 @@ fn rows_of(df: &DataFrame, c: &LinkConfig) -> Vec<(String, Row)> {
         .iter()
         .map(|v| v.unwrap())
         .collect();
-    let mut string_cols = vec![
-        "municipality",
-        "sex",
-        "age_band",
-        "household_type",
-        "origin",
-        "education_level",
-        "duration_band",
-        "segment",
-        "trajectory_last",
-        "trajectory_mix",
-    ]
-    .into_iter()
-    .map(String::from)
-    .collect::<Vec<_>>();
+    let mut string_cols: Vec<String> = analysis::DIMENSIONS.map(String::from).to_vec();
     let mut wage_cols = Vec::new();
-    for k in &c.horizons {
-        for f in ["state", "sector", "contract", "hours_band", "wage_band"] {
-            string_cols.push(format!("{f}_{k}m"));
+    for &k in &c.horizons {
+        for f in analysis::HORIZON_COLUMNS {
+            if analysis::NUMERIC_OUTCOMES.contains(&f) {
+                wage_cols.push(analysis::at_horizon(f, k));
+            } else {
+                string_cols.push(analysis::at_horizon(f, k));
+            }
         }
-        wage_cols.push(format!("wage_{k}m"));
     }
     let flag_cols = [
-        format!("reentry_{}m", c.reentry_months),
-        "durable_outflow".into(),
-        "durable_outflow_work".into(),
+        analysis::reentry_flag(c.reentry_months),
+        analysis::FLAGS[0].into(),
+        analysis::FLAGS[1].into(),
     ];
     let expected_width = 2 + string_cols.len() + wage_cols.len() + flag_cols.len();
     assert_eq!(df.width(), expected_width, "column count");

@@ -101,6 +101,16 @@ pub mod analysis {
         TRAJECTORY_MIX,
     ];
 
+    /// The columns of each horizon (`{name}_{k}m`), in the file's order.
+    pub const HORIZON_COLUMNS: [&str; 6] = [
+        "state",
+        "sector",
+        "contract",
+        "hours_band",
+        "wage",
+        "wage_band",
+    ];
+
     /// Numeric outcomes per horizon (`{name}_{k}m`), of which a table may
     /// publish a mean or a median.
     pub const NUMERIC_OUTCOMES: [&str; 1] = ["wage"];
