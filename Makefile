@@ -103,12 +103,17 @@ bench-disclosure-loss:
 # pipeline (every stage, --force) in release; koppel run prints per-stage wall
 # time and peak memory. Targets: pipeline after synth <= 15 min, peak <= 12 GiB.
 NATIONAL := $(CURDIR)/target/bench/national
-bench-pipeline:
-	$(CARGO) build --release -p koppel-cli
+# Recipe lines making the national data and its key once (after the release
+# build); shared by the benchmarks that run on them.
+define national_data
 	test -f $(NATIONAL)/registers/persons.parquet || bash scripts/measure.sh "synth national (release)" 18000000 \
 	  target/release/koppel synth --out $(NATIONAL) --persons 18000000 --municipalities 50
 	test -f $(NATIONAL)/secrets/koppel.key || (mkdir -p $(NATIONAL)/secrets && chmod 700 $(NATIONAL)/secrets && \
 	  target/release/koppel key new --out $(NATIONAL)/secrets/koppel.key)
+endef
+bench-pipeline:
+	$(CARGO) build --release -p koppel-cli
+	$(national_data)
 	KOPPEL_DATA=$(NATIONAL) KOPPEL_KEY=$(NATIONAL)/secrets/koppel.key KOPPEL_RUN=$(CURDIR)/target/bench/runs/outflow-cohort \
 	  bash scripts/measure.sh "pipeline outflow-cohort (all stages)" 18000000 \
 	  target/release/koppel --log-format json run pipelines/outflow-cohort.toml --force --quiet
@@ -125,10 +130,7 @@ PEER_OUT := $(CURDIR)/target/bench/link-peer
 bench-link-peer:
 	$(CARGO) build --release -p koppel-cli
 	test -x bench/.venv/bin/python || (python3 -m venv bench/.venv && bench/.venv/bin/pip install -q duckdb)
-	test -f $(NATIONAL)/registers/persons.parquet || bash scripts/measure.sh "synth national (release)" 18000000 \
-	  target/release/koppel synth --out $(NATIONAL) --persons 18000000 --municipalities 50
-	test -f $(NATIONAL)/secrets/koppel.key || (mkdir -p $(NATIONAL)/secrets && chmod 700 $(NATIONAL)/secrets && \
-	  target/release/koppel key new --out $(NATIONAL)/secrets/koppel.key)
+	$(national_data)
 	test -f $(LINK_RUN)/ingest/manifest.json || KOPPEL_DATA=$(NATIONAL) KOPPEL_KEY=$(NATIONAL)/secrets/koppel.key \
 	  KOPPEL_RUN=$(LINK_RUN) target/release/koppel run pipelines/outflow-cohort.toml --until ingest --quiet
 	mkdir -p $(PEER_OUT) && rm -f $(PEER_OUT)/figures.jsonl
@@ -164,10 +166,7 @@ bench-ingest:
 EFFECT_RUN := $(CURDIR)/target/bench/runs/trajectory-effects
 bench-effect:
 	$(CARGO) build --release -p koppel-cli
-	test -f $(NATIONAL)/registers/persons.parquet || bash scripts/measure.sh "synth national (release)" 18000000 \
-	  target/release/koppel synth --out $(NATIONAL) --persons 18000000 --municipalities 50
-	test -f $(NATIONAL)/secrets/koppel.key || (mkdir -p $(NATIONAL)/secrets && chmod 700 $(NATIONAL)/secrets && \
-	  target/release/koppel key new --out $(NATIONAL)/secrets/koppel.key)
+	$(national_data)
 	test -f $(EFFECT_RUN)/ingest/manifest.json || KOPPEL_DATA=$(NATIONAL) KOPPEL_KEY=$(NATIONAL)/secrets/koppel.key \
 	  KOPPEL_RUN=$(EFFECT_RUN) target/release/koppel run pipelines/trajectory-effects.toml --until ingest --quiet
 	KOPPEL_DATA=$(NATIONAL) KOPPEL_KEY=$(NATIONAL)/secrets/koppel.key KOPPEL_RUN=$(EFFECT_RUN) \
