@@ -417,14 +417,10 @@ mod tests {
         }
     }
 
-    #[test]
-    fn stratum_weights_share_the_treated_count() {
-        assert_eq!(control_weight(2, 4), 0.5);
-        assert_eq!(control_weight(3, 1), 3.0);
-        assert_eq!(control_weight(1, 0), 0.0);
-        // Cell 0: two treated (1, 1), four controls (1, 0, 0, 0) weight 0.5.
-        // Cell 1: one treated (0), one control (1) weight 1.
-        let units = vec![
+    /// Cell 0: two treated (1, 1), four controls (1, 0, 0, 0) weight 0.5.
+    /// Cell 1: one treated (0), one control (1) weight 1.
+    fn two_cells() -> Vec<Unit> {
+        vec![
             unit(1, 0, true, 1.0, 1.0),
             unit(2, 0, true, 1.0, 1.0),
             unit(10, 0, false, 0.5, 1.0),
@@ -433,7 +429,15 @@ mod tests {
             unit(13, 0, false, 0.5, 0.0),
             unit(3, 1, true, 1.0, 0.0),
             unit(14, 1, false, 1.0, 1.0),
-        ];
+        ]
+    }
+
+    #[test]
+    fn stratum_weights_share_the_treated_count() {
+        assert_eq!(control_weight(2, 4), 0.5);
+        assert_eq!(control_weight(3, 1), 3.0);
+        assert_eq!(control_weight(1, 0), 0.0);
+        let units = two_cells();
         let e = estimate(&units).unwrap();
         assert_eq!(e.treated_n, 3);
         assert_eq!(e.control_n, 5);
@@ -445,7 +449,7 @@ mod tests {
 
     #[test]
     fn variance_formula_by_hand() {
-        // Same units as above. Residuals:
+        // The units of `two_cells`. Residuals:
         // cell 0 treated: mean 1, residuals 0 (n = 2).
         // cell 0 controls: mean 0.25, residuals .75, -.25, -.25, -.25,
         //   scaled by sqrt(4/3), times a = -0.5.
@@ -453,16 +457,7 @@ mod tests {
         //   treated pooled: cell 0 treated ss = 0, df 1 -> 0.
         //   control pooled: cell 0 ss = 0.75, df 3 -> 0.25.
         //   singles = 1 * 0 + 1 * 0.25.
-        let units = vec![
-            unit(1, 0, true, 1.0, 1.0),
-            unit(2, 0, true, 1.0, 1.0),
-            unit(10, 0, false, 0.5, 1.0),
-            unit(11, 0, false, 0.5, 0.0),
-            unit(12, 0, false, 0.5, 0.0),
-            unit(13, 0, false, 0.5, 0.0),
-            unit(3, 1, true, 1.0, 0.0),
-            unit(14, 1, false, 1.0, 1.0),
-        ];
+        let units = two_cells();
         let e = estimate(&units).unwrap();
         let k = (4.0f64 / 3.0).sqrt();
         let clusters = [0.75, -0.25, -0.25, -0.25].map(|r: f64| (-0.5 * r * k).powi(2));

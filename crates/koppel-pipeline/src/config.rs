@@ -55,6 +55,9 @@ struct InputsText {
     pseudonymised: Option<PseudonymisedText>,
 }
 
+// The four kinds are listed again rather than shared through
+// `#[serde(flatten)]`, which rules out `deny_unknown_fields` and loses
+// toml's spans; `Ctx::inputs` reads both in `INPUT_KINDS` order.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct PseudonymisedText {
