@@ -215,6 +215,14 @@ fn floats(df: &DataFrame, name: &str, table: &str) -> Result<Vec<Option<f64>>, D
     Ok(col.f64().map_err(polars_error(table))?.iter().collect())
 }
 
+/// The table's dimension columns, as text.
+fn dim_texts(spec: &TableSpec) -> Vec<Expr> {
+    spec.dims
+        .iter()
+        .map(|d| col(d.as_str()).cast(DataType::String))
+        .collect()
+}
+
 /// Every combination of levels (each dimension: observed levels, then `Total`).
 fn grid(levels: &[Vec<String>]) -> Vec<Vec<String>> {
     let mut out = vec![Vec::new()];
@@ -339,11 +347,7 @@ fn group_counts(
     let name = spec.name.as_str();
     let perr = polars_error(name);
     let n_splits = splits.len();
-    let mut exprs: Vec<Expr> = spec
-        .dims
-        .iter()
-        .map(|d| col(d.as_str()).cast(DataType::String))
-        .collect();
+    let mut exprs = dim_texts(spec);
     exprs.extend(
         splits
             .into_iter()
@@ -618,11 +622,7 @@ fn build_magnitude(
     let mut rows = Vec::new();
     for &k in &spec.horizons {
         let h = horizon_label(k);
-        let mut exprs: Vec<Expr> = spec
-            .dims
-            .iter()
-            .map(|d| col(d.as_str()).cast(DataType::String))
-            .collect();
+        let mut exprs = dim_texts(spec);
         exprs.push(
             col(format!("{prefix}_{h}").as_str())
                 .cast(DataType::Float64)
