@@ -113,6 +113,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use polars::prelude::*;
+use reduce::PersonIndex;
 use serde::Serialize;
 
 pub use config::{Band, Bands, CivilDate, Cohort, LinkConfig, BUILTIN_BANDS};
@@ -585,36 +586,34 @@ fn read_inputs(
         counts.insert(kind, c);
         Ok::<_, LinkError>(df)
     };
-    let persons = read("persons", frames.persons, Keep::Persons(wide.clone()))?;
-    let benefits = read("benefits", frames.benefits, Keep::Persons(wide))?;
-    let employment = read(
-        "employment",
-        frames.employment,
-        Keep::Persons(candidates.clone()),
-    )?;
-    // The cohort and its outcomes need the candidates' rows only; linkage
-    // quality needs the upload persons' rows as well.
-    let of_candidates = |df: &DataFrame| -> Result<DataFrame, LinkError> {
-        let mask = candidates.mask(
-            df.column(PSEUDONYM)
-                .and_then(|c| c.str())
-                .map_err(perr("reading inputs"))?,
-        );
-        df.filter(&mask).map_err(perr("reading inputs"))
-    };
-    let candidate_frames = [
-        of_candidates(&persons)?,
-        of_candidates(&benefits)?,
-        employment,
-        of_candidates(&traj)?,
-    ];
-    let ids = PersonIds::of(&candidate_frames)?;
-    let [persons_c, benefits_c, employment_c, traj_c] = candidate_frames;
+    // The candidates are numbered (their pseudonyms sorted, on a thread of
+    // its own) while polars streams the registers.
+    let (persons, benefits, employment, ids) = std::thread::scope(|scope| {
+        let ids = scope.spawn(|| PersonIds::of(&candidates));
+        let registers = (|| {
+            let persons = read("persons", frames.persons, Keep::Persons(wide.clone()))?;
+            let benefits = read("benefits", frames.benefits, Keep::Persons(wide))?;
+            let employment = read(
+                "employment",
+                frames.employment,
+                Keep::Persons(candidates.clone()),
+            )?;
+            Ok::<_, LinkError>((persons, benefits, employment))
+        })();
+        let ids = match ids.join() {
+            Ok(ids) => ids,
+            Err(panic) => std::panic::resume_unwind(panic),
+        };
+        registers.map(|(p, b, e)| (p, b, e, ids))
+    })?;
+    // The cohort and its outcomes need the candidates' rows only (linkage
+    // quality needs the upload persons' rows as well): one lookup per row
+    // both selects and numbers them.
     let frames = LinkFrames {
-        persons: ids.numbered(persons_c)?.lazy(),
-        benefits: ids.numbered(benefits_c)?.lazy(),
-        employment: ids.numbered(employment_c)?.lazy(),
-        trajectories: ids.numbered(traj_c)?.lazy(),
+        persons: ids.numbered(persons.clone())?.lazy(),
+        benefits: ids.numbered(benefits.clone())?.lazy(),
+        employment: ids.numbered(employment)?.lazy(),
+        trajectories: ids.numbered(traj.clone())?.lazy(),
     };
     tracing::info!(
         seconds = started.elapsed().as_secs_f64(),
@@ -637,40 +636,31 @@ fn read_inputs(
 /// by person about a dozen times. Joining on 32-character pseudonym strings
 /// costs hashing and comparing 32 bytes per row; the plans therefore run on
 /// the candidates' ranks in sorted pseudonym order (`UInt32`) instead,
-/// mapped in one pass per input ([`PersonIds::numbered`]), and the
-/// analysis file gets its pseudonyms back at the end
-/// ([`PersonIds::named`]). Ranks sort as the pseudonyms do, so the file's
-/// order and bytes are those of a run on the strings.
+/// mapped in one pass per input ([`PersonIds::numbered`], which also drops
+/// the rows of other persons), and the analysis file gets its pseudonyms
+/// back at the end ([`PersonIds::named`]). Ranks sort as the pseudonyms do,
+/// so the file's order and bytes are those of a run on the strings.
 struct PersonIds {
     /// The distinct pseudonyms, sorted; a person's number is its index.
     sorted: Vec<String>,
     /// Pseudonym to number.
-    index: PlHashMap<String, u32>,
+    index: PersonIndex,
 }
 
 impl PersonIds {
-    /// Numbers every pseudonym of the `frames`' pseudonym columns.
-    fn of(frames: &[DataFrame]) -> Result<PersonIds, LinkError> {
-        let mut all: Vec<&str> = Vec::new();
-        for df in frames {
-            let column = df
-                .column(PSEUDONYM)
-                .and_then(|c| c.str())
-                .map_err(perr("numbering persons"))?;
-            all.extend(column.iter().flatten());
+    /// Numbers the persons of `set` in pseudonym order.
+    fn of(set: &PersonSet) -> PersonIds {
+        let sorted = set.sorted();
+        let mut index = PersonIndex::default();
+        for p in &sorted {
+            index.number(p);
         }
-        all.sort_unstable();
-        all.dedup();
-        let sorted: Vec<String> = all.into_iter().map(str::to_owned).collect();
-        let index = sorted
-            .iter()
-            .enumerate()
-            .map(|(i, p)| (p.clone(), i as u32))
-            .collect();
-        Ok(PersonIds { sorted, index })
+        PersonIds { sorted, index }
     }
 
-    /// `df` with its pseudonyms replaced by their numbers.
+    /// The rows of `df` of numbered persons, their pseudonyms replaced by
+    /// their numbers (rows of other persons and without a pseudonym are
+    /// dropped).
     fn numbered(&self, mut df: DataFrame) -> Result<DataFrame, LinkError> {
         let column = df
             .column(PSEUDONYM)
@@ -678,11 +668,12 @@ impl PersonIds {
             .map_err(perr("numbering persons"))?;
         let numbers: UInt32Chunked = column
             .iter()
-            .map(|p| p.and_then(|p| self.index.get(p).copied()))
+            .map(|p| p.and_then(|p| self.index.get(p)))
             .collect();
+        let known = numbers.is_not_null();
         df.with_column(numbers.with_name(PSEUDONYM.into()).into_column())
             .map_err(perr("numbering persons"))?;
-        Ok(df)
+        df.filter(&known).map_err(perr("numbering persons"))
     }
 
     /// `df` with its person numbers replaced by their pseudonyms.
@@ -810,14 +801,19 @@ fn write_analysis_file(
 mod tests {
     use super::*;
 
-    /// Numbers follow the sorted pseudonyms across all frames, a row of a
-    /// person outside the frames gets no number, and naming restores the
-    /// strings.
+    /// Numbers follow the sorted pseudonyms of the set, rows of other
+    /// persons (and without a pseudonym) are dropped, and naming restores
+    /// the strings.
     #[test]
     fn person_ids_number_in_pseudonym_order_and_name_back() {
-        let a = df! { PSEUDONYM => [Some("ccc"), None, Some("aaa")], "x" => [1, 2, 3] }.unwrap();
-        let b = df! { PSEUDONYM => ["bbb", "aaa"] }.unwrap();
-        let ids = PersonIds::of(&[a.clone(), b]).unwrap();
+        let a =
+            df! { PSEUDONYM => [Some("ccc"), None, Some("aaa"), Some("zzz")], "x" => [1, 2, 3, 4] }
+                .unwrap();
+        let set = PersonSet::from_column(
+            &df! { PSEUDONYM => ["bbb", "aaa", "ccc", "aaa"] }.unwrap()[PSEUDONYM],
+        )
+        .unwrap();
+        let ids = PersonIds::of(&set);
         let numbered = ids.numbered(a.clone()).unwrap();
         let numbers: Vec<Option<u32>> = numbered
             .column(PSEUDONYM)
@@ -826,11 +822,23 @@ mod tests {
             .unwrap()
             .iter()
             .collect();
-        assert_eq!(numbers, [Some(2), None, Some(0)]);
+        assert_eq!(numbers, [Some(2), Some(0)]);
         assert_eq!(numbered.get_column_names(), a.get_column_names());
-        assert!(ids.named(numbered).unwrap().equals_missing(&a));
-        let stranger = df! { PSEUDONYM => ["zzz"] }.unwrap();
-        let numbered = ids.numbered(stranger).unwrap();
-        assert_eq!(numbered.column(PSEUDONYM).unwrap().null_count(), 1);
+        let kept = df! { PSEUDONYM => ["ccc", "aaa"], "x" => [1, 3] }.unwrap();
+        assert!(ids.named(numbered).unwrap().equals_missing(&kept));
+        // Pseudonyms of 32 hexadecimal digits take the set's fast path.
+        let long: Vec<String> = (0..5u32).rev().map(|i| format!("{i:032x}")).collect();
+        let frame = df! { PSEUDONYM => long.clone() }.unwrap();
+        let ids = PersonIds::of(&PersonSet::from_column(&frame[PSEUDONYM]).unwrap());
+        let numbers: Vec<Option<u32>> = ids
+            .numbered(frame)
+            .unwrap()
+            .column(PSEUDONYM)
+            .unwrap()
+            .u32()
+            .unwrap()
+            .iter()
+            .collect();
+        assert_eq!(numbers, [Some(4), Some(3), Some(2), Some(1), Some(0)]);
     }
 }

@@ -244,25 +244,49 @@ impl PersonSet {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    /// Every pseudonym in the set, sorted.
+    pub fn sorted(&self) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .keys
+            .iter()
+            .filter_map(|k| {
+                let bytes: Vec<u8> = k.iter().flat_map(|w| w.to_le_bytes()).collect();
+                // The bytes of a `str` (see `key`): always valid UTF-8.
+                String::from_utf8(bytes).ok()
+            })
+            .chain(self.other.iter().cloned())
+            .collect();
+        out.sort_unstable();
+        out
+    }
 }
 
 /// Dense numbers for pseudonyms (0, 1, 2, … in order of first insertion),
 /// hashed as in [`PersonSet`]: a 32-byte pseudonym as four words with one
-/// multiplication, any other string in a plain map. Linkage quality numbers
-/// the five million upload rows' persons with it at national scale.
+/// multiplication, any other string in a plain map (copied: such strings
+/// only come from inputs pseudonymised outside koppel). Linkage quality
+/// numbers the five million upload rows' persons with it at national scale,
+/// and the link stage its cohort candidates.
 #[derive(Debug, Default)]
-pub(crate) struct PersonIndex<'a> {
+pub(crate) struct PersonIndex {
     keys: std::collections::HashMap<Key, u32, std::hash::BuildHasherDefault<KeyHasher>>,
-    other: PlHashMap<&'a str, u32>,
+    other: PlHashMap<String, u32>,
 }
 
-impl<'a> PersonIndex<'a> {
+impl PersonIndex {
     /// The number of `pseudonym`, numbering it next when it is new.
-    pub(crate) fn number(&mut self, pseudonym: &'a str) -> u32 {
+    pub(crate) fn number(&mut self, pseudonym: &str) -> u32 {
         let next = self.len() as u32;
         match key(pseudonym) {
             Some(k) => *self.keys.entry(k).or_insert(next),
-            None => *self.other.entry(pseudonym).or_insert(next),
+            None => match self.other.get(pseudonym) {
+                Some(&n) => n,
+                None => {
+                    self.other.insert(pseudonym.to_string(), next);
+                    next
+                }
+            },
         }
     }
 
