@@ -814,31 +814,24 @@ mod tests {
         )
         .unwrap();
         let ids = PersonIds::of(&set);
+        let numbers = |df: &DataFrame| -> Vec<Option<u32>> {
+            df.column(PSEUDONYM)
+                .unwrap()
+                .u32()
+                .unwrap()
+                .iter()
+                .collect()
+        };
         let numbered = ids.numbered(a.clone()).unwrap();
-        let numbers: Vec<Option<u32>> = numbered
-            .column(PSEUDONYM)
-            .unwrap()
-            .u32()
-            .unwrap()
-            .iter()
-            .collect();
-        assert_eq!(numbers, [Some(2), Some(0)]);
+        assert_eq!(numbers(&numbered), [Some(2), Some(0)]);
         assert_eq!(numbered.get_column_names(), a.get_column_names());
         let kept = df! { PSEUDONYM => ["ccc", "aaa"], "x" => [1, 3] }.unwrap();
         assert!(ids.named(numbered).unwrap().equals_missing(&kept));
         // Pseudonyms of 32 hexadecimal digits take the set's fast path.
         let long: Vec<String> = (0..5u32).rev().map(|i| format!("{i:032x}")).collect();
-        let frame = df! { PSEUDONYM => long.clone() }.unwrap();
+        let frame = df! { PSEUDONYM => long }.unwrap();
         let ids = PersonIds::of(&PersonSet::from_column(&frame[PSEUDONYM]).unwrap());
-        let numbers: Vec<Option<u32>> = ids
-            .numbered(frame)
-            .unwrap()
-            .column(PSEUDONYM)
-            .unwrap()
-            .u32()
-            .unwrap()
-            .iter()
-            .collect();
+        let numbers = numbers(&ids.numbered(frame).unwrap());
         assert_eq!(numbers, [Some(4), Some(3), Some(2), Some(1), Some(0)]);
     }
 }
