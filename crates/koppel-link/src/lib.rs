@@ -51,6 +51,14 @@
 //!   over the upload persons' rows that pass kept, with persons numbered
 //!   densely, instead of a join of the five million trajectory rows with
 //!   the assistance spells by pseudonym.
+//! - **Both cores busy.** Single-threaded steps over rows already in memory
+//!   run beside polars' work on a scoped thread: the upload persons' set
+//!   while polars scans benefits for the candidates, numbering the
+//!   candidates while it streams the registers, linkage quality while it
+//!   derives the cohort and the outcomes. Joins in the plans run on the
+//!   candidates' ranks in pseudonym order (`UInt32`) instead of
+//!   32-character strings; the analysis file gets its pseudonyms back at the
+//!   end, byte-identical.
 //!
 //! The alternative — partitioning the registers by pseudonym and running
 //! per-person passes over sorted spells — would need the registers sorted
@@ -69,7 +77,12 @@
 //! rows read (10.9 s of a 39.7 s stage before, 2.7 s of 27.5 s after, load
 //! ≈ 7) and the registers are read with positioned reads instead of memory
 //! maps ([`positioned_read_path`]), which takes the mapped file's pages out of
-//! the peak: 2.0–2.1 GiB instead of 2.8 GiB, same output.
+//! the peak: 2.0–2.1 GiB instead of 2.8 GiB, same output. With the threads
+//! above, joins on ranks and transparent huge pages off for the `koppel`
+//! process, the stage takes 7.1–7.9 s at 1.8–1.9 GiB (load ≈ 2): choosing
+//! the persons 1.3 s, the three register passes 1.2 + 0.9 + 1.6 s,
+//! numbering 0.2 s, cohort 0.3 s, outcomes 1.5 s (linkage quality
+//! alongside).
 //!
 //! # Decisions (beyond docs/definitions.md)
 //!
