@@ -316,16 +316,35 @@ fn prepare(frames: &LinkFrames, config: &LinkConfig) -> Prepared {
 /// Merge assistance spells (`pseudonym`, `start`, `end`) into episodes
 /// (`pseudonym`, `ep_start`, `ep_end`), bridging gaps of at most `gap_days`
 /// days not covered by any spell. Overlapping and nested spells merge.
+///
+/// The latest end among a person's earlier spells (`prev_end`) is a running
+/// maximum per person. Rather than a window per person, it is one running
+/// maximum down the sorted frame of `group · 2³² + end` (a person's group
+/// number only grows down the frame, and `end + 2³¹` fits in 32 bits), from
+/// which the group's part is taken off again: the same values, without
+/// polars grouping 140,000 persons (a quarter of a second at national
+/// scale).
 pub(crate) fn episodes(assist: LazyFrame, gap_days: u32) -> LazyFrame {
+    const SHIFT: i64 = 1 << 32;
+    const OFFSET: i64 = 1 << 31;
+    let new_person = col(PSEUDONYM).neq_missing(col(PSEUDONYM).shift(lit(1)));
+    let group = col("new_person").cast(DataType::Int64).cum_sum(false) * lit(SHIFT);
     assist
         .select([col(PSEUDONYM), col("start"), col("end")])
         .sort_by_exprs(on(&[PSEUDONYM, "start", "end"]), sort_opts(&[false]))
+        .with_column(new_person.alias("new_person"))
+        .with_column(group.alias("group"))
         .with_column(
-            col("end")
-                .cum_max(false)
-                .shift(lit(1))
-                .over([col(PSEUDONYM)])
-                .expect("window over one column")
+            when(col("new_person"))
+                .then(lit(NULL).cast(DataType::Int32))
+                .otherwise(
+                    ((col("group") + col("end").cast(DataType::Int64) + lit(OFFSET))
+                        .cum_max(false)
+                        .shift(lit(1))
+                        - col("group")
+                        - lit(OFFSET))
+                    .cast(DataType::Int32),
+                )
                 .alias("prev_end"),
         )
         .with_column(
