@@ -35,11 +35,7 @@ fn main() {
             .unwrap_single();
         eprintln!("{engine:?} cohort {}: {:.2?}", cohort.height(), t.elapsed());
         let t = Instant::now();
-        let out = koppel_link::outcomes_plan(&frames, cohort.lazy(), &config, &Bands::default())
-            .unwrap()
-            .collect_with_engine(engine)
-            .unwrap()
-            .unwrap_single();
+        let out = koppel_link::outcomes_frame(&frames, cohort, &config, &Bands::default()).unwrap();
         eprintln!("{engine:?} outcomes {}: {:.2?}", out.height(), t.elapsed());
         let t = Instant::now();
         let q = koppel_link::linkage_quality_plan(&frames, &config)

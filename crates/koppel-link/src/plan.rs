@@ -4,11 +4,10 @@
 //! interval conditions as filters on small per-person join results, window
 //! functions over sorted spells, and group-bys.
 
-use koppel_schema::analysis::{at_horizon, state, HORIZON_COLUMNS};
 use koppel_schema::calendar;
 use polars::prelude::*;
 
-use crate::config::{Band, Bands, Cohort, LinkConfig};
+use crate::config::{Bands, Cohort, LinkConfig};
 use crate::LinkError;
 
 /// The pseudonym column of every input and of the output.
@@ -169,38 +168,6 @@ pub(crate) fn add_months(e: Expr, months: i64) -> Expr {
         .cast(DataType::Int32)
 }
 
-/// Completed calendar months from day `from` to day `to` (both day
-/// numbers): the largest m with `add_months(from, m) <= to`.
-fn completed_months(from: Expr, to: Expr) -> Expr {
-    let f = date(from);
-    let t = date(to);
-    let i = |e: Expr| e.cast(DataType::Int32);
-    let m0 = (i(t.clone().dt().year()) * lit(12) + i(t.clone().dt().month()))
-        - (i(f.clone().dt().year()) * lit(12) + i(f.clone().dt().month()));
-    let last = i(t.clone().dt().month_end().dt().day());
-    let fd = i(f.dt().day());
-    let clamped = when(fd.clone().gt(last.clone())).then(last).otherwise(fd);
-    m0 - when(clamped.gt(i(t.dt().day())))
-        .then(lit(1))
-        .otherwise(lit(0))
-}
-
-/// The band label of numeric `value` (null → `unknown`).
-fn band(value: Expr, bands: &[Band]) -> Expr {
-    let last = bands.last().map_or(UNKNOWN, |b| b.label.as_str());
-    let mut chain = when(value.clone().is_null())
-        .then(lit(UNKNOWN))
-        .when(lit(false))
-        .then(lit(UNKNOWN));
-    for b in &bands[..bands.len().saturating_sub(1)] {
-        let to = b.to.unwrap_or(f64::INFINITY);
-        chain = chain
-            .when(value.clone().cast(DataType::Float64).lt(lit(to)))
-            .then(lit(b.label.clone()));
-    }
-    chain.otherwise(lit(last.to_string()))
-}
-
 fn sort_opts(descending: &[bool]) -> SortMultipleOptions {
     SortMultipleOptions::default()
         .with_order_descending_multi(descending.to_vec())
@@ -242,16 +209,24 @@ fn year_bounds(year: i32) -> (i32, i32) {
     )
 }
 
-/// Spells with day-number dates and the ongoing end replaced by [`OPEN`].
-struct Prepared {
-    persons: LazyFrame,
-    assist: LazyFrame,
-    ww: LazyFrame,
-    jobs: LazyFrame,
-    traj: LazyFrame,
+/// The inputs' valid rows with the columns the stage uses: spells with
+/// day-number dates (`start`, `end`) and the ongoing end replaced by
+/// [`OPEN`].
+pub(crate) struct Prepared {
+    /// Persons register: `birth`, the dimensions, `person_municipality`,
+    /// `death`, `emigration`.
+    pub(crate) persons: LazyFrame,
+    /// Assistance spells (the configured benefit types) with `municipality`.
+    pub(crate) assist: LazyFrame,
+    /// WW spells.
+    pub(crate) ww: LazyFrame,
+    /// Employment spells with the job columns.
+    pub(crate) jobs: LazyFrame,
+    /// Trajectories with `end_raw` (the end as given, null when ongoing).
+    pub(crate) traj: LazyFrame,
 }
 
-fn prepare(frames: &LinkFrames, config: &LinkConfig) -> Prepared {
+pub(crate) fn prepare(frames: &LinkFrames, config: &LinkConfig) -> Prepared {
     let valid = |kind: &str, f: &LazyFrame| f.clone().filter(invalid_rows(kind).not());
     let spell = |f: LazyFrame| {
         f.with_columns([
@@ -475,433 +450,38 @@ fn cohort_from(p: &Prepared, config: &LinkConfig) -> LazyFrame {
     }
 }
 
-/// The person-level analysis file as one lazy plan (see the README section
-/// "Person-level analysis file" for the columns).
-pub fn analysis_plan(
+/// The person-level analysis file (see the README section "Person-level
+/// analysis file" for the columns): the cohort plan, collected, and the
+/// outcomes of its persons ([`outcomes_frame`]).
+pub fn analysis_frame(
     frames: &LinkFrames,
     config: &LinkConfig,
     bands: &Bands,
-) -> Result<LazyFrame, LinkError> {
+) -> Result<DataFrame, LinkError> {
     config.validate().map_err(LinkError::Config)?;
     let p = prepare(frames, config);
-    let cohort = cohort_from(&p, config).cache();
-    Ok(outcomes_from(&p, cohort, config, bands))
+    let cohort = cohort_from(&p, config)
+        .collect()
+        .map_err(|source| LinkError::Polars {
+            step: "cohort",
+            source,
+        })?;
+    crate::outcomes::derive(&p, cohort, config, bands)
 }
 
 /// The analysis file for a given cohort frame (as from [`cohort_plan`],
-/// possibly collected first).
-pub fn outcomes_plan(
+/// collected): one row per cohort person with a persons-register record,
+/// sorted by pseudonym, derived by a pass over each person's rows (module
+/// `outcomes`).
+pub fn outcomes_frame(
     frames: &LinkFrames,
-    cohort: LazyFrame,
+    cohort: DataFrame,
     config: &LinkConfig,
     bands: &Bands,
-) -> Result<LazyFrame, LinkError> {
+) -> Result<DataFrame, LinkError> {
     config.validate().map_err(LinkError::Config)?;
     let p = prepare(frames, config);
-    Ok(outcomes_from(&p, cohort, config, bands))
-}
-
-/// The persons-register record used per pseudonym when the register holds
-/// several: the first by birth date, then every other column, ascending.
-pub(crate) fn dedup_persons(persons: LazyFrame) -> LazyFrame {
-    first_by(
-        persons,
-        &[PSEUDONYM],
-        &[
-            ("birth", false),
-            ("sex", false),
-            ("household_type", false),
-            ("origin", false),
-            ("education_level", false),
-            ("person_municipality", false),
-            ("death", false),
-            ("emigration", false),
-        ],
-    )
-}
-
-/// The analysis file of `cohort`, joined on the pseudonym from its parts:
-/// the person frame with the dimensions, the states per horizon, the
-/// episode flags and the trajectory exposure.
-fn outcomes_from(p: &Prepared, cohort: LazyFrame, config: &LinkConfig, bands: &Bands) -> LazyFrame {
-    let ids = cohort.clone().select([col(PSEUDONYM)]).cache();
-    // Everything below works on the cohort's own records only.
-    let assist = p
-        .assist
-        .clone()
-        .semi_join(ids.clone(), col(PSEUDONYM), col(PSEUDONYM));
-    let base = base_frame(p, cohort, &ids, &assist, bands);
-    // Used once per horizon below: computed once.
-    let states = horizon_states(p, &base, &ids, &assist, config, bands).cache();
-    let (reentry, assisted) = episode_flags(&base, &assist, config);
-    let (last, mix) = exposure(p, &base, ids, config);
-    let mut out = base;
-    for &k in &config.horizons {
-        let wide = states.clone().filter(col("k").eq(lit(k))).select([
-            col(PSEUDONYM),
-            col("state").alias(format!("state_{k}m")),
-            col("sector").alias(format!("sector_{k}m")),
-            col("contract").alias(format!("contract_{k}m")),
-            col("hours_band").alias(format!("hours_band_{k}m")),
-            col("wage").alias(format!("wage_{k}m")),
-            col("wage_band").alias(format!("wage_band_{k}m")),
-        ]);
-        out = left(out, wide, &[PSEUDONYM]);
-    }
-    let work12 = states
-        .filter(col("k").eq(lit(12u32)))
-        .select([col(PSEUDONYM), col("working").alias("work_12")]);
-    out = left(out, work12, &[PSEUDONYM]);
-    for flags in [reentry, assisted, last, mix] {
-        out = left(out, flags, &[PSEUDONYM]);
-    }
-    out.select(output_columns(config))
-        .sort([PSEUDONYM], SortMultipleOptions::default())
-}
-
-/// One row per cohort person with a persons-register record: the cohort's
-/// and the register's columns, `municipality`, `age_band`, `duration_band`.
-fn base_frame(
-    p: &Prepared,
-    cohort: LazyFrame,
-    ids: &LazyFrame,
-    assist: &LazyFrame,
-    bands: &Bands,
-) -> LazyFrame {
-    let persons = dedup_persons(p.persons.clone().semi_join(
-        ids.clone(),
-        col(PSEUDONYM),
-        col(PSEUDONYM),
-    ));
-
-    // Municipality of register cohorts: the paying municipality of the
-    // latest-starting assistance spell of the episode starting on or before
-    // the anchor day.
-    let spell_muni = first_by(
-        inner(
-            assist.clone(),
-            cohort.clone().filter(col("anchor").is_not_null()).select([
-                col(PSEUDONYM),
-                col("ep_start"),
-                col("anchor"),
-            ]),
-            &[PSEUDONYM],
-        )
-        .filter(
-            col("start")
-                .gt_eq(col("ep_start"))
-                .and(col("start").lt_eq(col("anchor"))),
-        ),
-        &[PSEUDONYM],
-        &[("start", true), ("end", true), ("municipality", false)],
-    )
-    .select([
-        col(PSEUDONYM),
-        col("municipality").alias("spell_municipality"),
-    ]);
-
-    left(
-        inner(cohort, persons, &[PSEUDONYM]),
-        spell_muni,
-        &[PSEUDONYM],
-    )
-    .with_columns([
-        coalesce(&[
-            col("cohort_municipality"),
-            col("spell_municipality"),
-            col("person_municipality"),
-            lit(UNKNOWN),
-        ])
-        .alias("municipality"),
-        band(
-            when(col("birth").is_null().or(col("birth").gt(col("R"))))
-                .then(lit(NULL).cast(DataType::Int32))
-                .otherwise(completed_months(col("birth"), col("R")))
-                .cast(DataType::Float64)
-                / lit(12.0),
-            &bands.age,
-        )
-        .alias("age_band"),
-        when(col("ep_start").is_null())
-            .then(lit(NONE))
-            .otherwise(band(
-                completed_months(col("ep_start"), col("R")),
-                &bands.duration,
-            ))
-            .alias("duration_band"),
-    ])
-    .cache()
-    // Age in completed years: floor of months / 12 (the bands are integers,
-    // so comparing months / 12 with them is the same as comparing the floor).
-}
-
-/// Per cohort person and horizon `k` (plus 12 months, for durable outflow
-/// to work): `state`, `working` and the job columns at H = R + k months.
-fn horizon_states(
-    p: &Prepared,
-    base: &LazyFrame,
-    ids: &LazyFrame,
-    assist: &LazyFrame,
-    config: &LinkConfig,
-    bands: &Bands,
-) -> LazyFrame {
-    // Horizon points: one row per person and horizon (plus 12 months for
-    // durable outflow to work).
-    let mut ks: Vec<u32> = config.horizons.clone();
-    if !ks.contains(&12) {
-        ks.push(12);
-    }
-    let points: Vec<LazyFrame> = ks
-        .iter()
-        .map(|&k| {
-            base.clone().select([
-                col(PSEUDONYM),
-                lit(k).alias("k"),
-                add_months(col("R"), k as i64).alias("H"),
-                col("death"),
-                col("emigration"),
-            ])
-        })
-        .collect();
-    let points = concat(points, UnionArgs::default()).expect("horizon frames share a schema");
-    let covering = |spells: LazyFrame, flag: &str| {
-        inner(
-            spells,
-            points.clone().select([col(PSEUDONYM), col("k"), col("H")]),
-            &[PSEUDONYM],
-        )
-        .filter(col("start").lt_eq(col("H")).and(col("end").gt_eq(col("H"))))
-        .select([col(PSEUDONYM), col("k")])
-        .unique(None, UniqueKeepStrategy::Any)
-        .with_column(lit(true).alias(flag))
-    };
-    let jobs = p
-        .jobs
-        .clone()
-        .semi_join(ids.clone(), col(PSEUDONYM), col(PSEUDONYM));
-    let job_at = first_by(
-        inner(
-            jobs,
-            points.clone().select([col(PSEUDONYM), col("k"), col("H")]),
-            &[PSEUDONYM],
-        )
-        .filter(col("start").lt_eq(col("H")).and(col("end").gt_eq(col("H")))),
-        &[PSEUDONYM, "k"],
-        &[
-            ("hours_per_week", true),
-            ("monthly_wage", true),
-            ("job_id", false),
-            ("start", false),
-            ("end", false),
-            ("sector", false),
-            ("contract", false),
-        ],
-    )
-    .select([
-        col(PSEUDONYM),
-        col("k"),
-        col("sector"),
-        col("contract"),
-        col("hours_per_week"),
-        col("monthly_wage"),
-        lit(true).alias("w"),
-    ]);
-    let ww =
-        p.ww.clone()
-            .semi_join(ids.clone(), col(PSEUDONYM), col(PSEUDONYM));
-    let keys = [PSEUDONYM, "k"];
-    // Gone: died or emigrated before H. On the day itself the person is
-    // still in the population (the registers show spells covering it).
-    let gone = col("death")
-        .lt(col("H"))
-        .fill_null(false)
-        .or(col("emigration").lt(col("H")).fill_null(false));
-    let assist_at = covering(assist.clone(), "a");
-    let ww_at = covering(ww, "u");
-    left(
-        left(left(points, assist_at, &keys), ww_at, &keys),
-        job_at,
-        &keys,
-    )
-    .with_columns([
-        gone.alias("gone"),
-        col("a").fill_null(false),
-        col("u").fill_null(false),
-        col("w").fill_null(false),
-    ])
-    .with_columns([
-        when(col("gone"))
-            .then(lit(state::OVERIG))
-            .when(col("a").and(col("w")))
-            .then(lit(state::BIJSTAND_MET_WERK))
-            .when(col("a"))
-            .then(lit(state::BIJSTAND))
-            .when(col("w"))
-            .then(lit(state::WERK))
-            .when(col("u"))
-            .then(lit(state::WW))
-            .otherwise(lit(state::OVERIG))
-            .alias("state"),
-        col("w").and(col("gone").not()).alias("working"),
-    ])
-    .with_columns([
-        when(col("working"))
-            .then(col("sector").fill_null(lit(UNKNOWN)))
-            .otherwise(lit(NONE))
-            .alias("sector"),
-        when(col("working"))
-            .then(col("contract").fill_null(lit(UNKNOWN)))
-            .otherwise(lit(NONE))
-            .alias("contract"),
-        when(col("working"))
-            .then(band(col("hours_per_week"), &bands.hours))
-            .otherwise(lit(NONE))
-            .alias("hours_band"),
-        when(col("working"))
-            .then(col("monthly_wage"))
-            .otherwise(lit(NULL).cast(DataType::Float64))
-            .alias("wage"),
-        when(col("working"))
-            .then(band(col("monthly_wage"), &bands.wage))
-            .otherwise(lit(NONE))
-            .alias("wage_band"),
-    ])
-}
-
-/// The persons with `reentry` (a new assistance episode starts in (R, R +
-/// w months]) and those with `assisted_12` (assistance on some day of [R,
-/// R + 12 months]).
-fn episode_flags(
-    base: &LazyFrame,
-    assist: &LazyFrame,
-    config: &LinkConfig,
-) -> (LazyFrame, LazyFrame) {
-    // Re-entry: a new episode starting in (R, R + w months].
-    let w = config.reentry_months;
-    let reentry = inner(
-        episodes(assist.clone(), config.gap_days),
-        base.clone().select([
-            col(PSEUDONYM),
-            col("R"),
-            add_months(col("R"), w as i64).alias("Rw"),
-        ]),
-        &[PSEUDONYM],
-    )
-    .filter(
-        col("ep_start")
-            .gt(col("R"))
-            .and(col("ep_start").lt_eq(col("Rw"))),
-    )
-    .select([col(PSEUDONYM)])
-    .unique(None, UniqueKeepStrategy::Any)
-    .with_column(lit(true).alias("reentry"));
-    // Durable outflow: no assistance on any day of [R, R + 12 months].
-    let assisted = inner(
-        assist.clone(),
-        base.clone().select([
-            col(PSEUDONYM),
-            col("R"),
-            add_months(col("R"), 12).alias("R12"),
-        ]),
-        &[PSEUDONYM],
-    )
-    .filter(
-        col("start")
-            .lt_eq(col("R12"))
-            .and(col("end").gt_eq(col("R"))),
-    )
-    .select([col(PSEUDONYM)])
-    .unique(None, UniqueKeepStrategy::Any)
-    .with_column(lit(true).alias("assisted_12"));
-    (reentry, assisted)
-}
-
-/// Of the exposed cohort persons: `trajectory_last` with its `segment`,
-/// and `trajectory_mix`.
-fn exposure(
-    p: &Prepared,
-    base: &LazyFrame,
-    ids: LazyFrame,
-    config: &LinkConfig,
-) -> (LazyFrame, LazyFrame) {
-    // Trajectory exposure: trajectories overlapping [R − lookback, R).
-    let traj = p
-        .traj
-        .clone()
-        .semi_join(ids, col(PSEUDONYM), col(PSEUDONYM));
-    let exposed = inner(
-        traj,
-        base.clone().select([
-            col(PSEUDONYM),
-            col("R"),
-            add_months(col("R"), -(config.lookback_months as i64)).alias("L"),
-        ]),
-        &[PSEUDONYM],
-    )
-    .filter(col("start").lt(col("R")).and(col("end").gt_eq(col("L"))))
-    .with_column(col("instrument").fill_null(lit(UNKNOWN)));
-    let last = first_by(
-        exposed.clone(),
-        &[PSEUDONYM],
-        &[
-            ("start", true),
-            ("end", true),
-            ("instrument", false),
-            ("segment", false),
-        ],
-    )
-    .select([
-        col(PSEUDONYM),
-        col("instrument").alias("trajectory_last"),
-        col("segment"),
-    ]);
-    let mix = exposed
-        .group_by([col(PSEUDONYM)])
-        .agg([
-            col("instrument").n_unique().alias("n_instruments"),
-            col("instrument").min().alias("one_instrument"),
-        ])
-        .select([
-            col(PSEUDONYM),
-            when(col("n_instruments").gt(lit(1)))
-                .then(lit("multiple"))
-                .otherwise(col("one_instrument"))
-                .alias("trajectory_mix"),
-        ]);
-    (last, mix)
-}
-
-/// The analysis file's columns, in order, from the joined parts.
-fn output_columns(config: &LinkConfig) -> Vec<Expr> {
-    let mut select = vec![
-        col(PSEUDONYM),
-        date(col("R")).alias("reference_date"),
-        col("municipality"),
-        col("sex").fill_null(lit(UNKNOWN)),
-        col("age_band"),
-        col("household_type").fill_null(lit(UNKNOWN)),
-        col("origin").fill_null(lit(UNKNOWN)),
-        col("education_level").fill_null(lit(UNKNOWN)),
-        col("duration_band"),
-        col("segment").fill_null(lit(UNKNOWN)),
-        col("trajectory_last").fill_null(lit(NONE)),
-        col("trajectory_mix").fill_null(lit(NONE)),
-    ];
-    for &k in &config.horizons {
-        select.extend(HORIZON_COLUMNS.map(|name| col(at_horizon(name, k))));
-    }
-    let w = config.reentry_months;
-    let durable = col("assisted_12").fill_null(false).not();
-    select.extend([
-        col("reentry")
-            .fill_null(false)
-            .alias(format!("reentry_{w}m")),
-        durable.clone().alias("durable_outflow"),
-        durable
-            .and(col("work_12").fill_null(false))
-            .alias("durable_outflow_work"),
-    ]);
-    select
+    crate::outcomes::derive(&p, cohort, config, bands)
 }
 
 /// Linkage quality per upload municipality: `municipality`,

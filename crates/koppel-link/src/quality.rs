@@ -50,6 +50,46 @@ fn valid_spell(start: Option<i32>, end: Option<i32>) -> Option<(i32, Option<i32>
     }
 }
 
+/// Items grouped by a dense person number with a counting sort (an order
+/// of 4-byte indices, not a sorted copy of the items): person `p`'s items
+/// are `items[order[first[p]..first[p + 1]]]`, in input order.
+struct ByPerson<T> {
+    items: Vec<T>,
+    order: Vec<u32>,
+    first: Vec<usize>,
+}
+
+impl<T> ByPerson<T> {
+    fn new(items: Vec<T>, persons: usize, person: impl Fn(&T) -> u32) -> ByPerson<T> {
+        let mut first = vec![0usize; persons + 1];
+        for item in &items {
+            first[person(item) as usize + 1] += 1;
+        }
+        for i in 0..persons {
+            first[i + 1] += first[i];
+        }
+        let mut next = first.clone();
+        let mut order = vec![0u32; items.len()];
+        for (k, item) in items.iter().enumerate() {
+            let p = person(item) as usize;
+            order[next[p]] = k as u32;
+            next[p] += 1;
+        }
+        ByPerson {
+            items,
+            order,
+            first,
+        }
+    }
+
+    fn of(&self, person: u32) -> impl Iterator<Item = &T> {
+        let p = person as usize;
+        self.order[self.first[p]..self.first[p + 1]]
+            .iter()
+            .map(|&k| &self.items[k as usize])
+    }
+}
+
 /// Linkage quality per upload municipality (sorted by code) and over all
 /// uploads (`total`, distinct persons), from the uploads and the persons
 /// and benefits rows of (at least) the upload persons. The definitions are
@@ -76,6 +116,7 @@ pub fn linkage_quality(
     let mut municipalities: Vec<&str> = Vec::new();
     // (municipality, person, window from, window until)
     let mut windows: Vec<(u32, u32, i32, i32)> = Vec::with_capacity(trajectories.height());
+    let mut last: Option<(&str, u32)> = None;
     for (((p, m), s), e) in t_person
         .iter()
         .zip(t_municipality.iter())
@@ -85,7 +126,13 @@ pub fn linkage_quality(
         let (Some(p), Some((start, end))) = (p, valid_spell(s, e)) else {
             continue;
         };
-        let person = person_ids.number(p);
+        // An upload lists a person's trajectories together as a rule: the
+        // previous row's number is reused without hashing.
+        let person = match last {
+            Some((q, i)) if q == p => i,
+            _ => person_ids.number(p),
+        };
+        last = Some((p, person));
         let m = m.unwrap_or(UNKNOWN);
         let municipality = *municipality_ids.entry(m).or_insert_with(|| {
             municipalities.push(m);
@@ -122,41 +169,39 @@ pub fn linkage_quality(
             spells.push((i, start, end.unwrap_or(OPEN)));
         }
     }
-    spells.sort_unstable();
-    let mut first = vec![0usize; n + 1];
-    for &(i, _, _) in &spells {
-        first[i as usize + 1] += 1;
-    }
-    let mut running = 0;
-    for f in first.iter_mut() {
-        running += *f;
-        *f = running;
-    }
+    let spells = ByPerson::new(spells, n, |s| s.0);
     let around = |person: u32, from: i32, until: i32| {
-        let i = person as usize;
-        spells[first[i]..first[i + 1]]
-            .iter()
+        spells
+            .of(person)
             .any(|&(_, start, end)| start <= until && end >= from)
     };
 
     // Distinct (municipality, person) pairs, assisted when any of their
-    // trajectories has a spell around it.
-    windows.sort_unstable_by_key(|w| (w.0, w.1));
+    // trajectories has a spell around it. A person's windows are few and
+    // mostly of one municipality.
+    let windows = ByPerson::new(windows, n, |w| w.1);
     let mut assisted_any = vec![false; n];
     let mut counts = vec![(0u64, 0u64, 0u64); municipalities.len()];
-    let mut k = 0;
-    while k < windows.len() {
-        let (m, p) = (windows[k].0, windows[k].1);
-        let mut assisted = false;
-        while k < windows.len() && windows[k].0 == m && windows[k].1 == p {
-            assisted = assisted || around(p, windows[k].2, windows[k].3);
-            k += 1;
+    let mut pairs: Vec<(u32, bool)> = Vec::new();
+    for p in 0..n as u32 {
+        pairs.clear();
+        for &(m, _, from, until) in windows.of(p) {
+            match pairs.iter_mut().find(|(q, _)| *q == m) {
+                Some((_, assisted)) => {
+                    if !*assisted {
+                        *assisted = around(p, from, until);
+                    }
+                }
+                None => pairs.push((m, around(p, from, until))),
+            }
         }
-        let c = &mut counts[m as usize];
-        c.0 += 1;
-        c.1 += u64::from(found[p as usize]);
-        c.2 += u64::from(assisted);
-        assisted_any[p as usize] |= assisted;
+        for &(m, assisted) in &pairs {
+            let c = &mut counts[m as usize];
+            c.0 += 1;
+            c.1 += u64::from(found[p as usize]);
+            c.2 += u64::from(assisted);
+            assisted_any[p as usize] |= assisted;
+        }
     }
     let row = |municipality: &str, (a, b, c): (u64, u64, u64)| LinkageRow {
         municipality: municipality.to_string(),

@@ -394,12 +394,9 @@ pub fn write_inputs(dir: &Path, frames: &LinkFrames, key_id: &str) -> LinkInputs
     }
 }
 
-/// Collect a plan.
+/// The analysis file of `frames`, in memory.
 pub fn run(frames: &LinkFrames, config: &koppel_link::LinkConfig) -> DataFrame {
-    koppel_link::analysis_plan(frames, config, &koppel_link::Bands::default())
-        .unwrap()
-        .collect()
-        .unwrap()
+    koppel_link::analysis_frame(frames, config, &koppel_link::Bands::default()).unwrap()
 }
 
 /// The value of `column` in the row of `id`, as text (`null` for null).
