@@ -1,8 +1,8 @@
 //! The polars lazy plans: input normalisation, assistance episodes, the four
-//! cohorts, outcome states per horizon, flags, trajectory exposure, and the
-//! linkage quality counts. No row-by-row loops: joins on the pseudonym,
-//! interval conditions as filters on small per-person join results, window
-//! functions over sorted spells, and group-bys.
+//! cohorts and the linkage quality counts (joins on the pseudonym, running
+//! maxima over sorted spells, group-bys), plus the entry points that derive
+//! the cohort persons' outcomes (module `outcomes`, a pass over each
+//! person's rows).
 
 use koppel_schema::calendar;
 use polars::prelude::*;
