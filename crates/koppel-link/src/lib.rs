@@ -478,15 +478,7 @@ pub fn link(
     }
     let frames = &read.frames;
     let df = outcomes(frames, &read.ids, config, bands, &mut summary, started)?;
-    (summary.linkage, summary.linkage_total) = match read.quality.join() {
-        Ok(linkage) => linkage?,
-        Err(panic) => std::panic::resume_unwind(panic),
-    };
-    tracing::info!(
-        seconds = started.elapsed().as_secs_f64(),
-        peak_mib = peak_mib(),
-        "link: linkage quality counted"
-    );
+    (summary.linkage, summary.linkage_total) = read.linkage;
     count_censored_horizons(&df, config, &read.counts, &mut summary)?;
 
     write_analysis_file(out, &df, config, key_id, spec)?;
@@ -542,8 +534,8 @@ struct ReadInputs {
     frames: LinkFrames,
     /// The candidates' pseudonyms by number.
     ids: PersonIds,
-    /// Linkage quality, counted on a thread of its own (see [`read_inputs`]).
-    quality: std::thread::JoinHandle<Result<Linkage, LinkError>>,
+    /// Linkage quality, counted during the passes (see [`read_inputs`]).
+    linkage: Linkage,
     /// What each pass counted, by input kind.
     counts: BTreeMap<&'static str, PassCounts>,
 }
@@ -559,11 +551,10 @@ fn read_inputs(
 ) -> Result<ReadInputs, LinkError> {
     let (traj, traj_counts) =
         reduce::reduce_frame("trajectories", frames.trajectories, &Keep::All)?;
-    // The upload persons' set is built (one thread, hashing every upload
-    // row) while polars scans the benefits register for the candidates.
+    // The upload persons are numbered with their trajectory windows (one
+    // thread) while polars scans the benefits register for the candidates.
     let (candidates, uploads) = std::thread::scope(|scope| {
-        let uploads = scope
-            .spawn(|| PersonSet::from_column(traj.column(PSEUDONYM).map_err(perr("uploads"))?));
+        let uploads = scope.spawn(|| quality::Uploads::new(&traj, config));
         let candidates =
             reduce::cohort_candidates(frames.benefits.clone(), traj.clone().lazy(), config);
         match uploads.join() {
@@ -571,19 +562,18 @@ fn read_inputs(
             Err(panic) => std::panic::resume_unwind(panic),
         }
     });
-    let (candidates, mut wide) = (candidates?, uploads?);
-    wide.extend(&candidates);
+    let (candidates, uploads) = (Arc::new(candidates?), Arc::new(uploads?));
     tracing::info!(
         candidates = candidates.len(),
-        with_upload_persons = wide.len(),
+        upload_persons = uploads.len(),
         seconds = started.elapsed().as_secs_f64(),
         peak_mib = peak_mib(),
         "link: persons to read selected"
     );
-    let (candidates, wide) = (Arc::new(candidates), Arc::new(wide));
     let mut counts = BTreeMap::from([("trajectories", traj_counts)]);
-    let mut read = |kind: &'static str, frame: LazyFrame, keep: Keep| {
-        let (df, c) = reduce::reduce_frame(kind, frame, &keep)?;
+    let mut read = |kind: &'static str, frame: LazyFrame, observe| {
+        let keep = Keep::Persons(candidates.clone());
+        let (df, c) = reduce::reduce_frame_observed(kind, frame, &keep, observe)?;
         tracing::info!(
             kind,
             rows = c.rows,
@@ -595,31 +585,56 @@ fn read_inputs(
         counts.insert(kind, c);
         Ok::<_, LinkError>(df)
     };
+    // Linkage quality: the persons and benefits passes record what it needs
+    // of the upload persons' rows (found in the persons register, their
+    // assistance spells) while they keep the candidates' rows; it is
+    // counted beside the employment pass.
+    let facts = Arc::new(quality::UploadFacts::new(&uploads));
+    let observe_persons: reduce::Observe = {
+        let (uploads, facts) = (uploads.clone(), facts.clone());
+        Arc::new(move |fields: &[Series]| {
+            uploads.observe_persons(fields[0].str()?, &facts);
+            Ok(())
+        })
+    };
+    let observe_benefits: reduce::Observe = {
+        let (uploads, facts) = (uploads.clone(), facts.clone());
+        let types = config.assistance_types.clone();
+        Arc::new(move |fields: &[Series]| {
+            let rows = quality::BenefitRows {
+                pseudonyms: fields[0].str()?,
+                invalid: fields[1].bool()?,
+                start: fields[2].i32()?,
+                end: fields[3].i32()?,
+                types: fields[4].str()?,
+            };
+            uploads.observe_benefits(&types, rows, &facts);
+            Ok(())
+        })
+    };
     // The candidates are numbered (their pseudonyms sorted, on a thread of
-    // its own) while polars streams the registers. Linkage quality, a
-    // single-threaded pass over the upload persons' rows, starts when the
-    // registers are read, on a thread of its own, and runs beside the
-    // numbering, the cohort and the outcomes. (Started beside the
-    // employment pass it ends sooner, but both then hold their memory at
-    // once: 2.1-2.2 GiB instead of 1.9-2.0 GiB at national scale.)
-    let (persons, benefits, employment, ids, quality) = std::thread::scope(|scope| {
+    // its own) while polars streams the registers.
+    let (persons, benefits, employment, ids, linkage) = std::thread::scope(|scope| {
         let ids = scope.spawn(|| PersonIds::of(&candidates));
         let registers = (|| {
-            let persons = read("persons", frames.persons, Keep::Persons(wide.clone()))?;
-            let benefits = read("benefits", frames.benefits, Keep::Persons(wide))?;
-            let employment = read(
-                "employment",
-                frames.employment,
-                Keep::Persons(candidates.clone()),
+            let persons = read("persons", frames.persons, Some((&[], observe_persons)))?;
+            let benefits = read(
+                "benefits",
+                frames.benefits,
+                Some((&["benefit_type"], observe_benefits)),
             )?;
-            let quality = {
-                let (persons, benefits, traj) = (persons.clone(), benefits.clone(), traj.clone());
-                let config = config.clone();
-                std::thread::spawn(move || {
-                    quality::linkage_quality(&persons, &benefits, &traj, &config)
-                })
+            let linkage = scope.spawn(|| uploads.count(&facts));
+            let employment = read("employment", frames.employment, None)?;
+            let linkage = match linkage.join() {
+                Ok(linkage) => linkage,
+                Err(panic) => std::panic::resume_unwind(panic),
             };
-            Ok::<_, LinkError>((persons, benefits, employment, quality))
+            tracing::info!(
+                seconds = started.elapsed().as_secs_f64(),
+                peak_mib = peak_mib(),
+                "link: linkage quality counted"
+            );
+            Ok::<_, LinkError>((persons, benefits, employment, linkage))
         })();
         let ids = match ids.join() {
             Ok(ids) => ids,
@@ -627,9 +642,9 @@ fn read_inputs(
         };
         registers.map(|(p, b, e, q)| (p, b, e, ids, q))
     })?;
-    // The cohort and its outcomes need the candidates' rows only (linkage
-    // quality needs the upload persons' rows as well): one lookup per row
-    // both selects and numbers them.
+    // The cohort and its outcomes need the candidates' rows only: one lookup
+    // per row both selects and numbers them (the uploads hold every upload
+    // person's rows).
     let frames = LinkFrames {
         persons: ids.numbered(persons)?.lazy(),
         benefits: ids.numbered(benefits)?.lazy(),
@@ -644,7 +659,7 @@ fn read_inputs(
     Ok(ReadInputs {
         frames,
         ids,
-        quality,
+        linkage,
         counts,
     })
 }

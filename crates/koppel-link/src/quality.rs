@@ -1,16 +1,24 @@
-//! Linkage quality counted over the rows already read.
+//! Linkage quality counted during the register passes.
 //!
 //! The counts of [`crate::LinkageRow`] need, per upload person, whether the
 //! persons register has a record and whether an assistance spell lies
-//! around one of their trajectories (per municipality). The read pass has
-//! already kept the upload persons' register rows, so this module counts
-//! in one pass over each of those frames with the persons numbered densely
-//! (a hash map from pseudonym to number, built from the uploads:
-//! `reduce::PersonIndex`, hashed like the person sets), instead
-//! of joining five million trajectory rows with the assistance spells by
-//! pseudonym strings (that join took about a third of the link stage's
-//! time at national scale). [`crate::linkage_quality_plan`] is the same
+//! around one of their trajectories (per municipality). [`Uploads`] numbers
+//! the upload persons densely (a hash map from pseudonym to number behind a
+//! bitmap, `reduce::PersonIndex`, hashed like the person sets) and keeps
+//! each trajectory's window, grouped by person. The register passes then
+//! record, for the rows of upload persons only, what the counts need
+//! ([`UploadFacts`]: a flag per person found in the persons register, the
+//! assistance spells as three numbers each) while they select the cohort
+//! candidates' rows, so neither the upload persons' register rows are kept
+//! nor is any register read a second time. Before, the passes kept every
+//! register row of the 1.1 million upload persons (strings included) for a
+//! count afterwards; that join of the five million trajectory rows with the
+//! spells by pseudonym strings once took a third of the link stage's time
+//! at national scale. [`crate::linkage_quality_plan`] is the same
 //! definition as a polars plan; the tests check that both agree.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
 
 use koppel_schema::calendar;
 use polars::prelude::*;
@@ -90,133 +98,259 @@ impl<T> ByPerson<T> {
     }
 }
 
+/// The upload persons, numbered densely in order of first sight, with
+/// their trajectory windows (from `lookback_months` before a trajectory's
+/// start to `lookback_months` after its end, open without an end) grouped
+/// by person. Rows without a pseudonym, a start or with an end before the
+/// start are ignored.
+pub struct Uploads {
+    persons: PersonIndex,
+    municipalities: Vec<String>,
+    /// (person, municipality, window from, window until) per person.
+    windows: ByPerson<(u32, u32, i32, i32)>,
+}
+
+impl Uploads {
+    /// Numbers the persons of the uploads and their windows.
+    pub fn new(trajectories: &DataFrame, config: &LinkConfig) -> Result<Uploads, LinkError> {
+        let months = config.lookback_months as i32;
+        let t_person = text(trajectories, PSEUDONYM)?;
+        let t_municipality = text(trajectories, "municipality")?;
+        let (t_start, t_end) = (
+            days(trajectories, "start_date")?,
+            days(trajectories, "end_date")?,
+        );
+        let mut persons = PersonIndex::default();
+        let mut municipality_ids: PlHashMap<&str, u32> = PlHashMap::new();
+        let mut municipalities: Vec<String> = Vec::new();
+        // (person, municipality, window from, window until)
+        let mut windows: Vec<(u32, u32, i32, i32)> = Vec::with_capacity(trajectories.height());
+        let mut last: Option<(&str, u32)> = None;
+        for (((p, m), s), e) in t_person
+            .iter()
+            .zip(t_municipality.iter())
+            .zip(t_start.iter())
+            .zip(t_end.iter())
+        {
+            let (Some(p), Some((start, end))) = (p, valid_spell(s, e)) else {
+                continue;
+            };
+            // An upload lists a person's trajectories together as a rule:
+            // the previous row's number is reused without hashing.
+            let person = match last {
+                Some((q, i)) if q == p => i,
+                _ => persons.number(p),
+            };
+            last = Some((p, person));
+            let m = m.unwrap_or(UNKNOWN);
+            let municipality = *municipality_ids.entry(m).or_insert_with(|| {
+                municipalities.push(m.to_string());
+                municipalities.len() as u32 - 1
+            });
+            let from = calendar::add_months(start, -months);
+            let until = end.map_or(OPEN, |e| calendar::add_months(e, months));
+            windows.push((person, municipality, from, until));
+        }
+        persons.add_filter();
+        Ok(Uploads {
+            windows: ByPerson::new(windows, persons.len(), |w| w.0),
+            persons,
+            municipalities,
+        })
+    }
+
+    /// Number of distinct upload persons.
+    pub fn len(&self) -> usize {
+        self.persons.len()
+    }
+
+    /// Whether the uploads name no person.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Records the upload persons found in a batch of persons-register
+    /// pseudonyms.
+    pub fn observe_persons(&self, pseudonyms: &StringChunked, facts: &UploadFacts) {
+        for p in pseudonyms.iter().flatten() {
+            if let Some(i) = self.persons.get(p) {
+                facts.found[i as usize].store(true, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Records the assistance spells of upload persons in a batch of
+    /// benefits rows (`invalid`: the rows the stage ignores).
+    pub fn observe_benefits(
+        &self,
+        assistance_types: &[String],
+        rows: BenefitRows<'_>,
+        facts: &UploadFacts,
+    ) {
+        let is_assistance = |t: &str| assistance_types.iter().any(|a| a == t);
+        let mut spells = Vec::new();
+        let (types, start, end) = (rows.types, rows.start, rows.end);
+        for ((((p, t), s), e), bad) in rows
+            .pseudonyms
+            .iter()
+            .zip(types.iter())
+            .zip(start.iter())
+            .zip(end.iter())
+            .zip(rows.invalid.iter())
+        {
+            let (Some(p), Some(t), Some(s), Some(false)) = (p, t, s, bad) else {
+                continue;
+            };
+            if let (Some(i), true) = (self.persons.get(p), is_assistance(t)) {
+                spells.push((i, s, e.unwrap_or(OPEN)));
+            }
+        }
+        if !spells.is_empty() {
+            facts
+                .spells
+                .lock()
+                .expect("no panic while holding the lock")
+                .extend(spells);
+        }
+    }
+
+    /// Linkage quality per upload municipality (sorted by code) and over
+    /// all uploads (`total`, distinct persons), from what the register
+    /// passes recorded.
+    pub fn count(&self, facts: &UploadFacts) -> (Vec<LinkageRow>, LinkageRow) {
+        let n = self.len();
+        let found: Vec<bool> = facts
+            .found
+            .iter()
+            .map(|f| f.load(Ordering::Relaxed))
+            .collect();
+        let spells = std::mem::take(
+            &mut *facts
+                .spells
+                .lock()
+                .expect("no panic while holding the lock"),
+        );
+        let spells = ByPerson::new(spells, n, |s| s.0);
+        let around = |person: u32, from: i32, until: i32| {
+            spells
+                .of(person)
+                .any(|&(_, start, end)| start <= until && end >= from)
+        };
+        // Distinct (municipality, person) pairs, assisted when any of their
+        // trajectories has a spell around it. A person's windows are few and
+        // mostly of one municipality.
+        let mut assisted_any = vec![false; n];
+        let mut counts = vec![(0u64, 0u64, 0u64); self.municipalities.len()];
+        let mut pairs: Vec<(u32, bool)> = Vec::new();
+        for p in 0..n as u32 {
+            pairs.clear();
+            for &(_, m, from, until) in self.windows.of(p) {
+                match pairs.iter_mut().find(|(q, _)| *q == m) {
+                    Some((_, assisted)) => {
+                        if !*assisted {
+                            *assisted = around(p, from, until);
+                        }
+                    }
+                    None => pairs.push((m, around(p, from, until))),
+                }
+            }
+            for &(m, assisted) in &pairs {
+                let c = &mut counts[m as usize];
+                c.0 += 1;
+                c.1 += u64::from(found[p as usize]);
+                c.2 += u64::from(assisted);
+                assisted_any[p as usize] |= assisted;
+            }
+        }
+        let row = |municipality: &str, (a, b, c): (u64, u64, u64)| LinkageRow {
+            municipality: municipality.to_string(),
+            persons_in_uploads: a,
+            found_in_persons_register: b,
+            with_assistance_around_trajectories: c,
+            not_found: a - b,
+        };
+        let by_code: std::collections::BTreeMap<&str, (u64, u64, u64)> = self
+            .municipalities
+            .iter()
+            .map(String::as_str)
+            .zip(counts)
+            .collect();
+        let rows = by_code.into_iter().map(|(m, c)| row(m, c)).collect();
+        let total = (
+            n as u64,
+            found.iter().filter(|&&f| f).count() as u64,
+            assisted_any.iter().filter(|&&a| a).count() as u64,
+        );
+        (rows, row("total", total))
+    }
+}
+
+/// One batch of benefits rows as [`Uploads::observe_benefits`] reads it.
+pub struct BenefitRows<'a> {
+    /// `pseudonym`.
+    pub pseudonyms: &'a StringChunked,
+    /// `benefit_type`.
+    pub types: &'a StringChunked,
+    /// `start_date` as day numbers.
+    pub start: &'a Int32Chunked,
+    /// `end_date` as day numbers (null: ongoing).
+    pub end: &'a Int32Chunked,
+    /// The rows the stage ignores.
+    pub invalid: &'a BooleanChunked,
+}
+
+/// What the register passes record about the upload persons: found in the
+/// persons register, and their assistance spells (person, start, end).
+/// Written from polars' threads; [`Uploads::count`] takes the spells.
+pub struct UploadFacts {
+    found: Vec<AtomicBool>,
+    spells: Mutex<Vec<(u32, i32, i32)>>,
+}
+
+impl UploadFacts {
+    /// Nothing recorded yet, for the persons of `uploads`.
+    pub fn new(uploads: &Uploads) -> UploadFacts {
+        UploadFacts {
+            found: (0..uploads.len()).map(|_| AtomicBool::new(false)).collect(),
+            spells: Mutex::new(Vec::new()),
+        }
+    }
+}
+
 /// Linkage quality per upload municipality (sorted by code) and over all
 /// uploads (`total`, distinct persons), from the uploads and the persons
-/// and benefits rows of (at least) the upload persons. The definitions are
-/// those of [`crate::linkage_quality_plan`]: rows without a pseudonym, a
-/// start or with an end before the start are ignored; a trajectory's
-/// window runs from `lookback_months` before its start to
-/// `lookback_months` after its end (open when it has no end).
+/// and benefits rows of (at least) the upload persons, in memory. The
+/// definitions are those of [`crate::linkage_quality_plan`]: rows without a
+/// pseudonym, a start or with an end before the start are ignored; a
+/// trajectory's window runs from `lookback_months` before its start to
+/// `lookback_months` after its end (open when it has no end). The link
+/// stage counts the same during its register passes ([`Uploads`]).
 pub fn linkage_quality(
     persons: &DataFrame,
     benefits: &DataFrame,
     trajectories: &DataFrame,
     config: &LinkConfig,
 ) -> Result<(Vec<LinkageRow>, LinkageRow), LinkError> {
-    let months = config.lookback_months as i32;
-    // Upload persons and municipalities, numbered in order of appearance.
-    let t_person = text(trajectories, PSEUDONYM)?;
-    let t_municipality = text(trajectories, "municipality")?;
-    let (t_start, t_end) = (
-        days(trajectories, "start_date")?,
-        days(trajectories, "end_date")?,
+    let uploads = Uploads::new(trajectories, config)?;
+    let facts = UploadFacts::new(&uploads);
+    uploads.observe_persons(&text(persons, PSEUDONYM)?, &facts);
+    let invalid = benefits
+        .clone()
+        .lazy()
+        .select([crate::plan::invalid_rows("benefits")])
+        .collect()
+        .map_err(perr)?;
+    let invalid = invalid[0].bool().map_err(perr)?.rechunk().into_owned();
+    uploads.observe_benefits(
+        &config.assistance_types,
+        BenefitRows {
+            pseudonyms: &text(benefits, PSEUDONYM)?,
+            types: &text(benefits, "benefit_type")?,
+            start: &days(benefits, "start_date")?,
+            end: &days(benefits, "end_date")?,
+            invalid: &invalid,
+        },
+        &facts,
     );
-    let mut person_ids = PersonIndex::default();
-    let mut municipality_ids: PlHashMap<&str, u32> = PlHashMap::new();
-    let mut municipalities: Vec<&str> = Vec::new();
-    // (municipality, person, window from, window until)
-    let mut windows: Vec<(u32, u32, i32, i32)> = Vec::with_capacity(trajectories.height());
-    let mut last: Option<(&str, u32)> = None;
-    for (((p, m), s), e) in t_person
-        .iter()
-        .zip(t_municipality.iter())
-        .zip(t_start.iter())
-        .zip(t_end.iter())
-    {
-        let (Some(p), Some((start, end))) = (p, valid_spell(s, e)) else {
-            continue;
-        };
-        // An upload lists a person's trajectories together as a rule: the
-        // previous row's number is reused without hashing.
-        let person = match last {
-            Some((q, i)) if q == p => i,
-            _ => person_ids.number(p),
-        };
-        last = Some((p, person));
-        let m = m.unwrap_or(UNKNOWN);
-        let municipality = *municipality_ids.entry(m).or_insert_with(|| {
-            municipalities.push(m);
-            municipalities.len() as u32 - 1
-        });
-        let from = calendar::add_months(start, -months);
-        let until = end.map_or(OPEN, |e| calendar::add_months(e, months));
-        windows.push((municipality, person, from, until));
-    }
-    let n = person_ids.len();
-
-    let mut found = vec![false; n];
-    for p in text(persons, PSEUDONYM)?.iter().flatten() {
-        if let Some(i) = person_ids.get(p) {
-            found[i as usize] = true;
-        }
-    }
-
-    // The upload persons' assistance spells, grouped by person.
-    let is_assistance = |t: &str| config.assistance_types.iter().any(|a| a == t);
-    let b_type = text(benefits, "benefit_type")?;
-    let (b_start, b_end) = (days(benefits, "start_date")?, days(benefits, "end_date")?);
-    let mut spells: Vec<(u32, i32, i32)> = Vec::new();
-    for (((p, t), s), e) in text(benefits, PSEUDONYM)?
-        .iter()
-        .zip(b_type.iter())
-        .zip(b_start.iter())
-        .zip(b_end.iter())
-    {
-        let (Some(p), Some(t), Some((start, end))) = (p, t, valid_spell(s, e)) else {
-            continue;
-        };
-        if let (Some(i), true) = (person_ids.get(p), is_assistance(t)) {
-            spells.push((i, start, end.unwrap_or(OPEN)));
-        }
-    }
-    let spells = ByPerson::new(spells, n, |s| s.0);
-    let around = |person: u32, from: i32, until: i32| {
-        spells
-            .of(person)
-            .any(|&(_, start, end)| start <= until && end >= from)
-    };
-
-    // Distinct (municipality, person) pairs, assisted when any of their
-    // trajectories has a spell around it. A person's windows are few and
-    // mostly of one municipality.
-    let windows = ByPerson::new(windows, n, |w| w.1);
-    let mut assisted_any = vec![false; n];
-    let mut counts = vec![(0u64, 0u64, 0u64); municipalities.len()];
-    let mut pairs: Vec<(u32, bool)> = Vec::new();
-    for p in 0..n as u32 {
-        pairs.clear();
-        for &(m, _, from, until) in windows.of(p) {
-            match pairs.iter_mut().find(|(q, _)| *q == m) {
-                Some((_, assisted)) => {
-                    if !*assisted {
-                        *assisted = around(p, from, until);
-                    }
-                }
-                None => pairs.push((m, around(p, from, until))),
-            }
-        }
-        for &(m, assisted) in &pairs {
-            let c = &mut counts[m as usize];
-            c.0 += 1;
-            c.1 += u64::from(found[p as usize]);
-            c.2 += u64::from(assisted);
-            assisted_any[p as usize] |= assisted;
-        }
-    }
-    let row = |municipality: &str, (a, b, c): (u64, u64, u64)| LinkageRow {
-        municipality: municipality.to_string(),
-        persons_in_uploads: a,
-        found_in_persons_register: b,
-        with_assistance_around_trajectories: c,
-        not_found: a - b,
-    };
-    let by_code: std::collections::BTreeMap<&str, (u64, u64, u64)> =
-        municipalities.iter().copied().zip(counts).collect();
-    let rows = by_code.into_iter().map(|(m, c)| row(m, c)).collect();
-    let total = (
-        n as u64,
-        found.iter().filter(|&&f| f).count() as u64,
-        assisted_any.iter().filter(|&&a| a).count() as u64,
-    );
-    Ok((rows, row("total", total)))
+    Ok(uploads.count(&facts))
 }

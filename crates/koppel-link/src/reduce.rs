@@ -272,6 +272,9 @@ impl PersonSet {
 pub(crate) struct PersonIndex {
     keys: std::collections::HashMap<Key, u32, std::hash::BuildHasherDefault<KeyHasher>>,
     other: PlHashMap<String, u32>,
+    /// After [`PersonIndex::add_filter`]: a bitmap as in [`PersonSet`], so
+    /// that most lookups of persons not in the index are one bit test.
+    bits: Vec<u64>,
 }
 
 impl PersonIndex {
@@ -279,7 +282,11 @@ impl PersonIndex {
     pub(crate) fn number(&mut self, pseudonym: &str) -> u32 {
         let next = self.len() as u32;
         match key(pseudonym) {
-            Some(k) => *self.keys.entry(k).or_insert(next),
+            Some(k) => *self.keys.entry(k).or_insert_with(|| {
+                // A filter built before no longer covers every key.
+                self.bits = Vec::new();
+                next
+            }),
             None => match self.other.get(pseudonym) {
                 Some(&n) => n,
                 None => {
@@ -290,10 +297,30 @@ impl PersonIndex {
         }
     }
 
+    /// Puts a bitmap of 16 bits per person in front of [`PersonIndex::get`]
+    /// (numbering another person drops it again). For lookups of many
+    /// pseudonyms of which few are in the index.
+    pub(crate) fn add_filter(&mut self) {
+        let bits = (self.keys.len() * 16).next_power_of_two().max(4096);
+        self.bits = vec![0; bits / 64];
+        for k in self.keys.keys() {
+            let i = (key_hash(k) as usize) & (bits - 1);
+            self.bits[i / 64] |= 1 << (i % 64);
+        }
+    }
+
     /// The number of `pseudonym`, if it has one.
     pub(crate) fn get(&self, pseudonym: &str) -> Option<u32> {
         match key(pseudonym) {
-            Some(k) => self.keys.get(&k).copied(),
+            Some(k) => {
+                if !self.bits.is_empty() {
+                    let i = (key_hash(&k) as usize) & (self.bits.len() * 64 - 1);
+                    if self.bits[i / 64] & (1 << (i % 64)) == 0 {
+                        return None;
+                    }
+                }
+                self.keys.get(&k).copied()
+            }
             None => self.other.get(pseudonym).copied(),
         }
     }
@@ -360,23 +387,40 @@ fn batch_counts(
     })
 }
 
+/// Watches every row of a [`Keep::Persons`] pass, kept or not (see
+/// [`reduce_frame_observed`]): receives the fields pseudonym, ignored-row
+/// flag, start and end date (day numbers; null for the persons register)
+/// and then the extra columns asked for, batch by batch, from polars'
+/// threads.
+pub(crate) type Observe = Arc<dyn Fn(&[Series]) -> PolarsResult<()> + Send + Sync>;
+
 /// The filter of a [`Keep::Persons`] pass: a function of the pseudonym,
 /// the `INVALID` flag and the dates that counts every row it sees into
-/// `counts` and is true for the rows of the persons in `set`. It runs in
-/// polars' parallel pipelines (and in the Parquet reader when polars pushes
-/// it down, which then decodes the other columns of kept rows only).
-fn person_filter(kind: &str, set: Arc<PersonSet>, counts: Arc<Mutex<PassCounts>>) -> Expr {
+/// `counts`, shows it to `observe` and is true for the rows of the persons
+/// in `set`. It runs in polars' parallel pipelines (and in the Parquet
+/// reader when polars pushes it down, which then decodes the other columns
+/// of kept rows only).
+fn person_filter(
+    kind: &str,
+    set: Arc<PersonSet>,
+    counts: Arc<Mutex<PassCounts>>,
+    observe: Option<(&[&str], Observe)>,
+) -> Expr {
     let date = |name: &str| match kind {
         "persons" => lit(NULL).cast(DataType::Int32).alias(name),
         _ => col(name).cast(DataType::Int32),
     };
-    as_struct(vec![
+    let mut fields = vec![
         col(PSEUDONYM),
         invalid_rows(kind).alias(INVALID),
         date("start_date"),
         date("end_date"),
-    ])
-    .map(
+    ];
+    let observe = observe.map(|(extra, f)| {
+        fields.extend(extra.iter().map(|c| col(*c)));
+        f
+    });
+    as_struct(fields).map(
         move |c: Column| {
             let fields = c.struct_()?.fields_as_series();
             let c = batch_counts(&fields[1], Some(&fields[2]), Some(&fields[3]))?;
@@ -384,6 +428,9 @@ fn person_filter(kind: &str, set: Arc<PersonSet>, counts: Arc<Mutex<PassCounts>>
                 .lock()
                 .expect("no panic while holding the lock")
                 .add(&c);
+            if let Some(observe) = &observe {
+                observe(&fields)?;
+            }
             let mask = set.mask(fields[0].str()?);
             Ok(mask.with_name(PSEUDONYM.into()).into_column())
         },
@@ -427,6 +474,19 @@ pub fn reduce_frame(
     frame: LazyFrame,
     keep: &Keep,
 ) -> Result<(DataFrame, PassCounts), LinkError> {
+    reduce_frame_observed(kind, frame, keep, None)
+}
+
+/// [`reduce_frame`], with every row of a [`Keep::Persons`] pass (kept or
+/// not) shown to `observe` along with the `extra` columns: what a pass
+/// must learn about other persons than those it keeps, without keeping
+/// their rows.
+pub(crate) fn reduce_frame_observed(
+    kind: &str,
+    frame: LazyFrame,
+    keep: &Keep,
+    observe: Option<(&[&str], Observe)>,
+) -> Result<(DataFrame, PassCounts), LinkError> {
     let schema = frame
         .clone()
         .collect_schema()
@@ -468,7 +528,9 @@ pub fn reduce_frame(
     };
     let plan = match keep {
         Keep::All => frame.with_column(invalid_rows(kind).alias(INVALID)),
-        Keep::Persons(set) => frame.filter(person_filter(kind, set.clone(), counts.clone())),
+        Keep::Persons(set) => {
+            frame.filter(person_filter(kind, set.clone(), counts.clone(), observe))
+        }
     };
     plan.sink_batches(sink, true, None)
         .map_err(perr("reading inputs"))?
@@ -677,6 +739,21 @@ mod tests {
         assert_eq!(index.get("short"), Some(1));
         assert_eq!(index.get("0123456789ABCDEF0123456789ABCDEF"), None);
         assert_eq!(index.get(""), None);
+        // Behind a bitmap the answers are the same, for many persons too;
+        // numbering another person afterwards keeps every lookup exact.
+        let many: Vec<String> = (0..20_000u32).map(|i| format!("{i:032x}")).collect();
+        for p in &many[..10_000] {
+            index.number(p);
+        }
+        index.add_filter();
+        assert!(many[..10_000]
+            .iter()
+            .enumerate()
+            .all(|(i, p)| index.get(p) == Some(i as u32 + 3)));
+        assert!(many[10_000..].iter().all(|p| index.get(p).is_none()));
+        assert_eq!(index.get(b), Some(2));
+        assert_eq!(index.number(&many[10_000]), 10_003);
+        assert_eq!(index.get(&many[10_000]), Some(10_003));
     }
 
     #[test]
