@@ -14,9 +14,10 @@
 //! persons are derived by one pass over each person's own rows, grouped by
 //! a counting sort ([`outcomes_frame`]; [`analysis_frame`] does both on
 //! frames in memory); [`link`] runs them on files.
-//! Linkage quality is counted directly over the rows already read
-//! ([`linkage_quality`], module `quality`); [`linkage_quality_plan`] is the
-//! same definition as a plan, which the tests compare it with.
+//! Linkage quality is recorded while the registers are read (module
+//! `quality`; [`linkage_quality`] counts the same over frames in memory);
+//! [`linkage_quality_plan`] is the same definition as a plan, which the
+//! tests compare it with.
 //!
 //! # Memory: the registers are read for the cohort only
 //!
@@ -24,17 +25,16 @@
 //! once ([`reduce`]): the uploads whole; the benefits register first
 //! through a filter on dates and types that yields the cohort candidates
 //! (a superset of the cohort, see [`reduce::cohort_candidates`]), then
-//! every register batch by batch, keeping only the rows of candidates
-//! (employment) or of candidates and upload persons (persons, benefits —
-//! linkage quality needs those), and counting rows, ignored rows and the
-//! latest dates in the same pass. The plans then run in memory on those
-//! rows. So memory grows with the cohort and the uploads, not with the
-//! registers, and linkage quality needs no second pass over a register.
-//! The cohort and its outcomes then get only the candidates' rows (the
-//! upload persons' rows serve linkage quality alone), and the per-horizon
-//! states are computed once for all horizons.
+//! every register batch by batch, keeping only the rows of candidates,
+//! counting rows, ignored rows and the latest dates in the same pass, and
+//! recording for linkage quality what it needs of the upload persons' rows
+//! (found in the persons register; their assistance spells as three
+//! numbers each) without keeping those rows (module `quality`). The cohort
+//! and its outcomes then run in memory on the candidates' rows. So memory
+//! grows with the cohort and the uploads, not with the registers, and
+//! linkage quality needs no second pass over a register.
 //!
-//! Three details keep the passes cheap:
+//! These details keep the passes cheap:
 //!
 //! - **Word keys behind a bitmap.** The person sets hold koppel's
 //!   pseudonyms (32 hexadecimal digits of a keyed hash) as their 32 bytes
@@ -49,15 +49,16 @@
 //!   copied into buffers of its own, otherwise 0.4 M kept employment rows
 //!   pin every decoded string of the 31.9 M-row register (2.5 GiB).
 //! - **No second pass.** Rows, ignored rows and the latest dates are counted
-//!   by the same filter that selects the rows; linkage quality is counted
-//!   over the upload persons' rows that pass kept, with persons numbered
-//!   densely, instead of a join of the five million trajectory rows with
-//!   the assistance spells by pseudonym.
+//!   by the same filter that selects the rows, and the same filter shows
+//!   every row to linkage quality's observer, with the upload persons
+//!   numbered densely behind a bitmap, instead of a join of the five
+//!   million trajectory rows with the assistance spells by pseudonym.
 //! - **Both cores busy.** Single-threaded steps over rows already in memory
-//!   run beside polars' work on a scoped thread: the upload persons' set
-//!   while polars scans benefits for the candidates, numbering the
-//!   candidates while it streams the registers, linkage quality while the
-//!   cohort and the outcomes are derived. Joins run on the candidates' ranks
+//!   run beside polars' work on a scoped thread: numbering the upload
+//!   persons and their trajectory windows while polars scans benefits for
+//!   the candidates, numbering the candidates while it streams the
+//!   registers, the linkage quality count beside the employment pass.
+//!   Joins run on the candidates' ranks
 //!   in pseudonym order (`UInt32`) instead of 32-character strings; the
 //!   analysis file gets its pseudonyms back at the end, byte-identical.
 //! - **Outcomes per person.** Every outcome column depends on one person's
@@ -90,8 +91,9 @@
 //! the persons 1.3 s, the three register passes 1.2 + 0.9 + 1.6 s,
 //! numbering 0.2 s, cohort 0.3 s, outcomes 1.5 s (linkage quality
 //! alongside). With the outcomes derived per person (0.4–0.6 s) and linkage
-//! quality grouped by a counting sort (it then ends 0.4–0.6 s after the
-//! outcomes), 6.4–6.7 s at 1.89–2.01 GiB.
+//! quality recorded during the passes (which then keep the candidates'
+//! rows only), 6.1–6.7 s at 1.57–1.69 GiB, against 7.2–7.8 s at 1.88–2.01
+//! GiB before both changes in the same alternating runs.
 //!
 //! # Decisions (beyond docs/definitions.md)
 //!
