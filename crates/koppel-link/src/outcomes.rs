@@ -20,7 +20,7 @@
 
 use std::cmp::Ordering;
 
-use koppel_schema::analysis::{at_horizon, reentry_flag, state};
+use koppel_schema::analysis::{at_horizon, reentry_flag, state, FLAGS};
 use koppel_schema::calendar;
 use polars::prelude::*;
 
@@ -607,11 +607,9 @@ impl Output<'_> {
             reentry_flag(config.reentry_months).into(),
             self.reentry,
         ));
-        columns.push(Column::new("durable_outflow".into(), self.durable));
-        columns.push(Column::new(
-            "durable_outflow_work".into(),
-            self.durable_work,
-        ));
+        let [durable, durable_work] = FLAGS;
+        columns.push(Column::new(durable.into(), self.durable));
+        columns.push(Column::new(durable_work.into(), self.durable_work));
         DataFrame::new(height, columns).map_err(perr)
     }
 }
