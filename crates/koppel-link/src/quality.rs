@@ -172,11 +172,9 @@ impl Uploads {
     /// Records the upload persons found in a batch of persons-register
     /// pseudonyms.
     pub fn observe_persons(&self, pseudonyms: &StringChunked, facts: &UploadFacts) {
-        for p in pseudonyms.iter().flatten() {
-            if let Some(i) = self.persons.get(p) {
-                facts.found[i as usize].store(true, Ordering::Relaxed);
-            }
-        }
+        self.persons.for_each_numbered(pseudonyms.iter(), |_, i| {
+            facts.found[i as usize].store(true, Ordering::Relaxed);
+        });
     }
 
     /// Records the assistance spells of upload persons in a batch of
@@ -189,22 +187,18 @@ impl Uploads {
     ) {
         let is_assistance = |t: &str| assistance_types.iter().any(|a| a == t);
         let mut spells = Vec::new();
-        let (types, start, end) = (rows.types, rows.start, rows.end);
-        for ((((p, t), s), e), bad) in rows
-            .pseudonyms
-            .iter()
-            .zip(types.iter())
-            .zip(start.iter())
-            .zip(end.iter())
-            .zip(rows.invalid.iter())
-        {
-            let (Some(p), Some(t), Some(s), Some(false)) = (p, t, s, bad) else {
-                continue;
-            };
-            if let (Some(i), true) = (self.persons.get(p), is_assistance(t)) {
-                spells.push((i, s, e.unwrap_or(OPEN)));
-            }
-        }
+        let (types, start, end, invalid) = (rows.types, rows.start, rows.end, rows.invalid);
+        self.persons
+            .for_each_numbered(rows.pseudonyms.iter(), |row, i| {
+                let (Some(t), Some(s), Some(false)) =
+                    (types.get(row), start.get(row), invalid.get(row))
+                else {
+                    return;
+                };
+                if is_assistance(t) {
+                    spells.push((i, s, end.get(row).unwrap_or(OPEN)));
+                }
+            });
         if !spells.is_empty() {
             facts
                 .spells
