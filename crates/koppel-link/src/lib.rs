@@ -553,12 +553,27 @@ fn read_inputs(
 ) -> Result<ReadInputs, LinkError> {
     let (traj, traj_counts) =
         reduce::reduce_frame("trajectories", frames.trajectories, &Keep::All)?;
+    tracing::info!(
+        kind = "trajectories",
+        rows = traj_counts.rows,
+        kept = traj.height(),
+        seconds = started.elapsed().as_secs_f64(),
+        peak_mib = peak_mib(),
+        "link: input reduced"
+    );
     // The upload persons are numbered with their trajectory windows (one
     // thread) while polars scans the benefits register for the candidates.
     let (candidates, uploads) = std::thread::scope(|scope| {
-        let uploads = scope.spawn(|| quality::Uploads::new(&traj, config));
+        let uploads = scope.spawn(|| {
+            let uploads = quality::Uploads::new(&traj, config);
+            let seconds = started.elapsed().as_secs_f64();
+            tracing::debug!(seconds, "link: upload persons numbered");
+            uploads
+        });
         let candidates =
             reduce::cohort_candidates(frames.benefits.clone(), traj.clone().lazy(), config);
+        let seconds = started.elapsed().as_secs_f64();
+        tracing::debug!(seconds, "link: cohort candidates found");
         match uploads.join() {
             Ok(uploads) => (candidates, uploads),
             Err(panic) => std::panic::resume_unwind(panic),

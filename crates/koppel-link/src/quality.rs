@@ -58,6 +58,50 @@ fn valid_spell(start: Option<i32>, end: Option<i32>) -> Option<(i32, Option<i32>
     }
 }
 
+/// `day` plus a fixed number of calendar months (`calendar::add_months`)
+/// for the days of one column, from a table over the column's range of
+/// days when that range is not too wide: five million trajectory dates span
+/// a few thousand distinct days.
+struct MonthShift {
+    months: i32,
+    first: i32,
+    table: Vec<i32>,
+}
+
+impl MonthShift {
+    /// Longest range of days tabulated (about 270 years).
+    const MAX_DAYS: i64 = 100_000;
+
+    fn new(days: &Int32Chunked, months: i32) -> MonthShift {
+        let (Some(first), Some(last)) = (days.min(), days.max()) else {
+            return MonthShift {
+                months,
+                first: 0,
+                table: Vec::new(),
+            };
+        };
+        let table = if i64::from(last) - i64::from(first) < Self::MAX_DAYS {
+            (first..=last)
+                .map(|d| calendar::add_months(d, months))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        MonthShift {
+            months,
+            first,
+            table,
+        }
+    }
+
+    fn of(&self, day: i32) -> i32 {
+        usize::try_from(i64::from(day) - i64::from(self.first))
+            .ok()
+            .and_then(|i| self.table.get(i).copied())
+            .unwrap_or_else(|| calendar::add_months(day, self.months))
+    }
+}
+
 /// Items grouped by a dense person number with a counting sort (an order
 /// of 4-byte indices, not a sorted copy of the items): person `p`'s items
 /// are `items[order[first[p]..first[p + 1]]]`, in input order.
@@ -126,6 +170,9 @@ impl Uploads {
         // (person, municipality, window from, window until)
         let mut windows: Vec<(u32, u32, i32, i32)> = Vec::with_capacity(trajectories.height());
         let mut last: Option<(&str, u32)> = None;
+        let mut last_municipality: Option<(&str, u32)> = None;
+        let back = MonthShift::new(&t_start, -months);
+        let ahead = MonthShift::new(&t_end, months);
         for (((p, m), s), e) in t_person
             .iter()
             .zip(t_municipality.iter())
@@ -142,13 +189,18 @@ impl Uploads {
                 _ => persons.number(p),
             };
             last = Some((p, person));
+            // Uploads come one municipality after another.
             let m = m.unwrap_or(UNKNOWN);
-            let municipality = *municipality_ids.entry(m).or_insert_with(|| {
-                municipalities.push(m.to_string());
-                municipalities.len() as u32 - 1
-            });
-            let from = calendar::add_months(start, -months);
-            let until = end.map_or(OPEN, |e| calendar::add_months(e, months));
+            let municipality = match last_municipality {
+                Some((q, i)) if q == m => i,
+                _ => *municipality_ids.entry(m).or_insert_with(|| {
+                    municipalities.push(m.to_string());
+                    municipalities.len() as u32 - 1
+                }),
+            };
+            last_municipality = Some((m, municipality));
+            let from = back.of(start);
+            let until = end.map_or(OPEN, |e| ahead.of(e));
             windows.push((person, municipality, from, until));
         }
         persons.add_filter();
