@@ -400,3 +400,34 @@ pub fn linkage_quality(
     );
     Ok(uploads.count(&facts))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The table gives `calendar::add_months` for every day of the column,
+    /// month ends and leap days included; days outside it, and columns
+    /// whose range is too wide for a table, are computed directly.
+    #[test]
+    fn month_shift_agrees_with_add_months() {
+        let narrow: Vec<i32> = (calendar::days_from_civil(2019, 12, 1)
+            ..=calendar::days_from_civil(2024, 3, 31))
+            .collect();
+        let wide = Int32Chunked::from_slice("d".into(), &[-40_000, 0, 70_000]);
+        for months in [-24, -1, 0, 1, 24] {
+            let shift = MonthShift::new(&Int32Chunked::from_slice("d".into(), &narrow), months);
+            assert_eq!(shift.table.len(), narrow.len());
+            for &d in narrow
+                .iter()
+                .chain(&[narrow[0] - 1, narrow[narrow.len() - 1] + 1])
+            {
+                assert_eq!(shift.of(d), calendar::add_months(d, months), "{d} {months}");
+            }
+            let shift = MonthShift::new(&wide, months);
+            assert!(shift.table.is_empty());
+            assert_eq!(shift.of(70_000), calendar::add_months(70_000, months));
+        }
+        let empty = MonthShift::new(&Int32Chunked::from_slice("d".into(), &[]), 3);
+        assert_eq!(empty.of(19_000), calendar::add_months(19_000, 3));
+    }
+}
