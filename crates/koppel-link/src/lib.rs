@@ -58,9 +58,9 @@
 //!   persons and their trajectory windows while polars scans benefits for
 //!   the candidates, numbering the candidates while it streams the
 //!   registers, the linkage quality count beside the employment pass.
-//!   Joins run on the candidates' ranks
-//!   in pseudonym order (`UInt32`) instead of 32-character strings; the
-//!   analysis file gets its pseudonyms back at the end, byte-identical.
+//!   Joins run on the candidates' ranks in pseudonym order (`UInt32`)
+//!   instead of 32-character strings; the analysis file gets its
+//!   pseudonyms back at the end, byte-identical.
 //! - **Outcomes per person.** Every outcome column depends on one person's
 //!   rows only. The rows of each input are joined once to the cohort's
 //!   person numbers and grouped by a counting sort; one loop over the

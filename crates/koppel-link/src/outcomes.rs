@@ -480,8 +480,12 @@ impl<'a> Inputs<'a> {
             }
         };
         let j = self.jobs;
+        let mut work_12 = None;
         for (&k, column) in self.config.horizons.iter().zip(&mut out.horizons) {
             let AtHorizon { state, job } = at(k);
+            if k == 12 {
+                work_12 = Some(job.is_some());
+            }
             column.state.push(state);
             match job {
                 None => {
@@ -505,7 +509,9 @@ impl<'a> Inputs<'a> {
         let durable = !a.rows.rows(i).any(|s| a.start[s] <= r12 && a.end[s] >= r);
         out.reentry.push(self.reentry(i, r));
         out.durable.push(durable);
-        out.durable_work.push(durable && at(12).job.is_some());
+        // Durable outflow to work needs work at 12 months, a horizon or not.
+        let work_12 = work_12.unwrap_or_else(|| at(12).job.is_some());
+        out.durable_work.push(durable && work_12);
     }
 
     /// The paying municipality of the latest-starting assistance spell of
