@@ -36,6 +36,16 @@
 //!
 //! These details keep the passes cheap:
 //!
+//! - **Filters inside the Parquet reader.** Each pass's person filter is
+//!   pushed into polars' Parquet reader, which then decodes the columns the
+//!   filter reads (pseudonym, dates) for every row and the other columns
+//!   only for the rows it keeps: the employment register's job numbers,
+//!   wages and hours, most of its 2.5 GB decoded, for 1.3 % of its rows.
+//!   Two things would silently stop that or spoil it, and a test guards
+//!   both: the inputs are selected with casts only where a type actually
+//!   changes (polars does not push a filter below a projection of casts),
+//!   and row groups are never skipped on their statistics (polars would
+//!   show the filter the statistics as extra rows to count and observe).
 //! - **Word keys behind a bitmap.** The person sets hold koppel's
 //!   pseudonyms (32 hexadecimal digits of a keyed hash) as their 32 bytes
 //!   read as four 64-bit words, hashed by one multiplication, behind a
@@ -391,12 +401,19 @@ pub fn scan_inputs(inputs: &LinkInputs) -> Result<LinkFrames, LinkError> {
         for file in files {
             let name = file.display().to_string();
             let path = reduce::positioned_read_path(file);
-            let lf =
-                LazyFrame::scan_parquet(PlRefPath::new(path.as_str()), ScanArgsParquet::default())
-                    .map_err(|e| LinkError::Input {
-                        file: name.clone(),
-                        reason: e.to_string(),
-                    })?;
+            // No row group is skipped on its statistics: the passes'
+            // filters count and observe every row they are shown, and
+            // polars would show them the statistics as rows too.
+            let args = ScanArgsParquet {
+                use_statistics: false,
+                ..ScanArgsParquet::default()
+            };
+            let lf = LazyFrame::scan_parquet(PlRefPath::new(path.as_str()), args).map_err(|e| {
+                LinkError::Input {
+                    file: name.clone(),
+                    reason: e.to_string(),
+                }
+            })?;
             parts.push(normalise(kind, lf, &name)?);
         }
         let lf = if parts.len() == 1 {

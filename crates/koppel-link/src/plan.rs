@@ -133,7 +133,15 @@ pub fn normalise(kind: &str, mut frame: LazyFrame, source: &str) -> Result<LazyF
             Ty::Date => DataType::Date,
             Ty::Num => DataType::Float64,
         };
-        exprs.push(col(name).cast(target));
+        // Only an actual conversion is cast: a projection of casts keeps
+        // polars from pushing the passes' row filters into the Parquet
+        // reader, which then decodes every column of every row instead of
+        // the other columns of the kept rows only.
+        exprs.push(if dtype == &target {
+            col(name)
+        } else {
+            col(name).cast(target)
+        });
     }
     Ok(frame.select(exprs))
 }

@@ -909,4 +909,102 @@ mod tests {
             assert_eq!(seen, expected);
         }
     }
+
+    /// The register passes on Parquet files of several row groups, as the
+    /// link stage scans them: the person filter runs inside the Parquet
+    /// reader (so the other columns are decoded for the kept rows only) and
+    /// counts every row exactly once (no row group statistics shown to it
+    /// as rows).
+    #[test]
+    fn passes_filter_inside_the_reader_and_count_every_row_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let n = 1_000usize;
+        let pseudonyms: Vec<String> = (0..n)
+            .map(|i| format!("{:032x}", (i / 4) * 7_919))
+            .collect();
+        let start: Vec<i32> = (0..n as i32).map(|i| 18_000 + i).collect();
+        let end: Vec<Option<i32>> = (0..n as i32)
+            .map(|i| (i % 3 != 0).then_some(18_100 + i))
+            .collect();
+        let mut benefits = DataFrame::new(
+            n,
+            vec![
+                Column::new(PSEUDONYM.into(), &pseudonyms),
+                Column::new("benefit_type".into(), vec!["bijstand"; n]),
+                Int32Chunked::from_vec("start_date".into(), start)
+                    .into_date()
+                    .into_column(),
+                Int32Chunked::from_iter_options("end_date".into(), end.into_iter())
+                    .into_date()
+                    .into_column(),
+                Column::new("municipality".into(), vec!["GM0363"; n]),
+            ],
+        )
+        .unwrap();
+        let path = dir.path().join("benefits.parquet");
+        let mut f = std::fs::File::create(&path).unwrap();
+        ParquetWriter::new(&mut f)
+            .with_row_group_size(Some(128))
+            .finish(&mut benefits)
+            .unwrap();
+        // scan_inputs needs a persons register too.
+        let persons = dir.path().join("persons.parquet");
+        let mut one = df! { PSEUDONYM => [pseudonyms[0].as_str()] }.unwrap();
+        for c in [
+            "sex",
+            "household_type",
+            "origin",
+            "education_level",
+            "municipality",
+        ] {
+            one.with_column(Column::new(c.into(), ["unknown"])).unwrap();
+        }
+        for c in ["birth_date", "death_date", "emigration_date"] {
+            one.with_column(
+                Int32Chunked::from_vec(c.into(), vec![0])
+                    .into_date()
+                    .into_column(),
+            )
+            .unwrap();
+        }
+        let mut f = std::fs::File::create(&persons).unwrap();
+        ParquetWriter::new(&mut f).finish(&mut one).unwrap();
+        let inputs = crate::LinkInputs {
+            persons: vec![persons],
+            benefits: vec![path.clone()],
+            employment: vec![],
+            trajectories: vec![],
+        };
+        let frame = crate::scan_inputs(&inputs).unwrap().benefits;
+        let mut set = PersonSet::default();
+        for p in pseudonyms.iter().step_by(40) {
+            set.insert(p);
+        }
+        let set = Arc::new(set);
+        // The optimised plan has the filter in the scan (a `SELECTION` of
+        // the Parquet scan), not as a separate filter above it.
+        let counts: Arc<Mutex<PassCounts>> = Arc::default();
+        let plan = frame
+            .clone()
+            .filter(person_filter("benefits", set.clone(), counts, None))
+            .explain(true)
+            .unwrap();
+        assert!(!plan.contains("FILTER"), "{plan}");
+        assert!(plan.contains("SELECTION"), "{plan}");
+        let (df, counts) = reduce_frame("benefits", frame, &Keep::Persons(set.clone())).unwrap();
+        assert_eq!(counts.rows, n as u64);
+        assert_eq!(counts.ignored, 0);
+        assert_eq!(counts.kept, 4 * set.len() as u64);
+        assert_eq!(counts.max_start, Some(18_000 + n as i32 - 1));
+        let kept: Vec<&str> = df
+            .column(PSEUDONYM)
+            .unwrap()
+            .str()
+            .unwrap()
+            .iter()
+            .map(|p| p.unwrap())
+            .collect();
+        assert!(kept.iter().all(|p| set.contains(p)));
+        assert_eq!(kept.len(), 4 * set.len());
+    }
 }
