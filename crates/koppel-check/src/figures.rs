@@ -72,6 +72,35 @@ fn groups(table: &Table) -> HashMap<Vec<i64>, Vec<Vec<i64>>> {
     out
 }
 
+/// A maximum matching of lines to groups (`fits[l]`: the groups line `l`
+/// may show), by augmenting paths: for each group, the line it is matched
+/// to. Deterministic (lines and groups in order).
+fn maximum_matching(fits: &[Vec<usize>], groups: usize) -> Vec<Option<usize>> {
+    fn augment(
+        line: usize,
+        fits: &[Vec<usize>],
+        owner: &mut [Option<usize>],
+        seen: &mut [bool],
+    ) -> bool {
+        for &g in &fits[line] {
+            if !seen[g] {
+                seen[g] = true;
+                if owner[g].is_none_or(|other| augment(other, fits, owner, seen)) {
+                    owner[g] = Some(line);
+                    return true;
+                }
+            }
+        }
+        false
+    }
+    let mut owner = vec![None; groups];
+    for line in 0..fits.len() {
+        let mut seen = vec![false; groups];
+        augment(line, fits, &mut owner, &mut seen);
+    }
+    owner
+}
+
 /// Whether sorted `small` is a sub-multiset of sorted `large`.
 fn within(small: &[i64], large: &[i64]) -> bool {
     let mut rest = large.iter();
@@ -161,7 +190,9 @@ pub(crate) fn check_shown(file: &str, shown: &ShownRows, table: &Table, report: 
         .map(|h| h.trim().starts_with('%'))
         .collect();
     let dutch = shown.decimal_comma;
-    let mut expected = groups(table);
+    let expected = groups(table);
+    // Each line's sorted counts and percentages, matched to the groups below.
+    let mut read: Vec<(usize, Vec<i64>, Vec<i64>)> = Vec::new();
     for (line, record) in &shown.lines {
         let line = *line;
         let record = match record {
@@ -215,22 +246,51 @@ pub(crate) fn check_shown(file: &str, shown: &ShownRows, table: &Table, report: 
         }
         figures.sort_unstable();
         percents.sort_unstable();
-        let found = expected.get_mut(&figures).and_then(|candidates| {
-            let at = candidates.iter().position(|p| within(&percents, p))?;
-            Some(candidates.swap_remove(at))
-        });
-        match found {
-            Some(_) => {}
-            None => report.add(
-                file,
-                Rule::Figures,
-                format!(
-                    "line {line}: its figures are not the published figures of any group of the Parquet table (a suppressed value shown, or a figure changed)"
-                ),
-            ),
-        }
+        read.push((line, figures, percents));
     }
-    let missing: usize = expected.values().map(Vec::len).sum();
+    // Lines and groups with the same counts are matched as a whole (a
+    // maximum bipartite matching: a line fits a group when its percentages
+    // are among the group's). Matching line by line, first fit, could give
+    // a line without percentages (its group size suppressed) the group
+    // another line needs, and refuse a correct package.
+    let mut by_counts: BTreeMap<&[i64], Vec<usize>> = BTreeMap::new();
+    for (k, (_, figures, _)) in read.iter().enumerate() {
+        by_counts.entry(figures.as_slice()).or_default().push(k);
+    }
+    let mut unmatched_lines: Vec<usize> = Vec::new();
+    let mut matched_groups = 0usize;
+    for (figures, lines) in &by_counts {
+        let candidates: &[Vec<i64>] = expected.get(*figures).map(Vec::as_slice).unwrap_or(&[]);
+        let fits: Vec<Vec<usize>> = lines
+            .iter()
+            .map(|&k| {
+                (0..candidates.len())
+                    .filter(|&c| within(&read[k].2, &candidates[c]))
+                    .collect()
+            })
+            .collect();
+        let owner = maximum_matching(&fits, candidates.len());
+        matched_groups += owner.iter().filter(|o| o.is_some()).count();
+        let matched: Vec<bool> = (0..lines.len()).map(|l| owner.contains(&Some(l))).collect();
+        unmatched_lines.extend(
+            lines
+                .iter()
+                .zip(&matched)
+                .filter(|(_, m)| !**m)
+                .map(|(&k, _)| read[k].0),
+        );
+    }
+    unmatched_lines.sort_unstable();
+    for line in unmatched_lines {
+        report.add(
+            file,
+            Rule::Figures,
+            format!(
+                "line {line}: its figures are not the published figures of any group of the Parquet table (a suppressed value shown, or a figure changed)"
+            ),
+        );
+    }
+    let missing: usize = expected.values().map(Vec::len).sum::<usize>() - matched_groups;
     if missing > 0 {
         report.add(
             file,
@@ -438,5 +498,58 @@ mod tests {
         let mut report = Report::default();
         check_csv(dir.path(), "t.csv", &table, &mut report);
         assert!(!report.passed(), "a changed count passes");
+    }
+
+    /// Two groups with the same counts, one with its group size suppressed
+    /// (so without percentages): each line must get its own group. First
+    /// fit gave the line without percentages whichever group came first,
+    /// which in half of the orders was the one the other line needs, and a
+    /// correct package was refused.
+    #[test]
+    fn lines_with_equal_counts_are_matched_as_a_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let cell = |group: &str, state: &str, value: Option<f64>, percent: Option<f64>| {
+            let mut r = row(&[group], state, 0.0, 0.0);
+            r.value = value;
+            r.percent = percent;
+            if value.is_none() {
+                r.status = "suppressed".into();
+            }
+            r
+        };
+        // a: werk 0, geen 10, total suppressed; b: werk 0 (0.0%), geen
+        // suppressed, total 10. Both show the counts {0, 10}.
+        let table = Table {
+            columns: vec![],
+            dims: vec!["group".into()],
+            rows: vec![
+                cell("a", "werk", Some(0.0), None),
+                cell("a", "geen", Some(10.0), None),
+                cell("a", "Total", None, None),
+                cell("b", "werk", Some(0.0), Some(0.0)),
+                cell("b", "geen", None, None),
+                cell("b", "Total", Some(10.0), None),
+            ],
+            texts: vec![],
+        };
+        let header = "Groep;Horizon;Werk;Geen;Totaal;% Werk;% Geen\n";
+        let a = "A;na 12 maanden;0;10;.;.;.\n";
+        let b = "B;na 12 maanden;0;.;10;0,0;.\n";
+        // The groups' order inside the check varies from map to map: try
+        // many times, both line orders.
+        for _ in 0..16 {
+            for body in [format!("{a}{b}"), format!("{b}{a}")] {
+                std::fs::write(dir.path().join("t.csv"), format!("{header}{body}")).unwrap();
+                let mut report = Report::default();
+                check_csv(dir.path(), "t.csv", &table, &mut report);
+                assert!(report.passed(), "{body}: {:?}", report.findings);
+            }
+        }
+        // A figure no group publishes is still refused.
+        let body = format!("{a}B;na 12 maanden;0;.;15;0,0;.\n");
+        std::fs::write(dir.path().join("t.csv"), format!("{header}{body}")).unwrap();
+        let mut report = Report::default();
+        check_csv(dir.path(), "t.csv", &table, &mut report);
+        assert_eq!(report.findings.len(), 2, "{:?}", report.findings);
     }
 }
