@@ -11,6 +11,10 @@
 //!   whole-cohort cells before inner cells, zeros last), and published when
 //!   the attacker LP keeps every primary wide enough. Afterwards no secondary
 //!   cell can be published on its own.
+//! * [`capacity`]: the order of the release pass on small cohorts: the LP
+//!   relaxation of the optimal suppression model (capacity cuts from the
+//!   attacker LP's dual), so the cells a cheapest protection would publish
+//!   are tried first.
 //! * [`audit`]: the attacker's feasible interval of every suppressed cell,
 //!   formulated independently of the suppression code; the export gate.
 //! * [`lp`]: the table-agnostic interval-LP helper behind the audit: exact
@@ -22,6 +26,7 @@
 //! * [`table`], [`package`], [`rules`]: protecting table files, checking a
 //!   researcher package, and the disclosure rules.
 pub mod audit;
+pub mod capacity;
 pub mod cells;
 pub mod loss;
 pub mod lp;
