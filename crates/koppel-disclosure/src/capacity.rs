@@ -51,18 +51,20 @@ use microlp::{ComparisonOp, OptimizationDirection, Problem};
 use crate::cells::{CellSet, Status};
 
 /// Relations within this many steps of a primary cell (through suppressed
-/// cells) enter its separation LP.
-pub const RADIUS: usize = 3;
+/// cells) enter its separation LP. Three steps gave the same orders on the
+/// demo sets (one cell more or less at 483 and 3,079 leavers) at five to
+/// ten times the separation work.
+pub const RADIUS: usize = 2;
 
 /// Most master LP solves.
 pub const MAX_ROUNDS: usize = 60;
 
 /// Most separation work: local cells summed over the separation LPs
 /// (counted, not timed, so that the order is deterministic). The demo table
-/// sets need at most about half of it (1.8 million at 49 leavers, about 10
-/// s). Past it the cut loop stops with the cuts it has: the order is
-/// weaker, protection unchanged.
-pub const SEPARATION_BUDGET: usize = 4_000_000;
+/// sets need at most a fifth of it (0.36 million at 483 leavers, about 1
+/// s); the national outflow cohort's set 1.1 million. Past it the cut loop
+/// stops with the cuts it has: the order is weaker, protection unchanged.
+pub const SEPARATION_BUDGET: usize = 2_000_000;
 
 /// What the cut loop did.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -95,8 +97,8 @@ struct Cut {
 /// more than half of the non-primary cells suppressed (small cohorts, where
 /// the release pass makes most of the decisions). Where the greedy's pattern
 /// is sparse, the release stays close to it and the order gains little: on
-/// the national outflow cohort (4,993 cells, 23% left suppressed) it cost
-/// 12 s of LPs for 6 more suppressed cells.
+/// the national outflow cohort (4,993 cells, 23% left suppressed) the
+/// relaxation costs 7 s, more than the rest of `protect` there.
 pub fn pays_off(status: &[Status]) -> bool {
     let open = status.iter().filter(|s| **s != Status::Primary).count();
     let suppressed = status.iter().filter(|s| **s == Status::Secondary).count();
