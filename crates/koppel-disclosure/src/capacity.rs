@@ -1,9 +1,7 @@
-//! The release order from the LP relaxation of the optimal
-//! secondary-suppression model, solved with capacity cuts (after Fischetti
-//! and Salazar's model, the one behind tau-Argus's optimal method): which
-//! cells a cheapest protection would suppress, as fractions. The release
-//! pass ([`crate::release`]) then tries the cells the relaxation leaves
-//! published first. Safety never depends on this module: the release pass
+//! The optimal secondary-suppression model (after Fischetti and Salazar's,
+//! the one behind tau-Argus's optimal method), solved with capacity cuts,
+//! as the guide of the release pass ([`crate::release`]) on small cohorts:
+//! the pass tries first the cells a cheapest protection would publish. Safety never depends on this module: the release pass
 //! audits every release, so a weak or wrong order costs information, not
 //! protection.
 //!
@@ -34,21 +32,27 @@
 //! itself. The master LP is solved again with every cut until no primary
 //! yields a new cut, or [`SEPARATION_BUDGET`] is spent.
 //!
-//! `protect` uses this order only where it pays off ([`pays_off`]).
-//!
-//! **Why an order and not the LP's rounding.** The relaxation is
-//! fractional, and an integer master (branch and bound over the cuts) found
-//! good patterns on some table sets and none within its node budget on
-//! others. Releasing in the relaxation's order and letting the release pass
-//! decide is robust and never worse protected. Measured figures (the demo
-//! table set at four cohort sizes, a lower bound from the relaxation) are in
-//! the repository's BENCHMARKS.md.
+//! **From the model to a pattern** ([`release_with_model`]). The
+//! relaxation is fractional, so the model never decides a cell's status: it
+//! orders the release pass. First the relaxation's order; then an integer
+//! master (the same cuts over 0/1 variables, branch and bound within a node
+//! budget, started from the pattern the first pass gave, which meets every
+//! valid cut) for a few rounds of separation, and the release pass again in
+//! the order of its solution; the cheaper of the two patterns is kept. The
+//! integer master alone was not enough: without a safe starting pattern it
+//! found good patterns on some table sets and none within its node budget
+//! on others. `protect` uses the model only where it pays off
+//! ([`pays_off`]). Measured figures (the demo table set at four cohort
+//! sizes, the relaxation's lower bound) are in the repository's
+//! BENCHMARKS.md.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use microlp::{ComparisonOp, OptimizationDirection, Problem};
 
+use crate::audit::AuditError;
 use crate::cells::{CellSet, Status};
+use crate::release::{cell_costs, release_pass, ReleaseStats};
 
 /// Relations within this many steps of a primary cell (through suppressed
 /// cells) enter its separation LP. Three steps gave the same orders on the
@@ -83,12 +87,17 @@ pub struct CutStats {
     /// Objective of the last master LP: a lower bound on the model cost of
     /// any safe pattern.
     pub bound: f64,
+    /// Integer master solves ([`release_with_model`]).
+    pub integer_rounds: usize,
+    /// Whether the integer master's pattern was kept.
+    pub integer_improved: bool,
 }
 
 const EPS: f64 = 1e-7;
 
-/// One capacity cut: `sum coef * x >= rhs`.
-struct Cut {
+/// One capacity cut: `sum coef * x >= rhs` over cell indices.
+#[derive(Debug, Clone)]
+pub struct Cut {
     terms: Vec<(usize, f64)>,
     rhs: f64,
 }
@@ -149,31 +158,166 @@ pub fn release_order(
     required: &[f64],
     base: &[f64],
 ) -> Result<(Vec<f64>, CutStats), microlp::Error> {
-    let (x, stats) = relaxation(cells, required, &model_costs(cells))?;
+    let (x, stats, _) = relaxation(cells, required, &model_costs(cells))?;
+    Ok((order_from(cells, &x, base), stats))
+}
+
+/// The release-pass costs of [`release_order`] for a (fractional or 0/1)
+/// suppression `x`.
+fn order_from(cells: &CellSet, x: &[f64], base: &[f64]) -> Vec<f64> {
     let scale = 2.0 * (base.iter().copied().fold(0.0f64, f64::max) + 1.0);
     let mut depth = vec![0usize; cells.len()];
     for relation in &cells.relations {
         depth[relation.total] += 1;
     }
-    let order = x
-        .iter()
+    x.iter()
         .zip(base)
         .zip(&depth)
         .map(|((&x, &b), &d)| {
             let first = if d >= FIRST_DEPTH { 2.0 * scale } else { 0.0 };
             first + (1.0 - x) * scale + b
         })
-        .collect();
-    Ok((order, stats))
+        .collect()
 }
 
-/// The fractional suppression `x` of the LP relaxation under `cost`, and
-/// what it took. `required[i] > 0` marks a primary cell and its width.
+/// Most rounds of the integer master in [`release_with_model`].
+pub const INTEGER_ROUNDS: usize = 15;
+
+/// Branch-and-bound nodes per integer master solve (a node count, not a
+/// time, so that the result is deterministic).
+pub const NODE_LIMIT: u64 = 200;
+
+/// Why [`release_with_model`] failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    /// An LP or the integer master failed.
+    #[error("suppression model: {0}")]
+    Lp(#[from] microlp::Error),
+    /// The release pass's audit failed.
+    #[error(transparent)]
+    Audit(#[from] AuditError),
+}
+
+/// The release pass guided by the suppression model, for a pattern where
+/// the greedy left most cells suppressed ([`pays_off`]):
+///
+/// 1. the LP relaxation with capacity cuts; the release pass in its order
+///    ([`release_order`]) gives a safe pattern;
+/// 2. an integer master (the same cuts, 0/1 variables, branch and bound
+///    within [`NODE_LIMIT`] nodes, started from that safe pattern, which
+///    meets every valid cut) and separation of its solution, for up to
+///    [`INTEGER_ROUNDS`] rounds or until it yields no new cut;
+/// 3. the release pass again from the greedy's pattern, trying the cells the
+///    integer solution publishes first. The pattern of lower model cost is
+///    kept (the first on a tie).
+///
+/// Both patterns come out of the release pass, so either is audited safe
+/// and leaves no secondary cell publishable on its own. Returns the kept
+/// pass's figures and the model's.
+pub fn release_with_model(
+    cells: &CellSet,
+    status: &mut [Status],
+    required: &[f64],
+) -> Result<(ReleaseStats, CutStats), ModelError> {
+    let base = cell_costs(cells);
+    let model = model_costs(cells);
+    let greedy = status.to_vec();
+    let (x, mut stats, mut cuts) = relaxation(cells, required, &model)?;
+    let mut released = release_pass(cells, status, required, &order_from(cells, &x, &base))?;
+    let cost_of = |status: &[Status]| -> f64 {
+        status
+            .iter()
+            .zip(&model)
+            .filter(|(s, _)| s.is_suppressed())
+            .map(|(_, c)| c)
+            .sum()
+    };
+    let safe: Vec<f64> = status
+        .iter()
+        .map(|s| if s.is_suppressed() { 1.0 } else { 0.0 })
+        .collect();
+    if let Some(pattern) = integer_master(cells, required, &model, &mut cuts, &safe, &mut stats)? {
+        let mut second = greedy;
+        let second_released = release_pass(
+            cells,
+            &mut second,
+            required,
+            &order_from(cells, &pattern, &base),
+        )?;
+        if cost_of(&second) < cost_of(status) - 1e-9 {
+            status.copy_from_slice(&second);
+            released = second_released;
+            stats.integer_improved = true;
+        }
+    }
+    Ok((released, stats))
+}
+
+/// Rounds of the integer master from the safe pattern `safe` (see
+/// [`release_with_model`]): the last integer solution, or `None` when the
+/// master found nothing but `safe` itself.
+fn integer_master(
+    cells: &CellSet,
+    required: &[f64],
+    cost: &[f64],
+    cuts: &mut Vec<Cut>,
+    safe: &[f64],
+    stats: &mut CutStats,
+) -> Result<Option<Vec<f64>>, microlp::Error> {
+    let n = cells.len();
+    let big = cells.values.iter().copied().fold(0.0f64, f64::max);
+    let primaries: Vec<usize> = (0..n).filter(|&i| required[i] > 0.0).collect();
+    let mut x = safe.to_vec();
+    for _ in 0..INTEGER_ROUNDS {
+        if stats.work > SEPARATION_BUDGET {
+            stats.stopped_early = true;
+            break;
+        }
+        let mut problem = Problem::new(OptimizationDirection::Minimize);
+        let vars: Vec<_> = (0..n)
+            .map(|i| problem.add_integer_var(cost[i], (i32::from(required[i] > 0.0), 1)))
+            .collect();
+        for cut in cuts.iter() {
+            let expr: Vec<_> = cut.terms.iter().map(|&(i, c)| (vars[i], c)).collect();
+            problem.add_constraint(expr.as_slice(), ComparisonOp::Ge, cut.rhs);
+        }
+        let mut options = microlp::SolveOptions::default();
+        options.node_limit = Some(NODE_LIMIT);
+        options.warm_start = Some(vars.iter().zip(safe).map(|(&v, &s)| (v, s)).collect());
+        let Ok(solution) = problem.solve_with(options)?.into_solution() else {
+            break;
+        };
+        stats.integer_rounds += 1;
+        for (xi, &v) in x.iter_mut().zip(&vars) {
+            *xi = solution.var_value(v).round().clamp(0.0, 1.0);
+        }
+        let mut added = 0;
+        for &p in &primaries {
+            let need = required[p] - cells.values[p];
+            if need <= EPS {
+                continue;
+            }
+            stats.separations += 1;
+            if let (Some(cut), _) = separate(cells, &x, big, p, need, &mut stats.work)? {
+                cuts.push(cut);
+                added += 1;
+            }
+        }
+        stats.cuts += added;
+        if added == 0 {
+            break;
+        }
+    }
+    Ok((x != safe).then_some(x))
+}
+
+/// The fractional suppression `x` of the LP relaxation under `cost`, what
+/// it took, and its cuts. `required[i] > 0` marks a primary cell and its width.
 pub fn relaxation(
     cells: &CellSet,
     required: &[f64],
     cost: &[f64],
-) -> Result<(Vec<f64>, CutStats), microlp::Error> {
+) -> Result<(Vec<f64>, CutStats, Vec<Cut>), microlp::Error> {
     let n = cells.len();
     let big = cells.values.iter().copied().fold(0.0f64, f64::max);
     let primaries: Vec<usize> = (0..n).filter(|&i| required[i] > 0.0).collect();
@@ -244,7 +388,7 @@ pub fn relaxation(
             *xi = next;
         }
     }
-    Ok((x, stats))
+    Ok((x, stats, cuts))
 }
 
 /// The capacity cut of primary `p` under `x` when its upward room, bounded

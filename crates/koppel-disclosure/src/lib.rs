@@ -11,10 +11,10 @@
 //!   whole-cohort cells before inner cells, zeros last), and published when
 //!   the attacker LP keeps every primary wide enough. Afterwards no secondary
 //!   cell can be published on its own.
-//! * [`capacity`]: the order of the release pass on small cohorts: the LP
-//!   relaxation of the optimal suppression model (capacity cuts from the
-//!   attacker LP's dual), so the cells a cheapest protection would publish
-//!   are tried first.
+//! * [`capacity`]: the release pass on small cohorts, guided by the optimal
+//!   suppression model (capacity cuts from the attacker LP's dual): its LP
+//!   relaxation and an integer master order the cells a cheapest protection
+//!   would publish first.
 //! * [`audit`]: the attacker's feasible interval of every suppressed cell,
 //!   formulated independently of the suppression code; the export gate.
 //! * [`lp`]: the table-agnostic interval-LP helper behind the audit: exact

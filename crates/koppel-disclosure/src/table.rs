@@ -1033,25 +1033,25 @@ pub fn protect(tables: &[Table], rules: &Rules) -> Result<Protected, DisclosureE
         "secondary suppression"
     );
     let started = std::time::Instant::now();
-    let base = crate::release::cell_costs(&cells);
-    let (order, cut_stats) = if crate::capacity::pays_off(&status) {
-        crate::capacity::release_order(&cells, &required, &base)
-            .map_err(|e| DisclosureError::Invalid(format!("release order LP: {e}")))?
+    let (released, cut_stats) = if crate::capacity::pays_off(&status) {
+        crate::capacity::release_with_model(&cells, &mut status, &required)
+            .map_err(|e| DisclosureError::Invalid(e.to_string()))?
     } else {
-        (base, crate::capacity::CutStats::default())
+        let costs = crate::release::cell_costs(&cells);
+        let released = crate::release::release_pass(&cells, &mut status, &required, &costs)?;
+        (released, crate::capacity::CutStats::default())
     };
     tracing::debug!(
-        seconds = started.elapsed().as_secs_f64(),
         rounds = cut_stats.rounds,
         cuts = cut_stats.cuts,
         separations = cut_stats.separations,
         work = cut_stats.work,
         stopped_early = cut_stats.stopped_early,
         bound = cut_stats.bound,
-        "release order (LP relaxation with capacity cuts)"
+        integer_rounds = cut_stats.integer_rounds,
+        integer_improved = cut_stats.integer_improved,
+        "suppression model (LP relaxation with capacity cuts, integer master)"
     );
-    let started = std::time::Instant::now();
-    let released = crate::release::release_pass(&cells, &mut status, &required, &order)?;
     tracing::debug!(
         seconds = started.elapsed().as_secs_f64(),
         propagation_trials = released.propagation_trials,

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use koppel_disclosure::audit::{audit, Scope};
-use koppel_disclosure::capacity::{model_costs, relaxation, release_order};
+use koppel_disclosure::capacity::{model_costs, relaxation, release_order, release_with_model};
 use koppel_disclosure::cells::{primary_pattern, CellSet, CellSetBuilder, Status};
 use koppel_disclosure::release::{cell_costs, release_pass};
 use koppel_disclosure::secondary::suppress_secondary;
@@ -183,8 +183,9 @@ proptest! {
 
     /// The capacity cuts hold for every safe pattern, so the relaxation's
     /// objective is a lower bound on the model cost of the greedy's pattern
-    /// and of the released one; the release in the relaxation's order keeps
-    /// every primary wide and leaves no secondary releasable alone.
+    /// and of the released ones; the release guided by the model keeps every
+    /// primary wide, leaves no secondary releasable alone, and the integer
+    /// master's pattern is kept only when it is cheaper.
     #[test]
     fn relaxation_bounds_every_safe_pattern_and_its_order_releases_safely(
         (persons, tables) in strategy()
@@ -195,12 +196,22 @@ proptest! {
         let cost_of = |status: &[Status]| -> f64 {
             (0..cells.len()).filter(|&i| status[i].is_suppressed()).map(|i| model[i]).sum()
         };
-        let (_, stats) = relaxation(&cells, &required, &model).unwrap();
+        let (_, stats, _) = relaxation(&cells, &required, &model).unwrap();
         prop_assert!(stats.bound <= cost_of(&status) + 1e-6, "{} > greedy {}", stats.bound, cost_of(&status));
 
+        // The release in the relaxation's order alone, and with the integer
+        // master: both safe, the second never dearer in the model.
+        let mut first = status.clone();
         let (order, _) = release_order(&cells, &required, &cell_costs(&cells)).unwrap();
-        release_pass(&cells, &mut status, &required, &order).unwrap();
-        prop_assert!(stats.bound <= cost_of(&status) + 1e-6, "{} > released {}", stats.bound, cost_of(&status));
+        release_pass(&cells, &mut first, &required, &order).unwrap();
+        let (_, model_stats) = release_with_model(&cells, &mut status, &required).unwrap();
+        prop_assert!(cost_of(&status) <= cost_of(&first) + 1e-9);
+        prop_assert_eq!(model_stats.integer_improved, cost_of(&status) < cost_of(&first) - 1e-9);
+        for pattern in [&first, &status] {
+            prop_assert!(stats.bound <= cost_of(pattern) + 1e-6, "{} > released {}", stats.bound, cost_of(pattern));
+            let shown = published(&cells, pattern);
+            prop_assert!(clean(&cells, &shown, &required));
+        }
         let now = published(&cells, &status);
         prop_assert!(clean(&cells, &now, &required));
         for c in (0..cells.len()).filter(|&i| status[i] == Status::Secondary) {
