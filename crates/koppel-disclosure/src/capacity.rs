@@ -119,10 +119,7 @@ pub fn pays_off(status: &[Status]) -> bool {
 /// [`crate::release::cell_costs`], so margins, group sizes and whole-cohort
 /// cells stay expensive); a zero costs a tenth of its tier.
 pub fn model_costs(cells: &CellSet) -> Vec<f64> {
-    let mut depth = vec![0usize; cells.len()];
-    for relation in &cells.relations {
-        depth[relation.total] += 1;
-    }
+    let depth = cells.totals_per_cell();
     cells
         .values
         .iter()
@@ -166,10 +163,7 @@ pub fn release_order(
 /// suppression `x`.
 fn order_from(cells: &CellSet, x: &[f64], base: &[f64]) -> Vec<f64> {
     let scale = 2.0 * (base.iter().copied().fold(0.0f64, f64::max) + 1.0);
-    let mut depth = vec![0usize; cells.len()];
-    for relation in &cells.relations {
-        depth[relation.total] += 1;
-    }
+    let depth = cells.totals_per_cell();
     x.iter()
         .zip(base)
         .zip(&depth)
@@ -254,8 +248,9 @@ pub fn release_with_model(
 }
 
 /// Rounds of the integer master from the safe pattern `safe` (see
-/// [`release_with_model`]): the last integer solution, or `None` when the
-/// master found nothing but `safe` itself.
+/// [`release_with_model`]): the last integer solution, or `None` when it is
+/// no cheaper than `safe` (a second release pass would then cost as much as
+/// the first, for nothing the model expects).
 fn integer_master(
     cells: &CellSet,
     required: &[f64],
@@ -308,7 +303,9 @@ fn integer_master(
             break;
         }
     }
-    Ok((x != safe).then_some(x))
+    // Only a cheaper integer pattern is worth a second release pass.
+    let cost_of = |x: &[f64]| x.iter().zip(cost).map(|(x, c)| x * c).sum::<f64>();
+    Ok((cost_of(&x) < cost_of(safe) - 1e-9).then_some(x))
 }
 
 /// The fractional suppression `x` of the LP relaxation under `cost`, what

@@ -252,6 +252,16 @@ impl CellSet {
         self
     }
 
+    /// For each cell, how many relations it is the total of (0 for an inner
+    /// cell; the whole-cohort cells total the most).
+    pub fn totals_per_cell(&self) -> Vec<usize> {
+        let mut totals = vec![0usize; self.len()];
+        for relation in &self.relations {
+            totals[relation.total] += 1;
+        }
+        totals
+    }
+
     /// Number of cells.
     pub fn len(&self) -> usize {
         self.keys.len()

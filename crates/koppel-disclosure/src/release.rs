@@ -79,10 +79,7 @@ pub const AUDIT_WORK_BUDGET: usize = 400_000;
 /// most); within a tier, larger values cost more (value + 1, the usual choice
 /// for frequency tables), so a zero is the cheapest cell to keep suppressed.
 pub fn cell_costs(cells: &CellSet) -> Vec<f64> {
-    let mut depth = vec![0usize; cells.len()];
-    for relation in &cells.relations {
-        depth[relation.total] += 1;
-    }
+    let depth = cells.totals_per_cell();
     cells
         .values
         .iter()
