@@ -1,9 +1,9 @@
 //! The optimal secondary-suppression model (after Fischetti and Salazar's,
 //! the one behind tau-Argus's optimal method), solved with capacity cuts,
 //! as the guide of the release pass ([`crate::release`]) on small cohorts:
-//! the pass tries first the cells a cheapest protection would publish. Safety never depends on this module: the release pass
-//! audits every release, so a weak or wrong order costs information, not
-//! protection.
+//! the pass tries first the cells a cheapest protection would publish.
+//! Safety never depends on this module: the release pass audits every
+//! release, so a weak or wrong order costs information, not protection.
 //!
 //! **The model.** A variable `x[i]` in `[0, 1]` per cell: 1 suppressed, 0
 //! published (primary cells fixed at 1). Minimise `sum cost[i] * x[i]`, with

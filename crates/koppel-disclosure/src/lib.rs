@@ -8,9 +8,10 @@
 //!   for comparison.
 //! * [`release`]: the release pass after the greedy: every secondary cell is
 //!   tried for publication on its own, most expensive first (margins and
-//!   whole-cohort cells before inner cells, zeros last), and published when
-//!   the attacker LP keeps every primary wide enough. Afterwards no secondary
-//!   cell can be published on its own.
+//!   whole-cohort cells before inner cells, zeros last; on small cohorts in
+//!   the order [`capacity`] gives), and published when the attacker LP
+//!   keeps every primary wide enough. Afterwards no secondary cell can be
+//!   published on its own.
 //! * [`capacity`]: the release pass on small cohorts, guided by the optimal
 //!   suppression model (capacity cuts from the attacker LP's dual): its LP
 //!   relaxation and an integer master order the cells a cheapest protection

@@ -1,7 +1,8 @@
 //! The release pass: after the greedy of [`crate::secondary`] has protected
 //! every primary cell, each secondary cell is tried for publication on its
-//! own, most expensive first (see [`cell_costs`]), and published when every
-//! primary interval stays wide enough without it.
+//! own, most expensive first (see [`cell_costs`]; on small cohorts in the
+//! order of the suppression model, [`crate::capacity`]), and published when
+//! every primary interval stays wide enough without it.
 //!
 //! Publishing a cell only adds knowledge, so every interval can only narrow:
 //! a cell that failed its trial would fail again against the final (smaller)
