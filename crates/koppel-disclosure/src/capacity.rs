@@ -91,6 +91,9 @@ pub struct CutStats {
     pub integer_rounds: usize,
     /// Whether the integer master's pattern was kept.
     pub integer_improved: bool,
+    /// Why the model stopped, when an LP of it failed (the release pass then
+    /// went on in the plain order, or kept the relaxation's pattern).
+    pub failed: Option<String>,
 }
 
 const EPS: f64 = 1e-7;
@@ -181,17 +184,6 @@ pub const INTEGER_ROUNDS: usize = 15;
 /// time, so that the result is deterministic).
 pub const NODE_LIMIT: u64 = 200;
 
-/// Why [`release_with_model`] failed.
-#[derive(Debug, thiserror::Error)]
-pub enum ModelError {
-    /// An LP or the integer master failed.
-    #[error("suppression model: {0}")]
-    Lp(#[from] microlp::Error),
-    /// The release pass's audit failed.
-    #[error(transparent)]
-    Audit(#[from] AuditError),
-}
-
 /// The release pass guided by the suppression model, for a pattern where
 /// the greedy left most cells suppressed ([`pays_off`]):
 ///
@@ -206,17 +198,31 @@ pub enum ModelError {
 ///    kept (the first on a tie).
 ///
 /// Both patterns come out of the release pass, so either is audited safe
-/// and leaves no secondary cell publishable on its own. Returns the kept
-/// pass's figures and the model's.
+/// and leaves no secondary cell publishable on its own. When an LP of the
+/// model fails (e.g. a master made infeasible by a cut that assumed every
+/// cell at most the largest one, which holds while the cohort total is
+/// published), the pass goes on without it ([`CutStats::failed`]). Returns
+/// the kept pass's figures and the model's.
 pub fn release_with_model(
     cells: &CellSet,
     status: &mut [Status],
     required: &[f64],
-) -> Result<(ReleaseStats, CutStats), ModelError> {
+) -> Result<(ReleaseStats, CutStats), AuditError> {
     let base = cell_costs(cells);
     let model = model_costs(cells);
     let greedy = status.to_vec();
-    let (x, mut stats, mut cuts) = relaxation(cells, required, &model)?;
+    let (x, mut stats, mut cuts) = match relaxation(cells, required, &model) {
+        Ok(relaxed) => relaxed,
+        Err(e) => {
+            // The model only orders the pass: without it, the plain order.
+            let released = release_pass(cells, status, required, &base)?;
+            let stats = CutStats {
+                failed: Some(e.to_string()),
+                ..CutStats::default()
+            };
+            return Ok((released, stats));
+        }
+    };
     let mut released = release_pass(cells, status, required, &order_from(cells, &x, &base))?;
     let cost_of = |status: &[Status]| -> f64 {
         status
@@ -230,7 +236,12 @@ pub fn release_with_model(
         .iter()
         .map(|s| if s.is_suppressed() { 1.0 } else { 0.0 })
         .collect();
-    if let Some(pattern) = integer_master(cells, required, &model, &mut cuts, &safe, &mut stats)? {
+    let integer = integer_master(cells, required, &model, &mut cuts, &safe, &mut stats)
+        .unwrap_or_else(|e| {
+            stats.failed = Some(e.to_string());
+            None
+        });
+    if let Some(pattern) = integer {
         let mut second = greedy;
         let second_released = release_pass(
             cells,

@@ -1034,8 +1034,7 @@ pub fn protect(tables: &[Table], rules: &Rules) -> Result<Protected, DisclosureE
     );
     let started = std::time::Instant::now();
     let (released, cut_stats) = if crate::capacity::pays_off(&status) {
-        crate::capacity::release_with_model(&cells, &mut status, &required)
-            .map_err(|e| DisclosureError::Invalid(e.to_string()))?
+        crate::capacity::release_with_model(&cells, &mut status, &required)?
     } else {
         let costs = crate::release::cell_costs(&cells);
         let released = crate::release::release_pass(&cells, &mut status, &required, &costs)?;
@@ -1052,6 +1051,9 @@ pub fn protect(tables: &[Table], rules: &Rules) -> Result<Protected, DisclosureE
         integer_improved = cut_stats.integer_improved,
         "suppression model (LP relaxation with capacity cuts, integer master)"
     );
+    if let Some(reason) = &cut_stats.failed {
+        tracing::warn!(%reason, "suppression model failed: the release pass went on without it");
+    }
     tracing::debug!(
         seconds = started.elapsed().as_secs_f64(),
         propagation_trials = released.propagation_trials,
