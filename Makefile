@@ -131,7 +131,8 @@ bench-link-peer:
 	$(CARGO) build --release -p koppel-cli
 	test -x bench/.venv/bin/python || (python3 -m venv bench/.venv && bench/.venv/bin/pip install -q duckdb)
 	$(national_data)
-	test -f $(LINK_RUN)/ingest/manifest.json || KOPPEL_DATA=$(NATIONAL) KOPPEL_KEY=$(NATIONAL)/secrets/koppel.key \
+	# Ingest (with its register extracts) is rerun only when out of date.
+	KOPPEL_DATA=$(NATIONAL) KOPPEL_KEY=$(NATIONAL)/secrets/koppel.key \
 	  KOPPEL_RUN=$(LINK_RUN) target/release/koppel run pipelines/outflow-cohort.toml --until ingest --quiet
 	mkdir -p $(PEER_OUT) && rm -f $(PEER_OUT)/figures.jsonl
 	KOPPEL_DATA=$(NATIONAL) KOPPEL_KEY=$(NATIONAL)/secrets/koppel.key KOPPEL_RUN=$(LINK_RUN) MEASURE_JSON=$(PEER_OUT)/figures.jsonl \

@@ -59,5 +59,6 @@ pub use pseudonymise::{
 pub use report::{ColumnMapping, Problem, ValidationReport};
 pub use schema::{ColumnSpec, InputKind, ValueType};
 pub use validate::{
-    ingest_file, output_schema, validate_file, IngestOptions, ValidateOptions, KIND_METADATA,
+    ingest_file, ingest_file_with_hooks, output_schema, validate_file, ExtractOutput,
+    IngestOptions, OutputHooks, ValidateOptions, KIND_METADATA,
 };

@@ -143,7 +143,53 @@ pub fn ingest_file(
     quarantine_csv: &Path,
     options: &IngestOptions,
 ) -> Result<ValidationReport, IngestError> {
-    for output in [out_parquet, quarantine_csv] {
+    ingest_file_with_hooks(
+        kind,
+        input,
+        pseudonymiser,
+        out_parquet,
+        quarantine_csv,
+        options,
+        &OutputHooks::default(),
+    )
+}
+
+/// A second output of [`ingest_file_with_hooks`]: the accepted rows that
+/// `select` chooses, batch by batch as they are written, in their order.
+pub struct ExtractOutput<'a> {
+    /// The Parquet file to write (same columns and metadata as the main
+    /// output).
+    pub path: &'a Path,
+    /// Which rows of a batch of the main output to copy.
+    pub select: Selector<'a>,
+}
+
+/// What [`ingest_file_with_hooks`] does with every batch of accepted rows
+/// besides writing it (on the writer thread, in output order).
+#[derive(Default)]
+pub struct OutputHooks<'a> {
+    /// Shown every batch written.
+    pub observe: Option<Observer<'a>>,
+    /// A second output of chosen rows.
+    pub extract: Option<ExtractOutput<'a>>,
+}
+
+/// [`ingest_file`], also showing every written batch to `hooks` (the
+/// pipeline's register extracts: module `extract` of koppel-link).
+pub fn ingest_file_with_hooks(
+    kind: InputKind,
+    input: &Path,
+    pseudonymiser: &Pseudonymiser,
+    out_parquet: &Path,
+    quarantine_csv: &Path,
+    options: &IngestOptions,
+    hooks: &OutputHooks<'_>,
+) -> Result<ValidationReport, IngestError> {
+    let extract_path = hooks.extract.as_ref().map(|e| e.path);
+    for output in [Some(out_parquet), Some(quarantine_csv), extract_path]
+        .into_iter()
+        .flatten()
+    {
         if same_file(input, output) {
             return Err(IngestError::SameFile(output.to_path_buf()));
         }
@@ -161,12 +207,16 @@ pub fn ingest_file(
             pseudonymiser,
             parquet: out_parquet,
             quarantine: quarantine_csv,
+            hooks,
         }),
     );
     if result.is_err() {
         // A file that cannot be read (no header, no data rows, wrong
         // encoding, ...) leaves no half-written output behind.
-        for output in [out_parquet, quarantine_csv] {
+        for output in [Some(out_parquet), Some(quarantine_csv), extract_path]
+            .into_iter()
+            .flatten()
+        {
             let _ = std::fs::remove_file(output);
         }
     }
@@ -177,7 +227,18 @@ struct Outputs<'a> {
     pseudonymiser: &'a Pseudonymiser,
     parquet: &'a Path,
     quarantine: &'a Path,
+    hooks: &'a OutputHooks<'a>,
 }
+
+/// A batch observer of [`OutputHooks`].
+pub type Observer<'a> = &'a (dyn Fn(&DataFrame) -> PolarsResult<()> + Sync);
+
+/// A row selection of [`ExtractOutput`].
+pub type Selector<'a> = &'a (dyn Fn(&DataFrame) -> PolarsResult<BooleanChunked> + Sync);
+
+/// The hooks on the writer thread: the observer, the extract's writer and
+/// row selection.
+type WriterHooks<'a> = (Option<Observer<'a>>, Option<(TableWriter, Selector<'a>)>);
 
 /// The output schema of `kind`: `pseudonym`, then the canonical columns
 /// other than `bsn` that ingest writes (dates `Date`, hours and wages
@@ -1528,6 +1589,7 @@ type WriteJob = (Vec<DataFrame>, Vec<bool>);
 fn spawn_writer<'scope>(
     scope: &'scope std::thread::Scope<'scope, '_>,
     mut writer: TableWriter,
+    hooks: WriterHooks<'scope>,
     path: &'scope Path,
 ) -> (
     mpsc::SyncSender<WriteJob>,
@@ -1540,6 +1602,7 @@ fn spawn_writer<'scope>(
         })
     };
     let (tx, rx) = mpsc::sync_channel::<WriteJob>(1);
+    let (observe, mut extract) = hooks;
     let handle = scope.spawn(move || -> Result<(), IngestError> {
         for (frames, keep) in rx {
             let mut it = frames.into_iter();
@@ -1556,9 +1619,22 @@ fn spawn_writer<'scope>(
             frame.rechunk_mut_par();
             if frame.height() > 0 {
                 writer.write(&frame)?;
+                if let Some(observe) = observe {
+                    observe(&frame).map_err(table_error)?;
+                }
+                if let Some((extract, select)) = extract.as_mut() {
+                    let mask = select(&frame).map_err(table_error)?;
+                    let rows = frame.filter(&mask).map_err(table_error)?;
+                    if rows.height() > 0 {
+                        extract.write(&rows)?;
+                    }
+                }
             }
         }
         writer.finish()?;
+        if let Some((extract, _)) = extract {
+            extract.finish()?;
+        }
         Ok(())
     });
     (tx, handle)
@@ -1645,6 +1721,7 @@ fn run(
         bsn_values: vec![0; specs.len()],
     };
     let mut writer = None;
+    let mut extract = None;
     let mut quarantine = None;
     if let Some(o) = &outputs {
         let mut metadata = pseudonym_metadata(o.pseudonymiser);
@@ -1654,6 +1731,12 @@ fn run(
             &output_schema(kind),
             &metadata,
         )?);
+        if let Some(e) = &o.hooks.extract {
+            extract = Some((
+                TableWriter::create(e.path, &output_schema(kind), &metadata)?,
+                e.select,
+            ));
+        }
         quarantine = Some(RejectsWriter::create(o.quarantine)?);
     }
     let OpenedInput {
@@ -1669,7 +1752,8 @@ fn run(
     std::thread::scope(|scope| -> Result<(), IngestError> {
         let (write_tx, write_handle) = match writer.take() {
             Some(w) => {
-                let (tx, handle) = spawn_writer(scope, w, path);
+                let observe = outputs.as_ref().and_then(|o| o.hooks.observe);
+                let (tx, handle) = spawn_writer(scope, w, (observe, extract.take()), path);
                 (Some(tx), Some(handle))
             }
             None => (None, None),

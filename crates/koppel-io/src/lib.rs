@@ -40,7 +40,7 @@ pub use csv_read::{
 };
 pub use csv_write::push_csv_field;
 pub use error::ReadError;
-pub use parquet_read::read_parquet_metadata;
+pub use parquet_read::{parquet_rows, read_parquet_metadata};
 pub use sheet_read::{column_letters, number_text};
 pub use write::{create_private_file, output_format, AtomicFile, TableWriter, WriteError};
 

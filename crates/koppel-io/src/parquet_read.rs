@@ -99,3 +99,10 @@ pub fn read_parquet_metadata(path: &Path) -> Result<Vec<(String, String)>, ReadE
         .map(|kv| (kv.key.clone(), kv.value.clone().unwrap_or_default()))
         .collect())
 }
+
+/// The number of rows of a Parquet file (from its footer).
+pub fn parquet_rows(path: &Path) -> Result<u64, ReadError> {
+    let mut reader = open_reader(path)?;
+    let rows = reader.num_rows().map_err(|e| parquet_error(path, e))?;
+    Ok(rows as u64)
+}

@@ -34,6 +34,17 @@
 //! grows with the cohort and the uploads, not with the registers, and
 //! linkage quality needs no second pass over a register.
 //!
+//! # Register extracts: a tenth of the registers to read
+//!
+//! Every cohort consists of assistance or upload persons, and the ingest
+//! stage of `koppel run` writes all rows of those persons (1.4 M of 18 M
+//! nationally) a second time, into register extracts, while it writes the
+//! registers (module [`extract`]). [`link_with_extracts`] passes over the
+//! extracts instead of the registers when their index describes exactly
+//! its inputs, and takes the whole-register counts of its summary from the
+//! index: the same analysis file and summary for a tenth of the decoding
+//! (figures in BENCHMARKS.md, "link against DuckDB").
+//!
 //! These details keep the passes cheap:
 //!
 //! - **Filters inside the Parquet reader.** Each pass's person filter is
@@ -137,6 +148,7 @@
 //!   horizon in [`LinkSummary::censored_horizons`] and logged as a warning.
 
 pub mod config;
+pub mod extract;
 mod outcomes;
 pub mod plan;
 pub mod quality;
@@ -471,10 +483,31 @@ pub fn link(
     bands: &Bands,
     out: &Path,
 ) -> Result<LinkSummary, LinkError> {
+    link_with_extracts(inputs, None, config, bands, out)
+}
+
+/// [`link`], reading the register extracts that ingest wrote (module
+/// [`extract`]) instead of the registers when the index at `extracts`
+/// describes exactly these inputs. Same analysis file and summary.
+pub fn link_with_extracts(
+    inputs: &LinkInputs,
+    extracts: Option<&Path>,
+    config: &LinkConfig,
+    bands: &Bands,
+    out: &Path,
+) -> Result<LinkSummary, LinkError> {
     let started = Instant::now();
     config.validate().map_err(LinkError::Config)?;
     let (key_id, spec) = check_key_ids(inputs)?;
-    let frames = scan_inputs(inputs)?;
+    let usable = extracts.and_then(|index| extract::usable(index, inputs, config));
+    let frames = match &usable {
+        Some(found) => {
+            check_key_ids(&found.inputs)?;
+            tracing::info!("link: reading the register extracts written by ingest");
+            scan_inputs(&found.inputs)?
+        }
+        None => scan_inputs(inputs)?,
+    };
     tracing::info!(cohort = %config.cohort.describe(), key_id = %key_id, "link: inputs checked");
 
     let mut summary = LinkSummary {
@@ -482,7 +515,21 @@ pub fn link(
         cohort: config.cohort.describe(),
         ..LinkSummary::default()
     };
-    let read = read_inputs(frames, config, started)?;
+    let mut read = read_inputs(frames, config, started)?;
+    if let Some(found) = &usable {
+        // The extracts hold the needed rows; the summary reports the
+        // registers as a whole, as ingest counted them.
+        for (kind, whole) in &found.counts {
+            let kept = read.counts.get(kind).map_or(0, |c| c.kept);
+            read.counts.insert(
+                kind,
+                PassCounts {
+                    kept,
+                    ..whole.clone()
+                },
+            );
+        }
+    }
     for kind in KINDS {
         let c = &read.counts[kind];
         summary.input_rows.insert(kind.to_string(), c.rows);

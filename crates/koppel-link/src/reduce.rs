@@ -429,7 +429,7 @@ pub enum Keep {
 }
 
 /// What one pass over an input saw (all rows, not only the kept ones).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PassCounts {
     /// Rows read.
     pub rows: u64,
@@ -445,7 +445,7 @@ pub struct PassCounts {
 }
 
 impl PassCounts {
-    fn add(&mut self, other: &PassCounts) {
+    pub(crate) fn add(&mut self, other: &PassCounts) {
         self.rows += other.rows;
         self.ignored += other.ignored;
         self.kept += other.kept;
@@ -455,7 +455,7 @@ impl PassCounts {
 }
 
 /// Counts of one batch of rows (`INVALID` flags, optional date columns).
-fn batch_counts(
+pub(crate) fn batch_counts(
     invalid: &Series,
     start: Option<&Series>,
     end: Option<&Series>,

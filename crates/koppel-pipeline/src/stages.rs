@@ -56,7 +56,8 @@ pub fn graph() -> Graph<Context> {
             StageDef {
                 name: "ingest",
                 upstream: &[],
-                code: &[RUNNER, "koppel-ingest"],
+                // koppel-link writes the register extracts.
+                code: &[RUNNER, "koppel-ingest", "koppel-link"],
                 config: ingest_config,
                 external_inputs: raw_inputs,
                 run: ingest,
@@ -198,6 +199,16 @@ fn safe_stem(path: &Path) -> String {
         .collect()
 }
 
+/// The order ingest takes the kinds in: the uploads and the benefits
+/// register first, because their persons are the population of the
+/// register extracts written beside the persons and employment registers.
+const INGEST_ORDER: [&str; 4] = [
+    kind::TRAJECTORIES,
+    kind::BENEFITS,
+    kind::PERSONS,
+    kind::EMPLOYMENT,
+];
+
 fn ingest(
     ctx: &Context,
     _inputs: &StageInputs,
@@ -217,7 +228,13 @@ fn ingest(
             details: json!({"files": files, "note": "every input was pre-pseudonymised"}),
         });
     };
-    for kind_name in INPUT_KINDS {
+    let stage_error = |e: koppel_link::LinkError| PipelineError::stage("ingest", e);
+    let mut written: BTreeMap<&str, Vec<std::path::PathBuf>> = BTreeMap::new();
+    let mut extracts = Extracts::new(out, pipeline);
+    for kind_name in INGEST_ORDER {
+        if matches!(kind_name, kind::PERSONS | kind::EMPLOYMENT) {
+            extracts.choose_population();
+        }
         let Some(inputs) = pipeline.raw_inputs.get(kind_name) else {
             continue;
         };
@@ -229,15 +246,40 @@ fn ingest(
         for (i, input) in inputs.iter().enumerate() {
             let name = format!("{i:03}_{}", safe_stem(input));
             progress.message(format!("{kind_name}: {}", input.display()));
-            let report = koppel_ingest::ingest_file(
+            let output = dir.join(format!("{name}.parquet"));
+            let rejects = quarantine.join(format!("{kind_name}_{name}.rejects.csv"));
+            let selector = extracts.selector(kind_name);
+            let extract_path = extracts.path(kind_name, &name);
+            let select = |frame: &DataFrame| match &selector {
+                Some(selector) => selector.select(frame),
+                None => Ok(BooleanChunked::full("keep".into(), false, frame.height())),
+            };
+            let observe = |frame: &DataFrame| extracts.collector.observe(kind_name, frame);
+            let hooks = koppel_ingest::OutputHooks {
+                observe: extracts.collecting(kind_name).then_some(&observe as _),
+                extract: selector.as_ref().map(|_| koppel_ingest::ExtractOutput {
+                    path: &extract_path,
+                    select: &select,
+                }),
+            };
+            if hooks.extract.is_some() {
+                std::fs::create_dir_all(extracts.dir(kind_name))
+                    .map_err(PipelineError::io(&extracts.dir(kind_name)))?;
+            }
+            let report = koppel_ingest::ingest_file_with_hooks(
                 kind,
                 input,
                 pseudonymiser,
-                &dir.join(format!("{name}.parquet")),
-                &quarantine.join(format!("{kind_name}_{name}.rejects.csv")),
+                &output,
+                &rejects,
                 &prepared.ingest_options,
+                &hooks,
             )
             .map_err(|e| PipelineError::stage("ingest", e))?;
+            if let Some(selector) = selector {
+                extracts.record(kind_name, &output, &extract_path, selector.counts());
+            }
+            written.entry(kind_name).or_default().push(output);
             for (key, value) in [
                 ("read", report.rows_read),
                 ("accepted", report.accepted),
@@ -259,10 +301,172 @@ fn ingest(
             }));
         }
     }
+    progress.message("writing the register extracts".to_string());
+    let extracts = extracts.finish(&written).map_err(stage_error)?;
     Ok(StageOutcome {
         rows,
-        details: json!({ "files": files }),
+        details: json!({ "files": files, "extracts": extracts }),
     })
+}
+
+/// The register extracts ingest writes for the link stage (module
+/// `koppel_link::extract`): under `extract/<kind>/`, with the index
+/// `extracts.json`. Written only when ingest pseudonymises the benefits
+/// register itself, since the population comes from it.
+struct Extracts<'a> {
+    out: &'a Path,
+    enabled: bool,
+    /// The population, collected while the uploads and benefits are written.
+    collector: koppel_link::extract::PopulationCollector,
+    population: Option<std::sync::Arc<koppel_link::PersonSet>>,
+    entries: Vec<(
+        &'static str,
+        std::path::PathBuf,
+        std::path::PathBuf,
+        koppel_link::PassCounts,
+    )>,
+}
+
+impl<'a> Extracts<'a> {
+    fn new(out: &'a Path, pipeline: &Pipeline) -> Extracts<'a> {
+        Extracts {
+            out,
+            enabled: pipeline.raw_inputs.contains_key(kind::BENEFITS),
+            collector: Default::default(),
+            population: None,
+            entries: Vec::new(),
+        }
+    }
+
+    fn dir(&self, kind_name: &str) -> std::path::PathBuf {
+        self.out.join("extract").join(kind_name)
+    }
+
+    fn path(&self, kind_name: &str, name: &str) -> std::path::PathBuf {
+        self.dir(kind_name).join(format!("{name}.parquet"))
+    }
+
+    /// Whether the population is collected from files of `kind_name`.
+    fn collecting(&self, kind_name: &str) -> bool {
+        self.enabled && matches!(kind_name, kind::BENEFITS | kind::TRAJECTORIES)
+    }
+
+    /// End the collection: the uploads and benefits are written.
+    fn choose_population(&mut self) {
+        if !self.enabled || self.population.is_some() {
+            return;
+        }
+        let set = std::mem::take(&mut self.collector).finish();
+        tracing::info!(
+            persons = set.len(),
+            "ingest: population of the register extracts"
+        );
+        self.population = Some(std::sync::Arc::new(set));
+    }
+
+    /// The selector for a persons or employment file being ingested.
+    fn selector(&self, kind_name: &str) -> Option<koppel_link::extract::ExtractSelector> {
+        let kind_name: &'static str = match kind_name {
+            kind::PERSONS => kind::PERSONS,
+            kind::EMPLOYMENT => kind::EMPLOYMENT,
+            _ => return None,
+        };
+        let population = self.population.clone()?;
+        Some(koppel_link::extract::ExtractSelector::new(
+            kind_name, population,
+        ))
+    }
+
+    fn record(
+        &mut self,
+        kind_name: &'static str,
+        source: &Path,
+        extract: &Path,
+        counts: koppel_link::PassCounts,
+    ) {
+        self.entries.push((
+            kind_name,
+            source.to_path_buf(),
+            extract.to_path_buf(),
+            counts,
+        ));
+    }
+
+    /// Write the benefits extracts (filtered from the benefits outputs) and
+    /// the index; returns the manifest's summary of the extracts.
+    fn finish(
+        mut self,
+        written: &BTreeMap<&str, Vec<std::path::PathBuf>>,
+    ) -> Result<serde_json::Value, koppel_link::LinkError> {
+        use koppel_link::extract::{ExtractEntry, ExtractIndex, FileId};
+        let Some(population) = self.population.clone() else {
+            return Ok(json!(null));
+        };
+        let benefits = written.get(kind::BENEFITS).cloned().unwrap_or_default();
+        if !benefits.is_empty() {
+            std::fs::create_dir_all(self.dir(kind::BENEFITS)).map_err(|e| {
+                koppel_link::LinkError::Input {
+                    file: self.dir(kind::BENEFITS).display().to_string(),
+                    reason: e.to_string(),
+                }
+            })?;
+        }
+        for source in &benefits {
+            let name = source.file_stem().map(|s| s.to_string_lossy().to_string());
+            let extract = self.path(kind::BENEFITS, &name.unwrap_or_default());
+            let counts = koppel_link::extract::write_extract(
+                kind::BENEFITS,
+                source,
+                population.clone(),
+                &extract,
+            )?;
+            self.record(kind::BENEFITS, source, &extract, counts);
+        }
+        let mut population_from = Vec::new();
+        for k in [kind::BENEFITS, kind::TRAJECTORIES] {
+            for file in written.get(k).into_iter().flatten() {
+                population_from.push(FileId::of(file, self.out)?);
+            }
+        }
+        let mut files = Vec::new();
+        let mut summary = BTreeMap::<&str, (u64, u64)>::new();
+        for (kind_name, source, extract, counts) in &self.entries {
+            let entry = ExtractEntry {
+                kind: kind_name.to_string(),
+                source: FileId::of(source, self.out)?,
+                extract: FileId::of(extract, self.out)?,
+                counts: counts.clone(),
+            };
+            let totals = summary.entry(kind_name).or_default();
+            totals.0 += entry.source.rows;
+            totals.1 += entry.extract.rows;
+            files.push(entry);
+        }
+        let index = ExtractIndex {
+            version: koppel_link::extract::INDEX_VERSION,
+            benefit_types: koppel_link::extract::EXTRACT_BENEFIT_TYPES
+                .iter()
+                .map(|t| t.to_string())
+                .collect(),
+            population_from,
+            persons: population.len() as u64,
+            files,
+        };
+        let path = self.out.join(koppel_link::extract::INDEX_FILE);
+        let io = |e: std::io::Error| koppel_link::LinkError::Input {
+            file: path.display().to_string(),
+            reason: e.to_string(),
+        };
+        let text = serde_json::to_string_pretty(&index).map_err(|e| io(e.into()))?;
+        std::fs::write(&path, text + "\n").map_err(io)?;
+        Ok(json!({
+            "persons": index.persons,
+            "rows": summary
+                .iter()
+                .map(|(k, (all, kept))| (k.to_string(), json!({"register": all, "extract": kept})))
+                .collect::<serde_json::Map<_, _>>(),
+        }))
+    }
 }
 
 /// The pseudonymised files of every kind: ingest's outputs and the
@@ -299,9 +503,13 @@ fn link(
 ) -> Result<StageOutcome, PipelineError> {
     let (pipeline, prepared) = (&ctx.pipeline, &ctx.prepared);
     let link_inputs = pseudonymised_files(ctx, inputs)?;
+    // Ingest's register extracts, when it wrote them (the link stage checks
+    // that they describe exactly these inputs).
+    let extracts = inputs.file("ingest", koppel_link::extract::INDEX_FILE).ok();
     progress.message("linking and deriving outcomes");
-    let summary = koppel_link::link(
+    let summary = koppel_link::link_with_extracts(
         &link_inputs,
+        extracts.as_deref(),
         &prepared.link_config,
         &prepared.bands,
         &out.join("analysis.parquet"),
