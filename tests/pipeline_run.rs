@@ -89,12 +89,15 @@ fn tables_of(run: &Path) -> Vec<(String, Vec<u8>)> {
     let mut out = Vec::new();
     for rel in [
         "link/analysis.parquet",
+        "link/quality.json",
+        "effect/summary.json",
+        "effect/matched.parquet",
         "aggregate/tables.json",
         "export/package/tables.xlsx",
     ] {
         out.push((rel.to_string(), std::fs::read(run.join(rel)).unwrap()));
     }
-    for dir in ["protect/tables", "export/package/tables"] {
+    for dir in ["effect/tables", "protect/tables", "export/package/tables"] {
         for file in files(&run.join(dir), &[]) {
             out.push((
                 file.strip_prefix(run).unwrap().display().to_string(),
@@ -157,6 +160,20 @@ fn demo_pipeline_end_to_end_checked_deterministic_and_free_of_bsns() {
         rows["trajectories_rejected"].as_u64().unwrap() > 0,
         "synth injects faults"
     );
+
+    // Link and effect read ingest's register extracts (a minority of the
+    // register rows) instead of the registers.
+    for stage in ["link", "effect"] {
+        let said = format!("{stage}: reading the register extracts written by ingest");
+        assert!(log.contains(&said), "{said:?} missing: {log}");
+    }
+    let index: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("ingest/extracts.json")).unwrap())
+            .unwrap();
+    for entry in index["files"].as_array().unwrap() {
+        let (all, kept) = (&entry["source"]["rows"], &entry["extract"]["rows"]);
+        assert!(kept.as_u64() < all.as_u64(), "{entry}");
+    }
 
     // The package states the effect tables' publication rule.
     let package: serde_json::Value = serde_json::from_str(

@@ -165,9 +165,25 @@ pub fn evaluate(
     config: &EffectConfig,
     bands: &Bands,
 ) -> Result<EffectResults, EffectError> {
+    evaluate_with_registers_until(frames, config, bands, None)
+}
+
+/// [`evaluate`] where `frames` hold only part of the registers (ingest's
+/// register extracts, module `koppel_link::extract`): `registers_until`
+/// is the latest date of the whole benefits and employment registers,
+/// used where the frames' own latest date would be.
+pub fn evaluate_with_registers_until(
+    frames: &LinkFrames,
+    config: &EffectConfig,
+    bands: &Bands,
+    registers_until: Option<Option<i32>>,
+) -> Result<EffectResults, EffectError> {
     config.validate().map_err(EffectError::Config)?;
     let started = Instant::now();
-    let h = load::load(frames, config)?;
+    let mut h = load::load(frames, config)?;
+    if let Some(until) = registers_until {
+        h.observed_until = until;
+    }
     let until = config
         .data_until
         .map(|d| d.0)
@@ -259,9 +275,32 @@ pub fn run(
     bands: &Bands,
     out_dir: &Path,
 ) -> Result<(EffectSummary, EffectResults), EffectError> {
+    run_with_extracts(inputs, None, config, bands, out_dir)
+}
+
+/// [`run`], reading ingest's register extracts instead of the registers
+/// when the index at `extracts` describes exactly these inputs (module
+/// `koppel_link::extract`; the population, persons with an assistance
+/// spell, is within the extracts). Same results.
+pub fn run_with_extracts(
+    inputs: &LinkInputs,
+    extracts: Option<&Path>,
+    config: &EffectConfig,
+    bands: &Bands,
+    out_dir: &Path,
+) -> Result<(EffectSummary, EffectResults), EffectError> {
     let (key_id, spec) = koppel_link::check_key_ids(inputs)?;
-    let frames = koppel_link::scan_inputs(inputs)?;
-    let mut results = evaluate(&frames, config, bands)?;
+    let usable = extracts
+        .and_then(|index| koppel_link::extract::usable(index, inputs, &config.assistance_types));
+    let mut results = match &usable {
+        Some(found) => {
+            koppel_link::check_key_ids(&found.inputs)?;
+            tracing::info!("effect: reading the register extracts written by ingest");
+            let frames = koppel_link::scan_inputs(&found.inputs)?;
+            evaluate_with_registers_until(&frames, config, bands, Some(found.registers_until()))?
+        }
+        None => evaluate(&koppel_link::scan_inputs(inputs)?, config, bands)?,
+    };
     std::fs::create_dir_all(out_dir).map_err(|source| {
         EffectError::Write(koppel_io::WriteError::Io {
             path: out_dir.to_path_buf(),

@@ -39,7 +39,7 @@ use std::sync::{Arc, Mutex};
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::config::{Cohort, LinkConfig};
+use crate::config::Cohort;
 use crate::plan::{invalid_rows, PSEUDONYM};
 use crate::reduce::{
     batch_counts, positioned_read_path, reduce_frame, Keep, PassCounts, PersonSet,
@@ -271,14 +271,20 @@ pub fn write_extract(
     Ok(counts)
 }
 
-/// The extracts of the link stage's inputs, when the index at `index`
-/// describes exactly those inputs (see the module docs); `None` (with the
-/// reason logged) otherwise.
-pub fn usable(index: &Path, inputs: &LinkInputs, config: &LinkConfig) -> Option<UsableExtracts> {
-    match check(index, inputs, config) {
+/// The extracts of a job's inputs, when the index at `index` describes
+/// exactly those inputs and the job's `assistance_types` are among
+/// [`EXTRACT_BENEFIT_TYPES`] (see the module docs); `None` (with the
+/// reason logged) otherwise. Which persons the job reads must be within
+/// the population: the link stage checks its cohort with [`covers`].
+pub fn usable(
+    index: &Path,
+    inputs: &LinkInputs,
+    assistance_types: &[String],
+) -> Option<UsableExtracts> {
+    match check(index, inputs, assistance_types) {
         Ok(found) => Some(found),
         Err(reason) => {
-            tracing::info!(index = %index.display(), %reason, "link: reading the registers whole");
+            tracing::info!(index = %index.display(), %reason, "reading the registers whole");
             None
         }
     }
@@ -294,18 +300,35 @@ pub struct UsableExtracts {
     pub counts: BTreeMap<&'static str, PassCounts>,
 }
 
+impl UsableExtracts {
+    /// The latest start or end date (day number) in the whole benefits and
+    /// employment registers.
+    pub fn registers_until(&self) -> Option<i32> {
+        ["benefits", "employment"]
+            .iter()
+            .filter_map(|k| self.counts.get(k))
+            .flat_map(|c| [c.max_start, c.max_end])
+            .max()
+            .flatten()
+    }
+}
+
 /// Whether every candidate of `cohort` (see
 /// [`crate::reduce::cohort_candidates`]) is in the extract population: an
-/// assistance spell (of the configured types, checked separately) or a
-/// trajectory record. A new cohort kind must be added here deliberately.
-fn within_population(cohort: &Cohort) -> bool {
+/// assistance spell (of the configured types, which [`usable`] checks) or
+/// a trajectory record. A new cohort kind must be added here deliberately.
+pub fn covers(cohort: &Cohort) -> bool {
     match cohort {
         Cohort::Outflow { .. } | Cohort::Inflow { .. } | Cohort::Stock { .. } => true,
         Cohort::Trajectory { .. } => true,
     }
 }
 
-fn check(index: &Path, inputs: &LinkInputs, config: &LinkConfig) -> Result<UsableExtracts, String> {
+fn check(
+    index: &Path,
+    inputs: &LinkInputs,
+    assistance_types: &[String],
+) -> Result<UsableExtracts, String> {
     let text = std::fs::read_to_string(index).map_err(|e| format!("cannot read the index: {e}"))?;
     let parsed: ExtractIndex =
         serde_json::from_str(&text).map_err(|e| format!("cannot parse the index: {e}"))?;
@@ -316,19 +339,12 @@ fn check(index: &Path, inputs: &LinkInputs, config: &LinkConfig) -> Result<Usabl
         ));
     }
     let base = index.parent().unwrap_or(Path::new("."));
-    if let Some(t) = config
-        .assistance_types
+    if let Some(t) = assistance_types
         .iter()
         .find(|t| !parsed.benefit_types.contains(t))
     {
         return Err(format!(
             "assistance type {t} is not in the extract population"
-        ));
-    }
-    if !within_population(&config.cohort) {
-        return Err(format!(
-            "the {} cohort may hold persons outside the extract population",
-            config.cohort.describe()
         ));
     }
     let ids = |files: &[PathBuf]| -> Result<Vec<FileId>, String> {

@@ -499,7 +499,9 @@ pub fn link_with_extracts(
     let started = Instant::now();
     config.validate().map_err(LinkError::Config)?;
     let (key_id, spec) = check_key_ids(inputs)?;
-    let usable = extracts.and_then(|index| extract::usable(index, inputs, config));
+    let usable = extracts
+        .filter(|_| extract::covers(&config.cohort))
+        .and_then(|index| extract::usable(index, inputs, &config.assistance_types));
     let frames = match &usable {
         Some(found) => {
             check_key_ids(&found.inputs)?;

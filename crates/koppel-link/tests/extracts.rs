@@ -116,7 +116,10 @@ fn every_cohort_kind_links_the_same_from_the_extracts() {
     ] {
         let config = LinkConfig::new(cohort);
         let what = config.cohort.describe();
-        assert!(usable(&index, &inputs, &config).is_some(), "{what}");
+        assert!(
+            usable(&index, &inputs, &config.assistance_types).is_some(),
+            "{what}"
+        );
         let whole = dir.path().join("whole.parquet");
         let reduced = dir.path().join("reduced.parquet");
         let a = link(&inputs, &config, &Bands::default(), &whole).unwrap();
@@ -149,12 +152,12 @@ fn an_index_that_does_not_describe_the_inputs_is_not_used() {
     let inputs = write_inputs(dir.path(), &frames, "0123456789abcdef");
     let index = write_index(dir.path(), &inputs);
     let config = LinkConfig::new(Cohort::Outflow { year: 2022 });
-    assert!(usable(&index, &inputs, &config).is_some());
+    assert!(usable(&index, &inputs, &config.assistance_types).is_some());
 
     // An assistance type outside the population.
     let mut wajong = config.clone();
     wajong.assistance_types.push("wajong".into());
-    assert!(usable(&index, &inputs, &wajong).is_none());
+    assert!(usable(&index, &inputs, &wajong.assistance_types).is_none());
 
     // Another trajectory file than the population was taken from.
     let other = dir.path().join("more");
@@ -162,12 +165,12 @@ fn an_index_that_does_not_describe_the_inputs_is_not_used() {
     let more = write_inputs(&other, &frames, "0123456789abcdef");
     let mut extra_upload = inputs.clone();
     extra_upload.trajectories.extend(more.trajectories.clone());
-    assert!(usable(&index, &extra_upload, &config).is_none());
+    assert!(usable(&index, &extra_upload, &config.assistance_types).is_none());
 
     // A register file without an extract.
     let mut extra_register = inputs.clone();
     extra_register.employment.extend(more.employment.clone());
-    assert!(usable(&index, &extra_register, &config).is_none());
+    assert!(usable(&index, &extra_register, &config.assistance_types).is_none());
 
     // An extract rewritten since (one row fewer).
     let parsed: ExtractIndex =
@@ -189,7 +192,7 @@ fn an_index_that_does_not_describe_the_inputs_is_not_used() {
     let mut w = koppel_io::TableWriter::create(&extract, df.schema(), &meta).unwrap();
     w.write(&df.slice(1, df.height() - 1)).unwrap();
     w.finish().unwrap();
-    assert!(usable(&index, &inputs, &config).is_none());
+    assert!(usable(&index, &inputs, &config.assistance_types).is_none());
 
     // Not used, the link stage reads the registers whole: same result.
     let whole = dir.path().join("whole.parquet");
@@ -203,8 +206,13 @@ fn an_index_that_does_not_describe_the_inputs_is_not_used() {
 
     // A missing or unreadable index: the same.
     std::fs::write(&index, "{ not json").unwrap();
-    assert!(usable(&index, &inputs, &config).is_none());
-    assert!(usable(&dir.path().join("absent.json"), &inputs, &config).is_none());
+    assert!(usable(&index, &inputs, &config.assistance_types).is_none());
+    assert!(usable(
+        &dir.path().join("absent.json"),
+        &inputs,
+        &config.assistance_types
+    )
+    .is_none());
 }
 
 /// Ingest collects the population from the batches it writes; the result

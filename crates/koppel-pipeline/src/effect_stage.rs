@@ -66,8 +66,15 @@ pub fn effect(
     };
     let link_inputs = crate::stages::pseudonymised_files(ctx, inputs)?;
     progress.message("matching trajectory starts");
-    let (summary, results) = koppel_effect::run(&link_inputs, config, &ctx.prepared.bands, out)
-        .map_err(|e| PipelineError::stage("effect", e))?;
+    let extracts = inputs.file("ingest", koppel_link::extract::INDEX_FILE).ok();
+    let (summary, results) = koppel_effect::run_with_extracts(
+        &link_inputs,
+        extracts.as_deref(),
+        config,
+        &ctx.prepared.bands,
+        out,
+    )
+    .map_err(|e| PipelineError::stage("effect", e))?;
     progress.message("protecting the effect tables");
     let published = koppel_effect::publish::publish(
         &results.effects,

@@ -402,6 +402,7 @@ impl<'a> Extracts<'a> {
         let Some(population) = self.population.clone() else {
             return Ok(json!(null));
         };
+        let started = std::time::Instant::now();
         let benefits = written.get(kind::BENEFITS).cloned().unwrap_or_default();
         if !benefits.is_empty() {
             std::fs::create_dir_all(self.dir(kind::BENEFITS)).map_err(|e| {
@@ -422,6 +423,11 @@ impl<'a> Extracts<'a> {
             )?;
             self.record(kind::BENEFITS, source, &extract, counts);
         }
+        tracing::info!(
+            files = benefits.len(),
+            seconds = started.elapsed().as_secs_f64(),
+            "ingest: benefits extract written"
+        );
         let mut population_from = Vec::new();
         for k in [kind::BENEFITS, kind::TRAJECTORIES] {
             for file in written.get(k).into_iter().flatten() {
