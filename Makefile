@@ -168,7 +168,8 @@ EFFECT_RUN := $(CURDIR)/target/bench/runs/trajectory-effects
 bench-effect:
 	$(CARGO) build --release -p koppel-cli
 	$(national_data)
-	test -f $(EFFECT_RUN)/ingest/manifest.json || KOPPEL_DATA=$(NATIONAL) KOPPEL_KEY=$(NATIONAL)/secrets/koppel.key \
+	# Ingest (with its register extracts) is rerun only when out of date.
+	KOPPEL_DATA=$(NATIONAL) KOPPEL_KEY=$(NATIONAL)/secrets/koppel.key \
 	  KOPPEL_RUN=$(EFFECT_RUN) target/release/koppel run pipelines/trajectory-effects.toml --until ingest --quiet
 	KOPPEL_DATA=$(NATIONAL) KOPPEL_KEY=$(NATIONAL)/secrets/koppel.key KOPPEL_RUN=$(EFFECT_RUN) \
 	  bash scripts/measure.sh "trajectory-effects link + effect (starts 2019-2022)" 18000000 \
