@@ -28,6 +28,10 @@
 //! in its report (`bsn_in_columns`; [`redact`] decides what holds a BSN).
 //! Key-value metadata: `koppel.key_id`, `koppel.pseudonym_spec` (`v1`) and
 //! `koppel.kind`. Written to a temporary file and renamed into place.
+//! [`ingest_file_with_hooks`] also shows every written batch to an observer
+//! and can copy chosen rows into a second file of the same format, on the
+//! writer thread: how `koppel run` collects the persons of the register
+//! extracts and writes them (crate koppel-link, module `extract`).
 //!
 //! # Accounting
 //!
