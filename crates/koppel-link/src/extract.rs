@@ -122,6 +122,71 @@ pub struct ExtractIndex {
     pub files: Vec<ExtractEntry>,
 }
 
+/// Builds the index of the extracts as they are written, then writes it
+/// ([`INDEX_FILE`] in the directory the paths are relative to).
+pub struct IndexBuilder {
+    base: PathBuf,
+    files: Vec<ExtractEntry>,
+}
+
+impl IndexBuilder {
+    /// An index of files under `base` (ingest's output directory).
+    pub fn new(base: &Path) -> IndexBuilder {
+        IndexBuilder {
+            base: base.to_path_buf(),
+            files: Vec::new(),
+        }
+    }
+
+    /// Record the register file `source` of `kind`, its extract and what
+    /// was counted over the whole source.
+    pub fn record(
+        &mut self,
+        kind: &str,
+        source: &Path,
+        extract: &Path,
+        counts: PassCounts,
+    ) -> Result<(), LinkError> {
+        self.files.push(ExtractEntry {
+            kind: kind.to_string(),
+            source: FileId::of(source, &self.base)?,
+            extract: FileId::of(extract, &self.base)?,
+            counts,
+        });
+        Ok(())
+    }
+
+    /// Write the index: the population of `persons` persons was taken from
+    /// the benefits and trajectory files `population_from`.
+    pub fn finish(
+        self,
+        population_from: &[PathBuf],
+        persons: u64,
+    ) -> Result<ExtractIndex, LinkError> {
+        let index = ExtractIndex {
+            version: INDEX_VERSION,
+            benefit_types: EXTRACT_BENEFIT_TYPES
+                .iter()
+                .map(|t| t.to_string())
+                .collect(),
+            population_from: population_from
+                .iter()
+                .map(|f| FileId::of(f, &self.base))
+                .collect::<Result<_, _>>()?,
+            persons,
+            files: self.files,
+        };
+        let path = self.base.join(INDEX_FILE);
+        let failed = |reason: String| LinkError::Input {
+            file: path.display().to_string(),
+            reason,
+        };
+        let text = serde_json::to_string_pretty(&index).map_err(|e| failed(e.to_string()))?;
+        std::fs::write(&path, text + "\n").map_err(|e| failed(e.to_string()))?;
+        Ok(index)
+    }
+}
+
 /// Counts the rows of a register file as a link pass would and selects the
 /// rows of the population, batch by batch, as ingest writes them.
 pub struct ExtractSelector {

@@ -9,8 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use koppel_link::extract::{
-    population, usable, write_extract, ExtractEntry, ExtractIndex, FileId, PopulationCollector,
-    EXTRACT_BENEFIT_TYPES, INDEX_FILE, INDEX_VERSION,
+    population, usable, write_extract, ExtractIndex, IndexBuilder, PopulationCollector, INDEX_FILE,
 };
 use koppel_link::{link, link_with_extracts, Bands, Cohort, LinkConfig, LinkInputs, LinkSummary};
 use koppel_pseudonym::Pseudonymiser;
@@ -45,7 +44,7 @@ fn data() -> Data {
 fn write_index(dir: &Path, inputs: &LinkInputs) -> PathBuf {
     let set = Arc::new(population(&inputs.benefits, &inputs.trajectories).unwrap());
     std::fs::create_dir_all(dir.join("extract")).unwrap();
-    let mut files = Vec::new();
+    let mut index = IndexBuilder::new(dir);
     for (kind, sources) in [
         ("persons", &inputs.persons),
         ("benefits", &inputs.benefits),
@@ -54,33 +53,13 @@ fn write_index(dir: &Path, inputs: &LinkInputs) -> PathBuf {
         for source in sources {
             let target = dir.join("extract").join(source.file_name().unwrap());
             let counts = write_extract(kind, source, set.clone(), &target).unwrap();
-            files.push(ExtractEntry {
-                kind: kind.to_string(),
-                source: FileId::of(source, dir).unwrap(),
-                extract: FileId::of(&target, dir).unwrap(),
-                counts,
-            });
+            index.record(kind, source, &target, counts).unwrap();
         }
     }
-    let population_from = inputs
-        .benefits
-        .iter()
-        .chain(&inputs.trajectories)
-        .map(|f| FileId::of(f, dir).unwrap())
-        .collect();
-    let index = ExtractIndex {
-        version: INDEX_VERSION,
-        benefit_types: EXTRACT_BENEFIT_TYPES
-            .iter()
-            .map(|t| t.to_string())
-            .collect(),
-        population_from,
-        persons: set.len() as u64,
-        files,
-    };
-    let path = dir.join(INDEX_FILE);
-    std::fs::write(&path, serde_json::to_string_pretty(&index).unwrap()).unwrap();
-    path
+    let mut population_from = inputs.benefits.clone();
+    population_from.extend(inputs.trajectories.clone());
+    index.finish(&population_from, set.len() as u64).unwrap();
+    dir.join(INDEX_FILE)
 }
 
 fn without_time(mut summary: LinkSummary) -> LinkSummary {

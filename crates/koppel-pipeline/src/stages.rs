@@ -277,7 +277,11 @@ fn ingest(
             )
             .map_err(|e| PipelineError::stage("ingest", e))?;
             if let Some(selector) = selector {
-                extracts.record(kind_name, &output, &extract_path, selector.counts());
+                let counts = selector.counts();
+                extracts
+                    .index
+                    .record(kind_name, &output, &extract_path, counts)
+                    .map_err(stage_error)?;
             }
             written.entry(kind_name).or_default().push(output);
             for (key, value) in [
@@ -319,12 +323,7 @@ struct Extracts<'a> {
     /// The population, collected while the uploads and benefits are written.
     collector: koppel_link::extract::PopulationCollector,
     population: Option<std::sync::Arc<koppel_link::PersonSet>>,
-    entries: Vec<(
-        &'static str,
-        std::path::PathBuf,
-        std::path::PathBuf,
-        koppel_link::PassCounts,
-    )>,
+    index: koppel_link::extract::IndexBuilder,
 }
 
 impl<'a> Extracts<'a> {
@@ -334,7 +333,7 @@ impl<'a> Extracts<'a> {
             enabled: pipeline.raw_inputs.contains_key(kind::BENEFITS),
             collector: Default::default(),
             population: None,
-            entries: Vec::new(),
+            index: koppel_link::extract::IndexBuilder::new(out),
         }
     }
 
@@ -377,97 +376,52 @@ impl<'a> Extracts<'a> {
         ))
     }
 
-    fn record(
-        &mut self,
-        kind_name: &'static str,
-        source: &Path,
-        extract: &Path,
-        counts: koppel_link::PassCounts,
-    ) {
-        self.entries.push((
-            kind_name,
-            source.to_path_buf(),
-            extract.to_path_buf(),
-            counts,
-        ));
-    }
-
     /// Write the benefits extracts (filtered from the benefits outputs) and
     /// the index; returns the manifest's summary of the extracts.
     fn finish(
         mut self,
         written: &BTreeMap<&str, Vec<std::path::PathBuf>>,
     ) -> Result<serde_json::Value, koppel_link::LinkError> {
-        use koppel_link::extract::{ExtractEntry, ExtractIndex, FileId};
         let Some(population) = self.population.clone() else {
             return Ok(json!(null));
         };
         let started = std::time::Instant::now();
-        let benefits = written.get(kind::BENEFITS).cloned().unwrap_or_default();
-        if !benefits.is_empty() {
-            std::fs::create_dir_all(self.dir(kind::BENEFITS)).map_err(|e| {
-                koppel_link::LinkError::Input {
-                    file: self.dir(kind::BENEFITS).display().to_string(),
-                    reason: e.to_string(),
-                }
+        let of = |k: &str| written.get(k).cloned().unwrap_or_default();
+        for source in of(kind::BENEFITS) {
+            let dir = self.dir(kind::BENEFITS);
+            std::fs::create_dir_all(&dir).map_err(|e| koppel_link::LinkError::Input {
+                file: dir.display().to_string(),
+                reason: e.to_string(),
             })?;
-        }
-        for source in &benefits {
             let name = source.file_stem().map(|s| s.to_string_lossy().to_string());
             let extract = self.path(kind::BENEFITS, &name.unwrap_or_default());
             let counts = koppel_link::extract::write_extract(
                 kind::BENEFITS,
-                source,
+                &source,
                 population.clone(),
                 &extract,
             )?;
-            self.record(kind::BENEFITS, source, &extract, counts);
+            self.index
+                .record(kind::BENEFITS, &source, &extract, counts)?;
         }
         tracing::info!(
-            files = benefits.len(),
             seconds = started.elapsed().as_secs_f64(),
             "ingest: benefits extract written"
         );
-        let mut population_from = Vec::new();
-        for k in [kind::BENEFITS, kind::TRAJECTORIES] {
-            for file in written.get(k).into_iter().flatten() {
-                population_from.push(FileId::of(file, self.out)?);
-            }
-        }
-        let mut files = Vec::new();
-        let mut summary = BTreeMap::<&str, (u64, u64)>::new();
-        for (kind_name, source, extract, counts) in &self.entries {
-            let entry = ExtractEntry {
-                kind: kind_name.to_string(),
-                source: FileId::of(source, self.out)?,
-                extract: FileId::of(extract, self.out)?,
-                counts: counts.clone(),
-            };
-            let totals = summary.entry(kind_name).or_default();
+        let mut population_from = of(kind::BENEFITS);
+        population_from.extend(of(kind::TRAJECTORIES));
+        let index = self
+            .index
+            .finish(&population_from, population.len() as u64)?;
+        let mut rows = BTreeMap::<&str, (u64, u64)>::new();
+        for entry in &index.files {
+            let totals = rows.entry(entry.kind.as_str()).or_default();
             totals.0 += entry.source.rows;
             totals.1 += entry.extract.rows;
-            files.push(entry);
         }
-        let index = ExtractIndex {
-            version: koppel_link::extract::INDEX_VERSION,
-            benefit_types: koppel_link::extract::EXTRACT_BENEFIT_TYPES
-                .iter()
-                .map(|t| t.to_string())
-                .collect(),
-            population_from,
-            persons: population.len() as u64,
-            files,
-        };
-        let path = self.out.join(koppel_link::extract::INDEX_FILE);
-        let io = |e: std::io::Error| koppel_link::LinkError::Input {
-            file: path.display().to_string(),
-            reason: e.to_string(),
-        };
-        let text = serde_json::to_string_pretty(&index).map_err(|e| io(e.into()))?;
-        std::fs::write(&path, text + "\n").map_err(io)?;
         Ok(json!({
             "persons": index.persons,
-            "rows": summary
+            "rows": rows
                 .iter()
                 .map(|(k, (all, kept))| (k.to_string(), json!({"register": all, "extract": kept})))
                 .collect::<serde_json::Map<_, _>>(),
