@@ -307,6 +307,9 @@ fn ingest(
     }
     progress.message("writing the register extracts".to_string());
     let extracts = extracts.finish(&written).map_err(stage_error)?;
+    // The manifest lists the files in the usual kind order.
+    let rank = |f: &serde_json::Value| INPUT_KINDS.iter().position(|k| f["kind"] == *k);
+    files.sort_by_key(rank);
     Ok(StageOutcome {
         rows,
         details: json!({ "files": files, "extracts": extracts }),
