@@ -23,14 +23,22 @@
 //! file would have counted ([`PassCounts`]: rows, ignored rows, latest
 //! dates), which the link stage's summary reports for the whole register.
 //!
-//! The link stage ([`crate::link_with_extracts`]) uses the extracts only
-//! when the index describes exactly its inputs ([`usable`]): every
-//! persons, benefits and employment file has an extract whose size and
-//! row count match, the population was taken from exactly its benefits and
+//! The link stage ([`crate::link_with_extracts`]) and the effect stage
+//! (whose population, persons with an assistance spell in the evaluation
+//! period, is within the extract population) use the extracts only when
+//! the index describes exactly their inputs ([`usable`]): every persons,
+//! benefits and employment file has an extract whose size and row count
+//! match, the population was taken from exactly their benefits and
 //! trajectory files, and the configured assistance types are among
-//! [`EXTRACT_BENEFIT_TYPES`]. Otherwise, or without an index, it reads the
-//! registers whole; the analysis file and linkage quality are byte-identical
-//! either way (the pipeline tests compare both).
+//! [`EXTRACT_BENEFIT_TYPES`]; the link stage also checks that its cohort
+//! kind lies within the population ([`covers`]). Otherwise, or without an
+//! index, they read the registers whole; the analysis file, linkage
+//! quality and the effect stage's results are byte-identical either way
+//! (the link and pipeline tests compare both).
+//!
+//! Nothing here is trusted for safety: the extracts are pseudonymised
+//! register rows like the registers themselves, and an index that does not
+//! match only costs speed.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
